@@ -1,0 +1,197 @@
+"""The support staff's pages for organisations, users and company-details requests."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+
+from accounts import services
+from accounts.models import (
+    ChangeRequestStatus,
+    CompanyDetailsChangeRequest,
+    Organisation,
+    Role,
+    User,
+)
+
+
+class UserInline(admin.TabularInline):
+    model = User
+    fields = ["email", "full_name", "role", "is_active", "onboarded_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ["name", "public_id", "is_verified", "user_count", "user_limit", "created_at"]
+    list_filter = ["is_verified"]
+    search_fields = ["name", "public_id", "registration_number"]
+    readonly_fields = ["public_id", "is_verified", "verified_at", "verified_by", "created_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "public_id", "user_limit"]}),
+        ("Registered details", {"fields": ["registration_number", "vat_number", "address", "country"]}),
+        ("Verification", {"fields": ["is_verified", "verified_at", "verified_by"]}),
+    ]
+    inlines = [UserInline]
+    actions = ["mark_verified", "mark_not_verified"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Organisation]:
+        return super().get_queryset(request).annotate(
+            active_users=Count("users", filter=Q(users__is_active=True))
+        )
+
+    @admin.display(description="Active users", ordering="active_users")
+    def user_count(self, obj: Organisation) -> int:
+        return int(getattr(obj, "active_users", 0))
+
+    @admin.action(description="Mark selected organisations verified")
+    def mark_verified(self, request: HttpRequest, queryset: QuerySet[Organisation]) -> None:
+        for org in queryset:
+            services.mark_organisation_verified(organisation=org, verified=True, acting_user=request.user)  # type: ignore[arg-type]
+        self.message_user(request, f"{queryset.count()} organisation(s) marked verified.")
+
+    @admin.action(description="Mark selected organisations not verified")
+    def mark_not_verified(self, request: HttpRequest, queryset: QuerySet[Organisation]) -> None:
+        for org in queryset:
+            services.mark_organisation_verified(organisation=org, verified=False, acting_user=request.user)  # type: ignore[arg-type]
+        self.message_user(request, f"{queryset.count()} organisation(s) marked not verified.")
+
+
+class UserAddForm(forms.ModelForm):
+    """Creates an organisation user (through the same rules as the portal) or a support user."""
+
+    class Meta:
+        model = User
+        fields = ["email", "full_name", "organisation", "role", "is_staff"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        org: Organisation | None = data.get("organisation")
+        if org is None and not data.get("is_staff"):
+            raise ValidationError("Choose the user's organisation, or tick 'support staff'.")
+        if org is not None and data.get("is_staff"):
+            raise ValidationError("Support staff do not belong to an organisation.")
+        if org is not None and org.users.filter(is_active=True).count() >= org.user_limit:
+            raise ValidationError(f"{org.name} already has {org.user_limit} active users, its limit.")
+        return data
+
+
+class UserChangeForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        instance: User = self.instance
+        leaving_admins = instance.role == Role.ADMIN and instance.is_active and (
+            data.get("role") != Role.ADMIN or not data.get("is_active")
+        )
+        if leaving_admins and instance.organisation_id:
+            services.check_keeps_an_admin(instance)
+        return data
+
+
+@admin.register(User)
+class UserAdmin(admin.ModelAdmin):
+    list_display = ["email", "full_name", "organisation", "role", "is_active", "is_staff", "onboarded_at"]
+    list_filter = ["role", "is_active", "is_staff", "organisation"]
+    search_fields = ["email", "full_name", "organisation__name"]
+    list_select_related = ["organisation"]
+    ordering = ["organisation__name", "email"]
+    readonly_fields = ["organisation", "date_joined", "last_login", "onboarded_at", "must_change_password"]
+    fieldsets = [
+        (None, {"fields": ["email", "full_name", "organisation", "role", "is_active"]}),
+        ("Contact", {"fields": ["telephone", "mobile"]}),
+        ("Set-up", {"fields": ["onboarded_at", "must_change_password", "date_joined", "last_login"]}),
+        ("Support staff", {"fields": ["is_staff", "is_superuser", "groups", "user_permissions"]}),
+    ]
+    filter_horizontal = ["groups", "user_permissions"]
+    actions = ["resend_welcome", "reset_factors"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        kwargs["form"] = UserChangeForm if obj else UserAddForm
+        if obj is None:
+            kwargs["fields"] = UserAddForm.Meta.fields
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return [(None, {"fields": UserAddForm.Meta.fields})]
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.readonly_fields if obj else []
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        data = form.cleaned_data
+        if data.get("organisation"):
+            created = services.add_user(
+                organisation=data["organisation"],
+                email=data["email"],
+                full_name=data["full_name"],
+                role=Role(data["role"]),
+                acting_user=request.user,  # type: ignore[arg-type]
+            )
+        else:
+            created = services.add_support_user(
+                email=data["email"], full_name=data["full_name"], acting_user=request.user  # type: ignore[arg-type]
+            )
+        obj.pk = created.pk
+        obj._state.adding = False
+        self.message_user(request, f"A welcome email with a temporary password is on its way to {created.email}.")
+
+    @admin.action(description="Resend the welcome email (new temporary password)")
+    def resend_welcome(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            try:
+                services.resend_welcome_email(user=user, acting_user=request.user)  # type: ignore[arg-type]
+            except ValidationError as exc:
+                self.message_user(request, f"{user.email}: {' '.join(exc.messages)}", messages.WARNING)
+            else:
+                self.message_user(request, f"Welcome email queued for {user.email}.")
+
+    @admin.action(description="Reset second factors (the user enrols again at next login)")
+    def reset_factors(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            services.reset_second_factors(user=user, acting_user=request.user)  # type: ignore[arg-type]
+        self.message_user(request, f"Second factors reset for {queryset.count()} user(s).")
+
+
+@admin.register(CompanyDetailsChangeRequest)
+class CompanyDetailsChangeRequestAdmin(admin.ModelAdmin):
+    list_display = ["organisation", "requested_by", "status", "created_at", "handled_by"]
+    list_filter = ["status"]
+    list_select_related = ["organisation", "requested_by", "handled_by"]
+    readonly_fields = [
+        "organisation", "requested_by", "name", "registration_number", "vat_number", "address",
+        "country", "message", "status", "created_at", "handled_by", "handled_at",
+    ]
+    actions = ["apply_requests", "reject_requests"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Apply the requested changes to the organisation")
+    def apply_requests(self, request: HttpRequest, queryset: QuerySet[CompanyDetailsChangeRequest]) -> None:
+        for change_request in queryset.filter(status=ChangeRequestStatus.OPEN):
+            services.apply_change_request(change_request=change_request, acting_user=request.user)  # type: ignore[arg-type]
+        self.message_user(request, "Open requests applied.")
+
+    @admin.action(description="Reject the selected requests")
+    def reject_requests(self, request: HttpRequest, queryset: QuerySet[CompanyDetailsChangeRequest]) -> None:
+        for change_request in queryset.filter(status=ChangeRequestStatus.OPEN):
+            services.reject_change_request(change_request=change_request, acting_user=request.user)  # type: ignore[arg-type]
+        self.message_user(request, "Open requests rejected.")

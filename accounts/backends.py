@@ -1,0 +1,43 @@
+from typing import Any
+
+from django.contrib.auth.backends import ModelBackend
+from django.http import HttpRequest
+
+from accounts import services
+from accounts.models import User
+
+
+class EmailBackend(ModelBackend):
+    """Email + password, the email matched case-insensitively."""
+
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> User | None:
+        if username is None or password is None:
+            return None
+        user = User.objects.filter(email__iexact=username.strip()).first()
+        if user is None:
+            User().set_password(password)  # same work as a real check: no timing oracle
+            return None
+        if user.check_password(password) and self.user_can_authenticate(user):
+            return user
+        return None
+
+
+class TemporaryPasswordBackend(ModelBackend):
+    """The one-time password from the welcome email; spent on first successful use."""
+
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> User | None:
+        if not username or not password:
+            return None
+        return services.authenticate_with_temporary_password(email=username, password=password)

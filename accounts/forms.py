@@ -1,0 +1,130 @@
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.core.exceptions import ValidationError
+
+from accounts.models import CompanyDetailsChangeRequest, PortalPermission, Role, User
+from accounts.phones import parse_phone_number, validate_factor_phone_number
+
+
+class LoginForm(AuthenticationForm):
+    username = forms.EmailField(
+        label="Email", widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True})
+    )
+    error_messages = {
+        "invalid_login": "The email or password is not correct.",
+        "inactive": "The email or password is not correct.",
+    }
+
+
+class QueuedPasswordResetForm(PasswordResetForm):
+    """Django's reset form, with the email sent by a Celery task instead of in the request."""
+
+    def send_mail(
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        from django.template import loader
+
+        from accounts.services import queue_email
+
+        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
+        body = loader.render_to_string(email_template_name, context)
+        queue_email(subject=subject, body=body, to=[to_email])
+
+
+class TokenForm(forms.Form):
+    token = forms.CharField(
+        label="Code",
+        min_length=6,
+        max_length=8,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )
+
+    def clean_token(self) -> str:
+        token = self.cleaned_data["token"].strip().replace(" ", "")
+        if not token.isdigit():
+            raise ValidationError("The code is made of digits only.")
+        return token
+
+
+class PhoneNumberForm(forms.Form):
+    number = forms.CharField(
+        label="Mobile number",
+        max_length=32,
+        help_text="With the country code, e.g. +44 7700 900123.",
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+
+    def clean_number(self) -> str:
+        return validate_factor_phone_number(self.cleaned_data["number"])
+
+
+def _optional_phone(value: str) -> str:
+    if not value.strip():
+        return ""
+    import phonenumbers
+
+    return phonenumbers.format_number(
+        parse_phone_number(value), phonenumbers.PhoneNumberFormat.E164
+    )
+
+
+class ContactNumbersForm(forms.Form):
+    telephone = forms.CharField(label="Telephone", max_length=32, required=False)
+    mobile = forms.CharField(label="Mobile", max_length=32, required=False)
+
+    def clean_telephone(self) -> str:
+        return _optional_phone(self.cleaned_data["telephone"])
+
+    def clean_mobile(self) -> str:
+        return _optional_phone(self.cleaned_data["mobile"])
+
+
+class ChangeRequestForm(forms.ModelForm):
+    class Meta:
+        model = CompanyDetailsChangeRequest
+        fields = ["name", "registration_number", "vat_number", "address", "country", "message"]
+        labels = {"name": "New registered name", "address": "New registered address"}
+        widgets = {"address": forms.Textarea(attrs={"rows": 3}), "message": forms.Textarea(attrs={"rows": 3})}
+
+
+permission_field = forms.MultipleChoiceField(
+    label="Extra permissions",
+    choices=PortalPermission.choices,
+    required=False,
+    widget=forms.CheckboxSelectMultiple,
+    help_text="Admins hold every permission.",
+)
+
+
+class AddUserForm(forms.Form):
+    full_name = forms.CharField(label="Full name", max_length=150)
+    email = forms.EmailField(label="Email", max_length=254)
+    role = forms.ChoiceField(label="Role", choices=Role.choices, initial=Role.USER)
+    permissions = permission_field
+
+    def clean_full_name(self) -> str:
+        name: str = self.cleaned_data["full_name"].strip()
+        if not name:
+            raise ValidationError("Enter the user's name.")
+        return name
+
+
+class ChangeUserForm(forms.Form):
+    role = forms.ChoiceField(label="Role", choices=Role.choices)
+    permissions = permission_field
+
+    @classmethod
+    def for_user(cls, user: User) -> "ChangeUserForm":
+        return cls(
+            initial={"role": user.role, "permissions": [p.value for p in user.granted_permissions]}
+        )

@@ -1,0 +1,55 @@
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+from accounts import services
+
+
+def onboarding_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Mark a view as reachable by a logged-in user who has not finished account setup."""
+    view.onboarding_view = True  # type: ignore[attr-defined]
+    return view
+
+
+class PortalAccessMiddleware:
+    """Keeps logged-in users on the setup steps until done, and off the portal without a factor.
+
+    Runs after Django's LoginRequiredMiddleware, so anonymous users are already sent to login;
+    views marked ``login_not_required`` (login, password reset) are left alone.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponse],
+        view_args: Any,
+        view_kwargs: Any,
+    ) -> HttpResponse | None:
+        user = request.user
+        if not user.is_authenticated or not getattr(view_func, "login_required", True):
+            return None
+        # Fast path for the common case; the full check costs a query per device type.
+        settled = user.is_verified() and user.is_onboarded and not user.must_change_password  # type: ignore[union-attr]
+        step = None if settled else services.next_onboarding_step(user)  # type: ignore[arg-type]
+        if step is not None:
+            if getattr(view_func, "onboarding_view", False):
+                return None
+            return redirect(step)
+        if not user.is_verified():  # type: ignore[union-attr]
+            # Has a factor but this session never proved it: start again from the login page.
+            logout(request)
+            return redirect("login")
+        match = request.resolver_match
+        is_admin = match is not None and match.app_name == "admin"
+        if user.organisation_id is None and not is_admin and not getattr(view_func, "onboarding_view", False):  # type: ignore[union-attr]
+            return redirect("admin:index")
+        return None

@@ -1,0 +1,30 @@
+"""Reads shared by the accounts views, always scoped to the acting user's organisation."""
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from accounts.models import CompanyDetailsChangeRequest, User
+
+
+def organisation_users(*, user: User) -> QuerySet[User]:
+    return (
+        User.objects.filter(organisation_id=user.organisation_id)
+        .prefetch_related("user_permissions")
+        .order_by("-role", "full_name", "email")
+    )
+
+
+def access_user(*, user: User, user_id: int) -> User:
+    """Another user of the acting user's organisation, or 404."""
+    if user.organisation_id is None:
+        raise Http404
+    try:
+        return organisation_users(user=user).get(pk=user_id)
+    except User.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+def open_change_requests(*, user: User) -> QuerySet[CompanyDetailsChangeRequest]:
+    return CompanyDetailsChangeRequest.objects.filter(
+        organisation_id=user.organisation_id, status="open"
+    ).select_related("requested_by")

@@ -1,0 +1,443 @@
+"""Every write of the accounts app: organisations, users, onboarding and profile changes."""
+
+import secrets
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.models import Permission
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django_otp import devices_for_user
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from two_factor.plugins.phonenumber.models import PhoneDevice
+
+from accounts.models import (
+    ChangeRequestStatus,
+    CompanyDetailsChangeRequest,
+    Organisation,
+    PortalPermission,
+    Role,
+    User,
+    normalise_email,
+)
+from accounts.phones import validate_factor_phone_number
+from accounts.ratelimit import enforce_cooldown, enforce_hourly_limit
+
+# Letters and digits that cannot be confused with each other when read from an email.
+TEMPORARY_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+TEMPORARY_PASSWORD_LENGTH = 16
+
+
+class TemporaryPasswordExpired(ValidationError):
+    pass
+
+
+# --- Email ------------------------------------------------------------------------------------
+
+
+def deliver_email(*, subject: str, body: str, to: list[str]) -> int:
+    return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to)
+
+
+def queue_email(*, subject: str, body: str, to: list[str]) -> None:
+    """Send an email from a Celery task once the current transaction has committed."""
+    from accounts.tasks import send_email
+
+    transaction.on_commit(lambda: send_email.delay(subject=subject, body=body, to=to))
+
+
+def portal_url(path: str) -> str:
+    return settings.PORTAL_BASE_URL + path
+
+
+# --- Organisations ----------------------------------------------------------------------------
+
+
+def _lock_organisation(organisation_id: int) -> Organisation:
+    """Lock the organisation row: user-count and last-admin rules are checked under this lock."""
+    return Organisation.objects.select_for_update().get(pk=organisation_id)
+
+
+def _check_user_limit(organisation: Organisation) -> None:
+    if User.objects.filter(organisation=organisation, is_active=True).count() >= organisation.user_limit:
+        raise ValidationError(
+            f"{organisation.name} already has {organisation.user_limit} active users, the most "
+            "its plan allows. Deactivate or remove a user first, or ask support to raise the limit.",
+            code="user_limit",
+        )
+
+
+def check_keeps_an_admin(user: User) -> None:
+    """Raise if taking ``user`` out of the active admins would leave the organisation with none."""
+    if not (user.role == Role.ADMIN and user.is_active):
+        return
+    other_admins = User.objects.filter(
+        organisation_id=user.organisation_id, role=Role.ADMIN, is_active=True
+    ).exclude(pk=user.pk)
+    if not other_admins.exists():
+        raise ValidationError(
+            f"{user.full_name or user.email} is the organisation's only active admin. "
+            "Make another user an admin first.",
+            code="last_admin",
+        )
+
+
+def mark_organisation_verified(
+    *, organisation: Organisation, verified: bool, acting_user: User
+) -> Organisation:
+    organisation.is_verified = verified
+    organisation.verified_at = timezone.now() if verified else None
+    organisation.verified_by = acting_user if verified else None
+    organisation.save(update_fields=["is_verified", "verified_at", "verified_by"])
+    return organisation
+
+
+# --- Users ------------------------------------------------------------------------------------
+
+
+def _set_permissions(user: User, permissions: Iterable[PortalPermission]) -> None:
+    codes = [PortalPermission(p).value for p in permissions]
+    portal_perms = Permission.objects.filter(
+        content_type__app_label="accounts", codename__in=[p.value for p in PortalPermission]
+    )
+    keep = [p for p in portal_perms if p.codename in codes]
+    user.user_permissions.remove(*[p for p in portal_perms if p.codename not in codes])
+    user.user_permissions.add(*keep)
+
+
+@transaction.atomic
+def add_user(
+    *,
+    organisation: Organisation,
+    email: str,
+    full_name: str,
+    role: Role,
+    permissions: Iterable[PortalPermission] = (),
+    acting_user: User | None,
+) -> User:
+    """Add a user to an organisation within its user limit and send the welcome email."""
+    org = _lock_organisation(organisation.pk)
+    _check_user_limit(org)
+    email = normalise_email(email)
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError(
+            {"email": "This email address already belongs to a portal account."}, code="duplicate"
+        )
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                email=email, full_name=full_name.strip(), organisation=org, role=role
+            )
+    except IntegrityError as exc:  # the same address added at the same moment elsewhere
+        raise ValidationError(
+            {"email": "This email address already belongs to a portal account."}, code="duplicate"
+        ) from exc
+    if role == Role.USER:
+        _set_permissions(user, permissions)
+    transaction.on_commit(lambda: _queue_welcome_email(user.pk))
+    return user
+
+
+@transaction.atomic
+def add_support_user(*, email: str, full_name: str, acting_user: User | None) -> User:
+    """A support staff member: no organisation, admin access after setting up a second factor."""
+    email = normalise_email(email)
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError(
+            {"email": "This email address already belongs to a portal account."}, code="duplicate"
+        )
+    user = User.objects.create_user(email=email, full_name=full_name.strip(), is_staff=True)
+    transaction.on_commit(lambda: _queue_welcome_email(user.pk))
+    return user
+
+
+def _queue_welcome_email(user_id: int) -> None:
+    from accounts.tasks import send_welcome_email
+
+    send_welcome_email.delay(user_id)
+
+
+def can_resend_welcome(user: User) -> bool:
+    return user.is_active and not user.has_usable_password()
+
+
+def resend_welcome_email(*, user: User, acting_user: User | None) -> None:
+    if not can_resend_welcome(user):
+        raise ValidationError(
+            "This user has already chosen a password; they can use 'Forgot password' instead.",
+            code="already_set_up",
+        )
+    transaction.on_commit(lambda: _queue_welcome_email(user.pk))
+
+
+def issue_temporary_password(*, user: User) -> str:
+    """Store a new temporary password (hashed, valid for the configured hours) and return it."""
+    password = "".join(
+        secrets.choice(TEMPORARY_PASSWORD_ALPHABET) for _ in range(TEMPORARY_PASSWORD_LENGTH)
+    )
+    user.temporary_password = make_password(password)
+    user.temporary_password_expires_at = timezone.now() + timedelta(
+        hours=settings.TEMPORARY_PASSWORD_VALID_HOURS
+    )
+    user.save(update_fields=["temporary_password", "temporary_password_expires_at"])
+    return password
+
+
+def send_welcome_email(*, user: User) -> None:
+    password = issue_temporary_password(user=user)
+    body = render_to_string(
+        "accounts/email/welcome.txt",
+        {
+            "user": user,
+            "temporary_password": password,
+            "valid_hours": settings.TEMPORARY_PASSWORD_VALID_HOURS,
+            "login_url": portal_url(reverse("login")),
+        },
+    )
+    deliver_email(subject="Your account on the API platform portal", body=body, to=[user.email])
+
+
+def authenticate_with_temporary_password(*, email: str, password: str) -> User | None:
+    """Check a temporary password and spend it; raise TemporaryPasswordExpired when too old."""
+    with transaction.atomic():
+        user = (
+            User.objects.select_for_update()
+            .filter(email__iexact=normalise_email(email), is_active=True)
+            .exclude(temporary_password="")
+            .first()
+        )
+        if user is None or not check_password(password, user.temporary_password):
+            return None
+        if user.temporary_password_expired():
+            raise TemporaryPasswordExpired(
+                "Your temporary password has expired. Ask your organisation's admin or support "
+                "to send you a new one.",
+                code="temporary_password_expired",
+            )
+        user.temporary_password = ""
+        user.temporary_password_expires_at = None
+        user.must_change_password = True
+        user.save(
+            update_fields=["temporary_password", "temporary_password_expires_at", "must_change_password"]
+        )
+        return user
+
+
+@transaction.atomic
+def change_role_and_permissions(
+    *, user: User, role: Role, permissions: Iterable[PortalPermission], acting_user: User
+) -> User:
+    assert user.organisation_id is not None
+    _lock_organisation(user.organisation_id)
+    user.refresh_from_db()
+    if role != Role.ADMIN:
+        check_keeps_an_admin(user)
+    user.role = role
+    user.save(update_fields=["role"])
+    _set_permissions(user, [] if role == Role.ADMIN else permissions)
+    return user
+
+
+def _end_sessions(user: User) -> None:
+    user.session_epoch += 1
+
+
+@transaction.atomic
+def deactivate_user(*, user: User, acting_user: User) -> User:
+    assert user.organisation_id is not None
+    if user.pk == acting_user.pk:
+        raise ValidationError("You cannot deactivate your own account.", code="self")
+    _lock_organisation(user.organisation_id)
+    user.refresh_from_db()
+    check_keeps_an_admin(user)
+    user.is_active = False
+    _end_sessions(user)
+    user.save(update_fields=["is_active", "session_epoch"])
+    return user
+
+
+@transaction.atomic
+def reactivate_user(*, user: User, acting_user: User) -> User:
+    assert user.organisation_id is not None
+    org = _lock_organisation(user.organisation_id)
+    user.refresh_from_db()
+    if user.is_active:
+        return user
+    _check_user_limit(org)
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    return user
+
+
+@transaction.atomic
+def remove_user(*, user: User, acting_user: User) -> None:
+    assert user.organisation_id is not None
+    if user.pk == acting_user.pk:
+        raise ValidationError("You cannot remove your own account.", code="self")
+    _lock_organisation(user.organisation_id)
+    user.refresh_from_db()
+    check_keeps_an_admin(user)
+    for device in devices_for_user(user, confirmed=None):
+        device.delete()
+    user.delete()
+
+
+@transaction.atomic
+def reset_second_factors(*, user: User, acting_user: User) -> None:
+    """Remove every factor so the user enrols again at next login; ends their sessions."""
+    for device in devices_for_user(user, confirmed=None):
+        device.delete()
+    user.onboarded_at = None
+    user.fallback_phone_reminder = False
+    _end_sessions(user)
+    user.save(update_fields=["onboarded_at", "fallback_phone_reminder", "session_epoch"])
+
+
+# --- Onboarding -------------------------------------------------------------------------------
+
+
+def has_second_factor(user: User) -> bool:
+    return any(
+        not isinstance(device, StaticDevice) for device in devices_for_user(user, confirmed=True)
+    )
+
+
+def next_onboarding_step(user: User) -> str | None:
+    """The URL name of the setup step the user must complete next, or None when done."""
+    if user.must_change_password or not user.has_usable_password():
+        return "onboarding-password"
+    if not has_second_factor(user):
+        return "onboarding-authenticator"
+    if user.onboarded_at is None:
+        return "onboarding-phone"
+    return None
+
+
+def start_totp_enrolment(*, user: User) -> TOTPDevice:
+    """An unconfirmed authenticator for the user, reused across page loads until confirmed."""
+    device = TOTPDevice.objects.filter(user=user, name="default", confirmed=False).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="default", confirmed=False)
+    return device
+
+
+@transaction.atomic
+def confirm_totp_enrolment(*, user: User, device: TOTPDevice, token: str) -> bool:
+    if device.user_id != user.pk or device.confirmed:
+        return False
+    if not device.verify_token(token):
+        return False
+    TOTPDevice.objects.filter(user=user, name="default").exclude(pk=device.pk).delete()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    return True
+
+
+def start_fallback_phone(*, user: User, raw_number: str) -> PhoneDevice:
+    """Register an unconfirmed fallback number and text it a confirmation code."""
+    number = validate_factor_phone_number(raw_number)
+    with transaction.atomic():
+        PhoneDevice.objects.filter(user=user, name="backup", confirmed=False).delete()
+        device = PhoneDevice.objects.create(
+            user=user, name="backup", number=number, method="sms", confirmed=False
+        )
+    send_fallback_phone_code(user=user, device=device)
+    return device
+
+
+def send_fallback_phone_code(*, user: User, device: PhoneDevice) -> None:
+    enforce_cooldown(
+        f"sms-setup:{user.pk}", settings.SMS_RESEND_COOLDOWN_SECONDS, "asking for another code"
+    )
+    enforce_hourly_limit(
+        f"sms-setup:{user.pk}", settings.SMS_SENDS_PER_USER_PER_HOUR, "codes were sent"
+    )
+    device.generate_challenge()
+
+
+@transaction.atomic
+def confirm_fallback_phone(*, user: User, device: PhoneDevice, token: str) -> bool:
+    if device.user_id != user.pk or device.confirmed or not device.verify_token(token):
+        return False
+    PhoneDevice.objects.filter(user=user, name="backup").exclude(pk=device.pk).delete()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    user.mobile = device.number
+    user.fallback_phone_reminder = False
+    user.onboarded_at = user.onboarded_at or timezone.now()
+    user.save(update_fields=["mobile", "fallback_phone_reminder", "onboarded_at"])
+    return True
+
+
+def postpone_fallback_phone(*, user: User) -> None:
+    user.fallback_phone_reminder = True
+    user.onboarded_at = user.onboarded_at or timezone.now()
+    user.save(update_fields=["fallback_phone_reminder", "onboarded_at"])
+
+
+def has_fallback_phone(user: User) -> bool:
+    return PhoneDevice.objects.filter(user=user, name="backup", confirmed=True).exists()
+
+
+# --- Profile ----------------------------------------------------------------------------------
+
+
+def update_contact_numbers(*, user: User, telephone: str, mobile: str) -> User:
+    user.telephone = telephone  # type: ignore[assignment]
+    user.mobile = mobile  # type: ignore[assignment]
+    user.save(update_fields=["telephone", "mobile"])
+    return user
+
+
+def request_company_details_change(
+    *, user: User, changes: dict[str, str], message: str
+) -> CompanyDetailsChangeRequest:
+    assert user.organisation is not None
+    changes = {k: v.strip() for k, v in changes.items() if v and v.strip()}
+    if not changes:
+        raise ValidationError("Fill in at least one detail you want changed.", code="empty")
+    change_request = CompanyDetailsChangeRequest.objects.create(
+        organisation=user.organisation, requested_by=user, message=message.strip(), **changes
+    )
+    body = render_to_string("accounts/email/change_request.txt", {"change_request": change_request})
+    queue_email(
+        subject=f"Company details change requested by {user.organisation.name}",
+        body=body,
+        to=[settings.SUPPORT_EMAIL],
+    )
+    return change_request
+
+
+@transaction.atomic
+def apply_change_request(
+    *, change_request: CompanyDetailsChangeRequest, acting_user: User
+) -> Organisation:
+    change_request = CompanyDetailsChangeRequest.objects.select_for_update().get(pk=change_request.pk)
+    if change_request.status != ChangeRequestStatus.OPEN:
+        raise ValidationError("This request has already been handled.", code="handled")
+    org = _lock_organisation(change_request.organisation_id)
+    for field, value in change_request.requested_changes().items():
+        setattr(org, field, value)
+    org.save()
+    change_request.status = ChangeRequestStatus.APPLIED
+    change_request.handled_by = acting_user
+    change_request.handled_at = timezone.now()
+    change_request.save(update_fields=["status", "handled_by", "handled_at"])
+    return org
+
+
+@transaction.atomic
+def reject_change_request(
+    *, change_request: CompanyDetailsChangeRequest, acting_user: User
+) -> None:
+    change_request.status = ChangeRequestStatus.REJECTED
+    change_request.handled_by = acting_user
+    change_request.handled_at = timezone.now()
+    change_request.save(update_fields=["status", "handled_by", "handled_at"])

@@ -1,0 +1,47 @@
+"""Celery tasks of the accounts app: thin wrappers that load ids and call a service."""
+
+from celery import shared_task
+from django.core.management import call_command
+from twilio.base.exceptions import TwilioRestException
+
+from accounts import services
+from accounts.models import User
+from accounts.sms import get_gateway
+
+
+@shared_task(acks_late=True)
+def send_welcome_email(user_id: int) -> str:
+    """Issue a fresh temporary password and email it; the plain password never leaves this task."""
+    user = User.objects.select_related("organisation").get(pk=user_id)
+    services.send_welcome_email(user=user)
+    return user.email
+
+
+class TransientSmsError(Exception):
+    pass
+
+
+@shared_task(
+    autoretry_for=(TransientSmsError, ConnectionError, TimeoutError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=5,
+)
+def send_sms(*, to: str, body: str) -> str:
+    try:
+        return get_gateway().send(to=to, body=body)
+    except TwilioRestException as exc:
+        # 429 and 5xx are the gateway's trouble and worth another try; 4xx are ours.
+        if exc.status == 429 or exc.status >= 500:
+            raise TransientSmsError(str(exc)) from exc
+        raise
+
+
+@shared_task
+def send_email(*, subject: str, body: str, to: list[str]) -> int:
+    return services.deliver_email(subject=subject, body=body, to=to)
+
+
+@shared_task
+def clear_expired_sessions() -> None:
+    call_command("clearsessions")

@@ -1,0 +1,60 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts import selectors, services
+from accounts.forms import ChangeRequestForm, ContactNumbersForm
+from accounts.models import User
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    context = {
+        "show_fallback_reminder": user.fallback_phone_reminder and not services.has_fallback_phone(user),
+        "open_change_requests": selectors.open_change_requests(user=user),
+    }
+    return render(request, "accounts/home.html", context)
+
+
+def profile(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    numbers_form = ContactNumbersForm(
+        request.POST if "save_numbers" in request.POST else None,
+        initial={"telephone": user.telephone or "", "mobile": user.mobile or ""},
+    )
+    if numbers_form.is_bound and numbers_form.is_valid():
+        services.update_contact_numbers(user=user, **numbers_form.cleaned_data)
+        messages.success(request, "Your numbers are saved.")
+        return redirect("profile")
+    context = {
+        "numbers_form": numbers_form,
+        "change_form": ChangeRequestForm(),
+        "open_change_requests": selectors.open_change_requests(user=user),
+        "has_fallback_phone": services.has_fallback_phone(user),
+    }
+    return render(request, "accounts/profile.html", context)
+
+
+@require_POST
+def request_company_change(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    form = ChangeRequestForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        message = data.pop("message")
+        try:
+            services.request_company_details_change(user=user, changes=data, message=message)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Your request was sent to support. We will email you when it is handled.")
+            return redirect("profile")
+    context = {
+        "numbers_form": ContactNumbersForm(initial={"telephone": user.telephone or "", "mobile": user.mobile or ""}),
+        "change_form": form,
+        "open_change_requests": selectors.open_change_requests(user=user),
+        "has_fallback_phone": services.has_fallback_phone(user),
+    }
+    return render(request, "accounts/profile.html", context, status=400)

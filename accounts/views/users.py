@@ -1,0 +1,135 @@
+"""The organisation admin's user management pages."""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts import selectors, services
+from accounts.forms import AddUserForm, ChangeUserForm
+from accounts.models import PortalPermission, Role, User
+
+
+def org_admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not request.user.is_org_admin:  # type: ignore[union-attr]
+            raise PermissionDenied("Only your organisation's admins can manage users.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _error_text(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+@org_admin_required
+def user_list(request: HttpRequest) -> HttpResponse:
+    admin: User = request.user  # type: ignore[assignment]
+    users = list(selectors.organisation_users(user=admin))
+    organisation = admin.organisation
+    assert organisation is not None
+    active = sum(1 for u in users if u.is_active)
+    context = {"users": users, "active_count": active, "at_limit": active >= organisation.user_limit}
+    return render(request, "accounts/users/list.html", context)
+
+
+@org_admin_required
+def user_add(request: HttpRequest) -> HttpResponse:
+    admin: User = request.user  # type: ignore[assignment]
+    assert admin.organisation is not None
+    form = AddUserForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user = services.add_user(
+                organisation=admin.organisation,
+                email=data["email"],
+                full_name=data["full_name"],
+                role=Role(data["role"]),
+                permissions=[PortalPermission(p) for p in data["permissions"]],
+                acting_user=admin,
+            )
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                form.add_error(None, exc)
+            else:
+                form.add_error(None, _error_text(exc))
+        else:
+            messages.success(request, f"{user.full_name} was added and will get a welcome email with a temporary password.")
+            return redirect("user-detail", user_id=user.pk)
+    status = 400 if form.is_bound else 200
+    return render(request, "accounts/users/add.html", {"form": form}, status=status)
+
+
+@org_admin_required
+def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
+    admin: User = request.user  # type: ignore[assignment]
+    member = selectors.access_user(user=admin, user_id=user_id)
+    form = ChangeUserForm(request.POST) if request.method == "POST" else ChangeUserForm.for_user(member)
+    if form.is_bound and form.is_valid():
+        try:
+            services.change_role_and_permissions(
+                user=member,
+                role=Role(form.cleaned_data["role"]),
+                permissions=[PortalPermission(p) for p in form.cleaned_data["permissions"]],
+                acting_user=admin,
+            )
+        except ValidationError as exc:
+            form.add_error(None, _error_text(exc))
+        else:
+            messages.success(request, f"{member.full_name}'s role and permissions are saved.")
+            return redirect("user-detail", user_id=member.pk)
+    context = {
+        "member": member,
+        "form": form,
+        "can_resend": services.can_resend_welcome(member),
+        "is_self": member.pk == admin.pk,
+    }
+    return render(request, "accounts/users/detail.html", context, status=400 if form.is_bound else 200)
+
+
+def _user_action(
+    action: Callable[..., object], success: str
+) -> Callable[[HttpRequest, int], HttpResponse]:
+    @org_admin_required
+    @require_POST
+    def view(request: HttpRequest, user_id: int) -> HttpResponse:
+        admin: User = request.user  # type: ignore[assignment]
+        member = selectors.access_user(user=admin, user_id=user_id)
+        try:
+            action(user=member, acting_user=admin)
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, success.format(name=member.full_name or member.email))
+        return redirect("user-detail", user_id=member.pk)
+
+    return view
+
+
+user_deactivate = _user_action(services.deactivate_user, "{name} is deactivated and can no longer log in.")
+user_reactivate = _user_action(services.reactivate_user, "{name} is active again.")
+user_resend_welcome = _user_action(
+    services.resend_welcome_email, "A new welcome email with a fresh temporary password is on its way to {name}."
+)
+
+
+@org_admin_required
+def user_remove(request: HttpRequest, user_id: int) -> HttpResponse:
+    admin: User = request.user  # type: ignore[assignment]
+    member = selectors.access_user(user=admin, user_id=user_id)
+    if request.method == "POST":
+        try:
+            services.remove_user(user=member, acting_user=admin)
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+            return redirect("user-detail", user_id=member.pk)
+        messages.success(request, f"{member.full_name or member.email} was removed.")
+        return redirect("user-list")
+    return render(request, "accounts/users/remove.html", {"member": member})
