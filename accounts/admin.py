@@ -16,12 +16,12 @@ from accounts.models import (
     Role,
     User,
 )
+from accounts.types import acting_user
 
 
 class UserInline(admin.TabularInline):
     model = User
-    fields = ["email", "full_name", "role", "is_active", "onboarded_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("email", "full_name", "role", "is_active", "onboarded_at")
     extra = 0
     can_delete = False
     show_change_link = True
@@ -45,8 +45,10 @@ class OrganisationAdmin(admin.ModelAdmin):
     actions = ["mark_verified", "mark_not_verified"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Organisation]:
-        return super().get_queryset(request).annotate(
-            active_users=Count("users", filter=Q(users__is_active=True))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(active_users=Count("users", filter=Q(users__is_active=True)))
         )
 
     @admin.display(description="Active users", ordering="active_users")
@@ -56,13 +58,17 @@ class OrganisationAdmin(admin.ModelAdmin):
     @admin.action(description="Mark selected organisations verified")
     def mark_verified(self, request: HttpRequest, queryset: QuerySet[Organisation]) -> None:
         for org in queryset:
-            services.mark_organisation_verified(organisation=org, verified=True, acting_user=request.user)  # type: ignore[arg-type]
+            services.mark_organisation_verified(
+                organisation=org, verified=True, acting_user=acting_user(request)
+            )
         self.message_user(request, f"{queryset.count()} organisation(s) marked verified.")
 
     @admin.action(description="Mark selected organisations not verified")
     def mark_not_verified(self, request: HttpRequest, queryset: QuerySet[Organisation]) -> None:
         for org in queryset:
-            services.mark_organisation_verified(organisation=org, verified=False, acting_user=request.user)  # type: ignore[arg-type]
+            services.mark_organisation_verified(
+                organisation=org, verified=False, acting_user=acting_user(request)
+            )
         self.message_user(request, f"{queryset.count()} organisation(s) marked not verified.")
 
 
@@ -88,13 +94,26 @@ class UserAddForm(forms.ModelForm):
 class UserChangeForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = "__all__"
+        fields = [
+            "email",
+            "full_name",
+            "role",
+            "is_active",
+            "telephone",
+            "mobile",
+            "is_staff",
+            "is_superuser",
+            "groups",
+            "user_permissions",
+        ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         instance: User = self.instance
-        leaving_admins = instance.role == Role.ADMIN and instance.is_active and (
-            data.get("role") != Role.ADMIN or not data.get("is_active")
+        leaving_admins = (
+            instance.role == Role.ADMIN
+            and instance.is_active
+            and (data.get("role") != Role.ADMIN or not data.get("is_active"))
         )
         if leaving_admins and instance.organisation_id:
             services.check_keeps_an_admin(instance)
@@ -143,21 +162,25 @@ class UserAdmin(admin.ModelAdmin):
                 email=data["email"],
                 full_name=data["full_name"],
                 role=Role(data["role"]),
-                acting_user=request.user,  # type: ignore[arg-type]
+                acting_user=acting_user(request),
             )
         else:
             created = services.add_support_user(
-                email=data["email"], full_name=data["full_name"], acting_user=request.user  # type: ignore[arg-type]
+                email=data["email"],
+                full_name=data["full_name"],
+                acting_user=acting_user(request),
             )
         obj.pk = created.pk
         obj._state.adding = False
-        self.message_user(request, f"A welcome email with a temporary password is on its way to {created.email}.")
+        self.message_user(
+            request, f"A welcome email with a temporary password is on its way to {created.email}."
+        )
 
     @admin.action(description="Resend the welcome email (new temporary password)")
     def resend_welcome(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
             try:
-                services.resend_welcome_email(user=user, acting_user=request.user)  # type: ignore[arg-type]
+                services.resend_welcome_email(user=user, acting_user=acting_user(request))
             except ValidationError as exc:
                 self.message_user(request, f"{user.email}: {' '.join(exc.messages)}", messages.WARNING)
             else:
@@ -166,7 +189,7 @@ class UserAdmin(admin.ModelAdmin):
     @admin.action(description="Reset second factors (the user enrols again at next login)")
     def reset_factors(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
-            services.reset_second_factors(user=user, acting_user=request.user)  # type: ignore[arg-type]
+            services.reset_second_factors(user=user, acting_user=acting_user(request))
         self.message_user(request, f"Second factors reset for {queryset.count()} user(s).")
 
 
@@ -176,8 +199,18 @@ class CompanyDetailsChangeRequestAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     list_select_related = ["organisation", "requested_by", "handled_by"]
     readonly_fields = [
-        "organisation", "requested_by", "name", "registration_number", "vat_number", "address",
-        "country", "message", "status", "created_at", "handled_by", "handled_at",
+        "organisation",
+        "requested_by",
+        "name",
+        "registration_number",
+        "vat_number",
+        "address",
+        "country",
+        "message",
+        "status",
+        "created_at",
+        "handled_by",
+        "handled_at",
     ]
     actions = ["apply_requests", "reject_requests"]
 
@@ -187,11 +220,11 @@ class CompanyDetailsChangeRequestAdmin(admin.ModelAdmin):
     @admin.action(description="Apply the requested changes to the organisation")
     def apply_requests(self, request: HttpRequest, queryset: QuerySet[CompanyDetailsChangeRequest]) -> None:
         for change_request in queryset.filter(status=ChangeRequestStatus.OPEN):
-            services.apply_change_request(change_request=change_request, acting_user=request.user)  # type: ignore[arg-type]
+            services.apply_change_request(change_request=change_request, acting_user=acting_user(request))
         self.message_user(request, "Open requests applied.")
 
     @admin.action(description="Reject the selected requests")
     def reject_requests(self, request: HttpRequest, queryset: QuerySet[CompanyDetailsChangeRequest]) -> None:
         for change_request in queryset.filter(status=ChangeRequestStatus.OPEN):
-            services.reject_change_request(change_request=change_request, acting_user=request.user)  # type: ignore[arg-type]
+            services.reject_change_request(change_request=change_request, acting_user=acting_user(request))
         self.message_user(request, "Open requests rejected.")

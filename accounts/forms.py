@@ -73,9 +73,7 @@ def _optional_phone(value: str) -> str:
         return ""
     import phonenumbers
 
-    return phonenumbers.format_number(
-        parse_phone_number(value), phonenumbers.PhoneNumberFormat.E164
-    )
+    return phonenumbers.format_number(parse_phone_number(value), phonenumbers.PhoneNumberFormat.E164)
 
 
 class ContactNumbersForm(forms.Form):
@@ -125,6 +123,4 @@ class ChangeUserForm(forms.Form):
 
     @classmethod
     def for_user(cls, user: User) -> "ChangeUserForm":
-        return cls(
-            initial={"role": user.role, "permissions": [p.value for p in user.granted_permissions]}
-        )
+        return cls(initial={"role": user.role, "permissions": [p.value for p in user.granted_permissions]})

@@ -54,7 +54,9 @@ class Organisation(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(user_limit__gte=1), name="organisation_user_limit_positive"),
+            models.CheckConstraint(
+                condition=models.Q(user_limit__gte=1), name="organisation_user_limit_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -169,6 +171,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     def get_session_auth_hash(self) -> str:
         return self._get_session_auth_hash()
 
+    def is_verified(self) -> bool:
+        """Whether this session proved a second factor; django-otp's middleware replaces this."""
+        return False
+
     @property
     def is_org_admin(self) -> bool:
         return self.organisation_id is not None and self.role == Role.ADMIN
@@ -200,12 +206,8 @@ class ChangeRequestStatus(models.TextChoices):
 class CompanyDetailsChangeRequest(models.Model):
     """A customer's request to change the registered details; support applies it."""
 
-    organisation = models.ForeignKey(
-        Organisation, on_delete=models.CASCADE, related_name="change_requests"
-    )
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="change_requests")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     name = models.CharField("registered name", max_length=200, blank=True)
     registration_number = models.CharField(max_length=64, blank=True)
     vat_number = models.CharField("VAT number", max_length=64, blank=True)

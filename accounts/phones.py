@@ -48,8 +48,7 @@ def validate_factor_phone_number(raw: str) -> str:
     if number_type not in ACCEPTED_TYPES:
         reason = REFUSED_TYPE_REASONS.get(number_type, "it is not a mobile or landline number")
         raise ValidationError(
-            f"This number cannot receive security codes because {reason}. "
-            "Use a mobile or landline number.",
+            f"This number cannot receive security codes because {reason}. Use a mobile or landline number.",
             code="refused_type",
         )
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -7,10 +7,12 @@ from accounts.models import CompanyDetailsChangeRequest, User
 
 
 def organisation_users(*, user: User) -> QuerySet[User]:
+    if user.organisation_id is None:
+        return User.objects.none()
     return (
         User.objects.filter(organisation_id=user.organisation_id)
         .prefetch_related("user_permissions")
-        .order_by("-role", "full_name", "email")
+        .order_by("role", "full_name", "email")
     )
 
 
@@ -25,6 +27,8 @@ def access_user(*, user: User, user_id: int) -> User:
 
 
 def open_change_requests(*, user: User) -> QuerySet[CompanyDetailsChangeRequest]:
+    if user.organisation_id is None:
+        return CompanyDetailsChangeRequest.objects.none()
     return CompanyDetailsChangeRequest.objects.filter(
         organisation_id=user.organisation_id, status="open"
     ).select_related("requested_by")

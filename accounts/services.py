@@ -76,7 +76,7 @@ def _check_user_limit(organisation: Organisation) -> None:
 
 def check_keeps_an_admin(user: User) -> None:
     """Raise if taking ``user`` out of the active admins would leave the organisation with none."""
-    if not (user.role == Role.ADMIN and user.is_active):
+    if not (user.role == Role.ADMIN and user.is_active) or user.organisation_id is None:
         return
     other_admins = User.objects.filter(
         organisation_id=user.organisation_id, role=Role.ADMIN, is_active=True
@@ -179,9 +179,7 @@ def resend_welcome_email(*, user: User, acting_user: User | None) -> None:
 
 def issue_temporary_password(*, user: User) -> str:
     """Store a new temporary password (hashed, valid for the configured hours) and return it."""
-    password = "".join(
-        secrets.choice(TEMPORARY_PASSWORD_ALPHABET) for _ in range(TEMPORARY_PASSWORD_LENGTH)
-    )
+    password = "".join(secrets.choice(TEMPORARY_PASSWORD_ALPHABET) for _ in range(TEMPORARY_PASSWORD_LENGTH))
     user.temporary_password = make_password(password)
     user.temporary_password_expires_at = timezone.now() + timedelta(
         hours=settings.TEMPORARY_PASSWORD_VALID_HOURS
@@ -304,9 +302,7 @@ def reset_second_factors(*, user: User, acting_user: User) -> None:
 
 
 def has_second_factor(user: User) -> bool:
-    return any(
-        not isinstance(device, StaticDevice) for device in devices_for_user(user, confirmed=True)
-    )
+    return any(not isinstance(device, StaticDevice) for device in devices_for_user(user, confirmed=True))
 
 
 def next_onboarding_step(user: User) -> str | None:
@@ -353,12 +349,8 @@ def start_fallback_phone(*, user: User, raw_number: str) -> PhoneDevice:
 
 
 def send_fallback_phone_code(*, user: User, device: PhoneDevice) -> None:
-    enforce_cooldown(
-        f"sms-setup:{user.pk}", settings.SMS_RESEND_COOLDOWN_SECONDS, "asking for another code"
-    )
-    enforce_hourly_limit(
-        f"sms-setup:{user.pk}", settings.SMS_SENDS_PER_USER_PER_HOUR, "codes were sent"
-    )
+    enforce_cooldown(f"sms-setup:{user.pk}", settings.SMS_RESEND_COOLDOWN_SECONDS, "asking for another code")
+    enforce_hourly_limit(f"sms-setup:{user.pk}", settings.SMS_SENDS_PER_USER_PER_HOUR, "codes were sent")
     device.generate_challenge()
 
 
@@ -390,8 +382,8 @@ def has_fallback_phone(user: User) -> bool:
 
 
 def update_contact_numbers(*, user: User, telephone: str, mobile: str) -> User:
-    user.telephone = telephone  # type: ignore[assignment]
-    user.mobile = mobile  # type: ignore[assignment]
+    user.telephone = telephone
+    user.mobile = mobile
     user.save(update_fields=["telephone", "mobile"])
     return user
 
@@ -416,9 +408,7 @@ def request_company_details_change(
 
 
 @transaction.atomic
-def apply_change_request(
-    *, change_request: CompanyDetailsChangeRequest, acting_user: User
-) -> Organisation:
+def apply_change_request(*, change_request: CompanyDetailsChangeRequest, acting_user: User) -> Organisation:
     change_request = CompanyDetailsChangeRequest.objects.select_for_update().get(pk=change_request.pk)
     if change_request.status != ChangeRequestStatus.OPEN:
         raise ValidationError("This request has already been handled.", code="handled")
@@ -434,9 +424,7 @@ def apply_change_request(
 
 
 @transaction.atomic
-def reject_change_request(
-    *, change_request: CompanyDetailsChangeRequest, acting_user: User
-) -> None:
+def reject_change_request(*, change_request: CompanyDetailsChangeRequest, acting_user: User) -> None:
     change_request.status = ChangeRequestStatus.REJECTED
     change_request.handled_by = acting_user
     change_request.handled_at = timezone.now()

@@ -27,9 +27,7 @@ class ConsoleSmsGateway:
 
 class TwilioSmsGateway:
     def __init__(self, http_client: HttpClient | None = None) -> None:
-        self.client = Client(
-            settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client
-        )
+        self.client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client)
 
     def send(self, *, to: str, body: str) -> str:
         message = self.client.messages.create(to=to, from_=settings.TWILIO_FROM_NUMBER, body=body)

@@ -2,8 +2,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.http import HttpResponse, HttpResponseRedirect
 from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from two_factor.views import LoginView as TwoFactorLoginView

@@ -5,7 +5,7 @@ from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
@@ -17,6 +17,7 @@ from accounts.middleware import onboarding_view
 from accounts.models import User
 from accounts.qr import authenticator_setup
 from accounts.ratelimit import RateLimited
+from accounts.types import AuthenticatedRequest
 
 STEPS = [
     ("onboarding-password", "Choose a password"),
@@ -25,15 +26,17 @@ STEPS = [
 ]
 
 
-def _render_step(request: HttpRequest, template: str, step: str, context: dict[str, object]) -> HttpResponse:
+def _render_step(
+    request: AuthenticatedRequest, template: str, step: str, context: dict[str, object]
+) -> HttpResponse:
     names = [name for name, _ in STEPS]
     context = {"steps": STEPS, "current_step": step, "step_number": names.index(step) + 1, **context}
     return render(request, template, context)
 
 
-def _off_step(request: HttpRequest, step: str) -> HttpResponse | None:
+def _off_step(request: AuthenticatedRequest, step: str) -> HttpResponse | None:
     """Send the user to the step they are on if they open another one."""
-    current = services.next_onboarding_step(request.user)  # type: ignore[arg-type]
+    current = services.next_onboarding_step(request.user)
     if current is None:
         return redirect("home")
     if current != step:
@@ -43,10 +46,10 @@ def _off_step(request: HttpRequest, step: str) -> HttpResponse | None:
 
 @onboarding_view
 @login_required
-def setup_password(request: HttpRequest) -> HttpResponse:
+def setup_password(request: AuthenticatedRequest) -> HttpResponse:
     if (response := _off_step(request, "onboarding-password")) is not None:
         return response
-    user: User = request.user  # type: ignore[assignment]
+    user = request.user
     form = SetPasswordForm(user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -58,10 +61,10 @@ def setup_password(request: HttpRequest) -> HttpResponse:
 
 @onboarding_view
 @login_required
-def setup_authenticator(request: HttpRequest) -> HttpResponse:
+def setup_authenticator(request: AuthenticatedRequest) -> HttpResponse:
     if (response := _off_step(request, "onboarding-authenticator")) is not None:
         return response
-    user: User = request.user  # type: ignore[assignment]
+    user = request.user
     device = services.start_totp_enrolment(user=user)
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -74,7 +77,9 @@ def setup_authenticator(request: HttpRequest) -> HttpResponse:
             "That code is not right. Check the time on your phone and enter the current code.",
         )
     context = {"form": form, **authenticator_setup(user=user, device=device)}
-    return _render_step(request, "accounts/onboarding/authenticator.html", "onboarding-authenticator", context)
+    return _render_step(
+        request, "accounts/onboarding/authenticator.html", "onboarding-authenticator", context
+    )
 
 
 def _pending_phone(user: User) -> PhoneDevice | None:
@@ -83,11 +88,11 @@ def _pending_phone(user: User) -> PhoneDevice | None:
 
 @onboarding_view
 @login_required
-def setup_phone(request: HttpRequest) -> HttpResponse:
+def setup_phone(request: AuthenticatedRequest) -> HttpResponse:
     """The last setup step; after setup, the page where a postponed fallback number is added."""
-    user: User = request.user  # type: ignore[assignment]
+    user = request.user
     current = services.next_onboarding_step(user)
-    if current not in (None, "onboarding-phone"):
+    if current is not None and current != "onboarding-phone":
         return redirect(current)
     if current is None and services.has_fallback_phone(user):
         return redirect("profile")
@@ -113,8 +118,8 @@ def setup_phone(request: HttpRequest) -> HttpResponse:
 @onboarding_view
 @login_required
 @require_POST
-def resend_phone_code(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+def resend_phone_code(request: AuthenticatedRequest) -> HttpResponse:
+    user = request.user
     pending = _pending_phone(user)
     if pending is None:
         messages.error(request, "Enter your mobile number first.")
@@ -130,10 +135,10 @@ def resend_phone_code(request: HttpRequest) -> HttpResponse:
 @onboarding_view
 @login_required
 @require_POST
-def postpone_phone(request: HttpRequest) -> HttpResponse:
-    current = services.next_onboarding_step(request.user)  # type: ignore[arg-type]
-    if current not in (None, "onboarding-phone"):
+def postpone_phone(request: AuthenticatedRequest) -> HttpResponse:
+    current = services.next_onboarding_step(request.user)
+    if current is not None and current != "onboarding-phone":
         return redirect(current)
-    services.postpone_fallback_phone(user=request.user)  # type: ignore[arg-type]
+    services.postpone_fallback_phone(user=request.user)
     messages.info(request, "You can add a fallback number later from your profile.")
     return redirect("home")

@@ -1,16 +1,16 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.forms import ChangeRequestForm, ContactNumbersForm
-from accounts.models import User
+from accounts.types import AuthenticatedRequest
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+def home(request: AuthenticatedRequest) -> HttpResponse:
+    user = request.user
     context = {
         "show_fallback_reminder": user.fallback_phone_reminder and not services.has_fallback_phone(user),
         "open_change_requests": selectors.open_change_requests(user=user),
@@ -18,8 +18,8 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/home.html", context)
 
 
-def profile(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+def profile(request: AuthenticatedRequest) -> HttpResponse:
+    user = request.user
     numbers_form = ContactNumbersForm(
         request.POST if "save_numbers" in request.POST else None,
         initial={"telephone": user.telephone or "", "mobile": user.mobile or ""},
@@ -38,8 +38,8 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def request_company_change(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+def request_company_change(request: AuthenticatedRequest) -> HttpResponse:
+    user = request.user
     form = ChangeRequestForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
@@ -49,10 +49,14 @@ def request_company_change(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, "Your request was sent to support. We will email you when it is handled.")
+            messages.success(
+                request, "Your request was sent to support. We will email you when it is handled."
+            )
             return redirect("profile")
     context = {
-        "numbers_form": ContactNumbersForm(initial={"telephone": user.telephone or "", "mobile": user.mobile or ""}),
+        "numbers_form": ContactNumbersForm(
+            initial={"telephone": user.telephone or "", "mobile": user.mobile or ""}
+        ),
         "change_form": form,
         "open_change_requests": selectors.open_change_requests(user=user),
         "has_fallback_phone": services.has_fallback_phone(user),

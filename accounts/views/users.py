@@ -11,13 +11,14 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.forms import AddUserForm, ChangeUserForm
-from accounts.models import PortalPermission, Role, User
+from accounts.models import PortalPermission, Role
+from accounts.types import AuthenticatedRequest
 
 
 def org_admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if not request.user.is_org_admin:  # type: ignore[union-attr]
+    def wrapper(request: AuthenticatedRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not request.user.is_org_admin:
             raise PermissionDenied("Only your organisation's admins can manage users.")
         return view(request, *args, **kwargs)
 
@@ -29,8 +30,8 @@ def _error_text(exc: ValidationError) -> str:
 
 
 @org_admin_required
-def user_list(request: HttpRequest) -> HttpResponse:
-    admin: User = request.user  # type: ignore[assignment]
+def user_list(request: AuthenticatedRequest) -> HttpResponse:
+    admin = request.user
     users = list(selectors.organisation_users(user=admin))
     organisation = admin.organisation
     assert organisation is not None
@@ -40,8 +41,8 @@ def user_list(request: HttpRequest) -> HttpResponse:
 
 
 @org_admin_required
-def user_add(request: HttpRequest) -> HttpResponse:
-    admin: User = request.user  # type: ignore[assignment]
+def user_add(request: AuthenticatedRequest) -> HttpResponse:
+    admin = request.user
     assert admin.organisation is not None
     form = AddUserForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -61,15 +62,17 @@ def user_add(request: HttpRequest) -> HttpResponse:
             else:
                 form.add_error(None, _error_text(exc))
         else:
-            messages.success(request, f"{user.full_name} was added and will get a welcome email with a temporary password.")
+            messages.success(
+                request, f"{user.full_name} was added and will get a welcome email with a temporary password."
+            )
             return redirect("user-detail", user_id=user.pk)
     status = 400 if form.is_bound else 200
     return render(request, "accounts/users/add.html", {"form": form}, status=status)
 
 
 @org_admin_required
-def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
-    admin: User = request.user  # type: ignore[assignment]
+def user_detail(request: AuthenticatedRequest, user_id: int) -> HttpResponse:
+    admin = request.user
     member = selectors.access_user(user=admin, user_id=user_id)
     form = ChangeUserForm(request.POST) if request.method == "POST" else ChangeUserForm.for_user(member)
     if form.is_bound and form.is_valid():
@@ -94,13 +97,11 @@ def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
     return render(request, "accounts/users/detail.html", context, status=400 if form.is_bound else 200)
 
 
-def _user_action(
-    action: Callable[..., object], success: str
-) -> Callable[[HttpRequest, int], HttpResponse]:
+def _user_action(action: Callable[..., object], success: str) -> Callable[[HttpRequest, int], HttpResponse]:
     @org_admin_required
     @require_POST
-    def view(request: HttpRequest, user_id: int) -> HttpResponse:
-        admin: User = request.user  # type: ignore[assignment]
+    def view(request: AuthenticatedRequest, user_id: int) -> HttpResponse:
+        admin = request.user
         member = selectors.access_user(user=admin, user_id=user_id)
         try:
             action(user=member, acting_user=admin)
@@ -116,13 +117,14 @@ def _user_action(
 user_deactivate = _user_action(services.deactivate_user, "{name} is deactivated and can no longer log in.")
 user_reactivate = _user_action(services.reactivate_user, "{name} is active again.")
 user_resend_welcome = _user_action(
-    services.resend_welcome_email, "A new welcome email with a fresh temporary password is on its way to {name}."
+    services.resend_welcome_email,
+    "A new welcome email with a fresh temporary password is on its way to {name}.",
 )
 
 
 @org_admin_required
-def user_remove(request: HttpRequest, user_id: int) -> HttpResponse:
-    admin: User = request.user  # type: ignore[assignment]
+def user_remove(request: AuthenticatedRequest, user_id: int) -> HttpResponse:
+    admin = request.user
     member = selectors.access_user(user=admin, user_id=user_id)
     if request.method == "POST":
         try:

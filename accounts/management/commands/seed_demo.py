@@ -85,7 +85,9 @@ class Command(BaseCommand):
         static, _ = StaticDevice.objects.get_or_create(user=user, name="backup")
         existing = set(static.token_set.values_list("token", flat=True))
         StaticToken.objects.bulk_create(
-            StaticToken(device=static, token=code) for code in demo_backup_codes(email) if code not in existing
+            StaticToken(device=static, token=code)
+            for code in demo_backup_codes(email)
+            if code not in existing
         )
         return user
 

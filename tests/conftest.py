@@ -1,0 +1,108 @@
+"""Shared fixtures. People are named by role: owner (org admin), member (same org), outsider."""
+
+import os
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import User
+from portal.celery import app as celery_app
+from tests.factories import AdminFactory, OrganisationFactory, UserFactory
+
+USING_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+USING_REDIS = bool(os.environ.get("REDIS_URL"))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [
+        "database: " + ("PostgreSQL (DATABASE_URL)" if USING_POSTGRES else "SQLite (set DATABASE_URL for PostgreSQL)"),
+        "redis: " + ("Redis (REDIS_URL)" if USING_REDIS else "none (set REDIS_URL to run the Redis tests)"),
+    ]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://…")
+    skip_redis = pytest.mark.skip(reason="needs Redis: set REDIS_URL=redis://…")
+    for item in items:
+        if "postgres" in item.keywords and not USING_POSTGRES:
+            item.add_marker(skip_pg)
+        if "redis" in item.keywords and not USING_REDIS:
+            item.add_marker(skip_redis)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    skipped = len(terminalreporter.stats.get("skipped", []))
+    if skipped and not (USING_POSTGRES and USING_REDIS):
+        terminalreporter.write_line(
+            f"{skipped} test(s) skipped because PostgreSQL or Redis is not configured "
+            "(set DATABASE_URL and REDIS_URL to run them).",
+            yellow=True,
+        )
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery_and_clean_cache():
+    """Tasks run in-process unless a test starts a real worker; rate-limit counters start at zero."""
+    celery_app.conf.task_always_eager = True
+    cache.clear()
+    yield
+    celery_app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def organisation(db):
+    return OrganisationFactory(name="Acme Payments Ltd")
+
+
+@pytest.fixture
+def owner(organisation) -> User:
+    return AdminFactory(organisation=organisation, email="owner@acme.example", full_name="Olivia Owner")
+
+
+@pytest.fixture
+def member(organisation) -> User:
+    return UserFactory(organisation=organisation, email="member@acme.example", full_name="Max Member")
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    return AdminFactory(
+        organisation=OrganisationFactory(name="Globex Corp"),
+        email="outsider@globex.example",
+        full_name="Oscar Outsider",
+    )
+
+
+def log_in(client: Client, user: User) -> Client:
+    """A session that passed password and second factor, as after a real login."""
+    client.force_login(user, backend="accounts.backends.EmailBackend")
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is not None:
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client
+
+
+@pytest.fixture
+def owner_client(client, owner) -> Client:
+    return log_in(client, owner)
+
+
+@pytest.fixture
+def member_client(client, member) -> Client:
+    return log_in(client, member)
+
+
+@pytest.fixture
+def outsider_client(client, outsider) -> Client:
+    return log_in(client, outsider)
+
+
+@pytest.fixture
+def db_vendor() -> str:
+    return connection.vendor
