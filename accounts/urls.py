@@ -1,12 +1,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from accounts.middleware import onboarding_view
 from accounts.views import auth, onboarding, profile, users
 
 urlpatterns = [
     path("", profile.home, name="home"),
     path("login/", auth.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Reachable in the middle of account set-up too.
+    path("logout/", onboarding_view(auth_views.LogoutView.as_view()), name="logout"),
     path("password/reset/", auth.PasswordResetView.as_view(), name="password-reset"),
     path("password/reset/sent/", auth.PasswordResetSentView.as_view(), name="password-reset-sent"),
     path(

@@ -9,4 +9,5 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         "portal_environment": settings.PORTAL_ENVIRONMENT,
         "is_test_environment": settings.PORTAL_ENVIRONMENT == "test",
         "support_email": settings.SUPPORT_EMAIL,
+        "lockout_minutes": round(settings.AXES_COOLOFF_TIME * 60),
     }
