@@ -60,7 +60,7 @@ class PhoneNumberForm(forms.Form):
     number = forms.CharField(
         label="Mobile number",
         max_length=32,
-        help_text="With the country code, e.g. +44 7700 900123.",
+        help_text="With the country code, e.g. +44 7400 123456.",
         widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
     )
 

@@ -2,14 +2,14 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
 
 from accounts import services
 from accounts.models import User
 
 
-def onboarding_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def onboarding_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Mark a view as reachable by a logged-in user who has not finished account setup."""
     view.onboarding_view = True  # type: ignore[attr-defined]
     return view

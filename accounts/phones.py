@@ -1,9 +1,11 @@
 """Validation of phone numbers used for a second factor (SPEC §2)."""
 
 import phonenumbers
+import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from phonenumbers import PhoneNumberType
+from twilio.base.exceptions import TwilioException
 
 ACCEPTED_TYPES = {
     PhoneNumberType.MOBILE,
@@ -30,7 +32,7 @@ def parse_phone_number(raw: str) -> phonenumbers.PhoneNumber:
         number = phonenumbers.parse(raw, settings.PHONENUMBER_DEFAULT_REGION)
     except phonenumbers.NumberParseException as exc:
         raise ValidationError(
-            "This is not a phone number. Enter it with the country code, e.g. +44 7700 900123.",
+            "This is not a phone number. Enter it with the country code, e.g. +44 7400 123456.",
             code="invalid",
         ) from exc
     if not phonenumbers.is_valid_number(number):
@@ -55,7 +57,13 @@ def validate_factor_phone_number(raw: str) -> str:
     if settings.TWILIO_LOOKUP_ENABLED:
         from accounts.sms import carrier_line_type
 
-        line_type = carrier_line_type(e164)
+        try:
+            line_type = carrier_line_type(e164)
+        except (TwilioException, requests.RequestException) as exc:
+            raise ValidationError(
+                "We could not check this number with the carrier just now. Try again in a few minutes.",
+                code="lookup_unavailable",
+            ) from exc
         if line_type in {"nonFixedVoip", "fixedVoip"}:
             raise ValidationError(
                 "This number cannot receive security codes because the carrier reports it as "

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -284,7 +285,14 @@ def remove_user(*, user: User, acting_user: User) -> None:
     check_keeps_an_admin(user)
     for device in devices_for_user(user, confirmed=None):
         device.delete()
-    user.delete()
+    try:
+        user.delete()
+    except ProtectedError as exc:  # records that must keep their author, e.g. a change request
+        raise ValidationError(
+            f"{user.full_name or user.email} has requests with support on record, so the account "
+            "cannot be removed. Deactivate it instead.",
+            code="protected",
+        ) from exc
 
 
 @transaction.atomic

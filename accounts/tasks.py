@@ -1,5 +1,6 @@
 """Celery tasks of the accounts app: thin wrappers that load ids and call a service."""
 
+import requests
 from celery import shared_task
 from django.core.management import call_command
 from twilio.base.exceptions import TwilioRestException
@@ -22,7 +23,15 @@ class TransientSmsError(Exception):
 
 
 @shared_task(
-    autoretry_for=(TransientSmsError, ConnectionError, TimeoutError),
+    # Twilio's client reaches the network through requests, whose connection errors and
+    # timeouts are not the built-in ConnectionError and TimeoutError.
+    autoretry_for=(
+        TransientSmsError,
+        ConnectionError,
+        TimeoutError,
+        requests.ConnectionError,
+        requests.Timeout,
+    ),
     retry_backoff=2,
     retry_backoff_max=60,
     max_retries=5,

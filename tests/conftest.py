@@ -19,7 +19,8 @@ USING_REDIS = bool(os.environ.get("REDIS_URL"))
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
-        "database: " + ("PostgreSQL (DATABASE_URL)" if USING_POSTGRES else "SQLite (set DATABASE_URL for PostgreSQL)"),
+        "database: "
+        + ("PostgreSQL (DATABASE_URL)" if USING_POSTGRES else "SQLite (set DATABASE_URL for PostgreSQL)"),
         "redis: " + ("Redis (REDIS_URL)" if USING_REDIS else "none (set REDIS_URL to run the Redis tests)"),
     ]
 
@@ -45,12 +46,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["tests.hashers.FastArgon2PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery_and_clean_cache():
     """Tasks run in-process unless a test starts a real worker; rate-limit counters start at zero."""
-    celery_app.conf.task_always_eager = True
+    # Celery looks up the Django-namespaced name before `task_always_eager`, so only this name
+    # overrides CELERY_TASK_ALWAYS_EAGER from settings (False when REDIS_URL is set).
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = True
     cache.clear()
     yield
-    celery_app.conf.task_always_eager = True
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = True
 
 
 @pytest.fixture
@@ -60,17 +68,19 @@ def organisation(db):
 
 @pytest.fixture
 def owner(organisation) -> User:
-    return AdminFactory(organisation=organisation, email="owner@acme.example", full_name="Olivia Owner")
+    return AdminFactory.create(
+        organisation=organisation, email="owner@acme.example", full_name="Olivia Owner"
+    )
 
 
 @pytest.fixture
 def member(organisation) -> User:
-    return UserFactory(organisation=organisation, email="member@acme.example", full_name="Max Member")
+    return UserFactory.create(organisation=organisation, email="member@acme.example", full_name="Max Member")
 
 
 @pytest.fixture
 def outsider(db) -> User:
-    return AdminFactory(
+    return AdminFactory.create(
         organisation=OrganisationFactory(name="Globex Corp"),
         email="outsider@globex.example",
         full_name="Oscar Outsider",

@@ -1,10 +1,19 @@
+import functools
+
 import factory
+from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Organisation, Role, User
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+@functools.cache
+def password_hash() -> str:
+    """PASSWORD hashed once per run: Argon2 is slow on purpose, and every factory user shares it."""
+    return make_password(PASSWORD)
 
 
 class OrganisationFactory(factory.django.DjangoModelFactory):
@@ -29,10 +38,10 @@ class UserFactory(factory.django.DjangoModelFactory):
     organisation = factory.SubFactory(OrganisationFactory)
     role = Role.USER
     onboarded_at = factory.LazyFunction(timezone.now)
-    password = factory.django.Password(PASSWORD)
+    password = factory.LazyFunction(lambda: password_hash())
 
     @factory.post_generation
-    def totp(obj: User, create: bool, extracted: object, **kwargs: object) -> None:  # noqa: N805
+    def totp(obj: User, create: bool, extracted: object, **kwargs: object) -> None:
         if create and extracted is not False and obj.onboarded_at:
             TOTPDevice.objects.create(user=obj, name="default", confirmed=True)
 
@@ -44,6 +53,6 @@ class AdminFactory(UserFactory):
 class NewUserFactory(UserFactory):
     """Added by an admin, welcome email not yet used: no password, no factor."""
 
-    onboarded_at = None
+    onboarded_at = factory.LazyFunction(lambda: None)
     password = factory.LazyFunction(lambda: "!unusable")
-    totp = False
+    # No authenticator either: UserFactory's ``totp`` hook skips users without onboarded_at.

@@ -21,6 +21,15 @@ class LoginView(TwoFactorLoginView):
         *TwoFactorLoginView.form_list[1:],
     )
 
+    def post(self, *args: Any, **kwargs: Any) -> HttpResponse:
+        if "challenge_device" in self.request.POST and not self.get_user():
+            # A code asked for before the password step passed: django-two-factor-auth would look
+            # up the devices of no user and fail; start again from the password instead.
+            self.storage.reset()
+            return self.render_goto_step(self.AUTH_STEP)
+        response: HttpResponse = super().post(*args, **kwargs)
+        return response
+
     def get_context_data(self, form: Any, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(form, **kwargs)
         context["device"] = self.get_device() if self.steps.current != self.AUTH_STEP else None

@@ -5,9 +5,8 @@ from functools import wraps
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.forms import AddUserForm, ChangeUserForm
@@ -99,10 +98,12 @@ def user_detail(request: AuthenticatedRequest, user_id: int) -> HttpResponse:
 
 def _user_action(action: Callable[..., object], success: str) -> Callable[[HttpRequest, int], HttpResponse]:
     @org_admin_required
-    @require_POST
     def view(request: AuthenticatedRequest, user_id: int) -> HttpResponse:
         admin = request.user
+        # Scope first: another organisation's id is a 404 whatever the method.
         member = selectors.access_user(user=admin, user_id=user_id)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
         try:
             action(user=member, acting_user=admin)
         except ValidationError as exc:

@@ -1,0 +1,377 @@
+"""The support admin (/admin/): who gets in, and what support does there for organisations."""
+
+import re
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts import services
+from accounts.models import ChangeRequestStatus, CompanyDetailsChangeRequest, Organisation, Role, User
+from tests.conftest import log_in
+from tests.factories import NewUserFactory, OrganisationFactory, UserFactory
+
+
+@pytest.fixture
+def support(db):
+    return UserFactory(
+        organisation=None,
+        is_staff=True,
+        is_superuser=True,
+        email="sam@support.example",
+        full_name="Sam Support",
+    )
+
+
+@pytest.fixture
+def support_client(support) -> Client:
+    return log_in(Client(), support)
+
+
+def _page(response) -> str:
+    return response.content.decode()
+
+
+def _action(client: Client, url: str, action: str, objects) -> object:
+    return client.post(
+        url, {"action": action, "_selected_action": [str(o.pk) for o in objects], "index": "0"}, follow=True
+    )
+
+
+def _user_change_form(user: User, **changes) -> dict:
+    data = {
+        "email": user.email,
+        "full_name": user.full_name,
+        "role": user.role,
+        "telephone": "",
+        "mobile": "",
+        "is_active": "on" if user.is_active else "",
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v != ""}
+
+
+# --- Who gets in ------------------------------------------------------------------------------
+
+
+def test_verified_staff_user_reaches_the_admin(support_client):
+    response = support_client.get("/admin/")
+
+    assert response.status_code == 200
+    assert "API Platform Portal — Support" in _page(response)
+    assert "/admin/accounts/organisation/" in _page(response)
+
+
+def test_staff_user_without_a_verified_session_is_sent_to_the_portal_login(client, support):
+    client.force_login(support, backend="accounts.backends.EmailBackend")
+
+    response = client.get("/admin/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/login/"
+    assert client.get("/admin/accounts/organisation/")["Location"].startswith("/login/")
+
+
+def test_anonymous_visitor_is_sent_to_the_portal_login(client, db):
+    response = client.get("/admin/accounts/user/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_staff_user_without_a_verified_session_cannot_post_admin_actions(client, support, organisation):
+    client.force_login(support, backend="accounts.backends.EmailBackend")
+
+    _action(client, "/admin/accounts/organisation/", "mark_verified", [organisation])
+
+    assert Organisation.objects.get(pk=organisation.pk).is_verified is False
+
+
+@pytest.mark.parametrize("url", ["/admin/", "/admin/accounts/user/", "/admin/accounts/organisation/"])
+def test_organisation_user_gets_no_admin_access(owner_client, url):
+    response = owner_client.get(url, follow=True)
+
+    assert response.redirect_chain[-1][0] == f"/login/?next={url}"
+    assert "Log in" in _page(response)
+    assert "Portal support" not in _page(response)
+
+
+def test_organisation_admin_cannot_use_admin_actions(owner_client, owner, organisation):
+    _action(owner_client, "/admin/accounts/organisation/", "mark_verified", [organisation])
+    owner_client.post(
+        "/admin/accounts/organisation/add/",
+        {"name": "Sneaky Ltd", "user_limit": "4", "users-TOTAL_FORMS": "0"},
+    )
+
+    assert Organisation.objects.get(pk=organisation.pk).is_verified is False
+    assert not Organisation.objects.filter(name="Sneaky Ltd").exists()
+
+
+def test_support_header_link_only_for_verified_staff(owner_client):
+    assert "Support admin" not in _page(owner_client.get("/"))
+
+
+# --- Creating users ---------------------------------------------------------------------------
+
+
+def test_support_creates_an_organisations_first_admin(support_client, django_capture_on_commit_callbacks):
+    org = OrganisationFactory(name="Initech Ltd")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = support_client.post(
+            "/admin/accounts/user/add/",
+            {
+                "email": "Peter@Initech.example",
+                "full_name": "Peter Gibbons",
+                "organisation": org.pk,
+                "role": "admin",
+            },
+            follow=True,
+        )
+
+    assert response.status_code == 200
+    assert "A welcome email with a temporary password is on its way to peter@initech.example." in _page(
+        response
+    )
+    created = User.objects.get(email="peter@initech.example")
+    assert created.organisation == org
+    assert created.role == Role.ADMIN
+    assert created.is_staff is False
+    assert not created.has_usable_password()
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["peter@initech.example"]
+    assert "Initech Ltd" in message.body
+    password = re.search(r"Temporary password: (\S+)", message.body).group(1)
+    assert services.authenticate_with_temporary_password(email=created.email, password=password) == created
+
+
+def test_support_cannot_create_a_user_beyond_the_organisations_limit(
+    support_client, owner, organisation, django_capture_on_commit_callbacks
+):
+    for _ in range(3):
+        UserFactory(organisation=organisation)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = support_client.post(
+            "/admin/accounts/user/add/",
+            {
+                "email": "fifth@acme.example",
+                "full_name": "Fifth",
+                "organisation": organisation.pk,
+                "role": "user",
+            },
+        )
+
+    assert response.status_code == 200
+    assert "Acme Payments Ltd already has 4 active users, its limit." in _page(response)
+    assert not User.objects.filter(email="fifth@acme.example").exists()
+    assert organisation.users.count() == 4
+    assert mail.outbox == []
+
+
+def test_support_cannot_create_a_user_with_an_email_in_use(
+    support_client, owner, organisation, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = support_client.post(
+            "/admin/accounts/user/add/",
+            {
+                "email": "OWNER@acme.example",
+                "full_name": "Copy",
+                "organisation": organisation.pk,
+                "role": "user",
+            },
+        )
+
+    assert response.status_code == 200
+    assert "User with this Email address already exists." in _page(response)
+    assert User.objects.filter(email__iexact="owner@acme.example").count() == 1
+    assert organisation.users.count() == 1
+    assert mail.outbox == []
+
+
+def test_support_user_without_organisation_must_be_staff(support_client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = support_client.post(
+            "/admin/accounts/user/add/", {"email": "lost@example.com", "full_name": "Lost", "role": "user"}
+        )
+
+    assert response.status_code == 200
+    assert "Choose the user&#x27;s organisation, or tick &#x27;support staff&#x27;." in _page(response)
+    assert not User.objects.filter(email="lost@example.com").exists()
+    assert mail.outbox == []
+
+
+# --- Organisation actions ---------------------------------------------------------------------
+
+
+def test_mark_verified_records_who_and_when_and_the_portal_shows_it(
+    support_client, support, owner_client, organisation
+):
+    assert "Not verified" in _page(owner_client.get("/"))
+
+    response = _action(support_client, "/admin/accounts/organisation/", "mark_verified", [organisation])
+
+    assert "1 organisation(s) marked verified." in _page(response)
+    organisation.refresh_from_db()
+    assert organisation.is_verified is True
+    assert organisation.verified_by == support
+    assert organisation.verified_at is not None
+    page = _page(owner_client.get("/"))
+    assert ">Verified<" in page
+    assert "Not verified" not in page
+
+
+def test_mark_not_verified_clears_the_verification(support_client, support, organisation):
+    services.mark_organisation_verified(organisation=organisation, verified=True, acting_user=support)
+
+    _action(support_client, "/admin/accounts/organisation/", "mark_not_verified", [organisation])
+
+    organisation.refresh_from_db()
+    assert organisation.is_verified is False
+    assert organisation.verified_by is None
+    assert organisation.verified_at is None
+
+
+def test_mark_verified_only_touches_the_selected_organisations(support_client, organisation, outsider):
+    _action(support_client, "/admin/accounts/organisation/", "mark_verified", [organisation])
+
+    assert Organisation.objects.get(pk=outsider.organisation_id).is_verified is False
+
+
+# --- User actions -----------------------------------------------------------------------------
+
+
+def test_reset_second_factors_deletes_the_users_devices(support_client, member, client):
+    StaticDevice.objects.create(user=member, name="backup")
+    log_in(client, member)
+
+    response = _action(support_client, "/admin/accounts/user/", "reset_factors", [member])
+
+    assert "Second factors reset for 1 user(s)." in _page(response)
+    assert not TOTPDevice.objects.filter(user=member).exists()
+    assert not StaticDevice.objects.filter(user=member).exists()
+    assert client.get("/")["Location"] == "/login/?next=/"
+
+
+def test_resend_welcome_action_sends_a_new_temporary_password(
+    support_client, organisation, django_capture_on_commit_callbacks
+):
+    newcomer = NewUserFactory(organisation=organisation, email="new@acme.example")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _action(support_client, "/admin/accounts/user/", "resend_welcome", [newcomer])
+
+    assert "Welcome email queued for new@acme.example." in _page(response)
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["new@acme.example"]
+    password = re.search(r"Temporary password: (\S+)", mail.outbox[0].body).group(1)
+    assert services.authenticate_with_temporary_password(email=newcomer.email, password=password) == newcomer
+
+
+def test_resend_welcome_action_warns_for_a_user_with_a_password(
+    support_client, member, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _action(support_client, "/admin/accounts/user/", "resend_welcome", [member])
+
+    # The admin capitalises the first letter of a message.
+    assert "Member@acme.example: This user has already chosen a password" in _page(response)
+    assert mail.outbox == []
+
+
+# --- Company details change requests ----------------------------------------------------------
+
+
+def test_applying_a_change_request_updates_the_organisation(support_client, support, member, organisation):
+    change_request = CompanyDetailsChangeRequest.objects.create(
+        organisation=organisation, requested_by=member, name="Acme Group Ltd", vat_number="GB111"
+    )
+
+    response = _action(
+        support_client, "/admin/accounts/companydetailschangerequest/", "apply_requests", [change_request]
+    )
+
+    assert "Open requests applied." in _page(response)
+    organisation.refresh_from_db()
+    assert organisation.name == "Acme Group Ltd"
+    assert organisation.vat_number == "GB111"
+    assert organisation.address == "1 High Street\nLondon"  # not asked for: unchanged
+    change_request.refresh_from_db()
+    assert change_request.status == ChangeRequestStatus.APPLIED
+    assert change_request.handled_by == support
+    assert change_request.handled_at is not None
+
+
+def test_rejecting_a_change_request_leaves_the_organisation_as_it_is(
+    support_client, support, member, organisation
+):
+    change_request = CompanyDetailsChangeRequest.objects.create(
+        organisation=organisation, requested_by=member, name="Acme Group Ltd"
+    )
+
+    _action(
+        support_client, "/admin/accounts/companydetailschangerequest/", "reject_requests", [change_request]
+    )
+
+    assert Organisation.objects.get(pk=organisation.pk).name == "Acme Payments Ltd"
+    change_request.refresh_from_db()
+    assert change_request.status == ChangeRequestStatus.REJECTED
+    assert change_request.handled_by == support
+
+
+def test_a_handled_request_is_not_applied_again(support_client, support, member, organisation):
+    change_request = CompanyDetailsChangeRequest.objects.create(
+        organisation=organisation, requested_by=member, name="Acme Group Ltd"
+    )
+    services.reject_change_request(change_request=change_request, acting_user=support)
+
+    _action(
+        support_client, "/admin/accounts/companydetailschangerequest/", "apply_requests", [change_request]
+    )
+
+    assert Organisation.objects.get(pk=organisation.pk).name == "Acme Payments Ltd"
+    assert (
+        CompanyDetailsChangeRequest.objects.get(pk=change_request.pk).status == ChangeRequestStatus.REJECTED
+    )
+
+
+# --- Editing a user ---------------------------------------------------------------------------
+
+
+def test_admin_change_form_refuses_demoting_the_last_admin(support_client, owner):
+    response = support_client.post(
+        f"/admin/accounts/user/{owner.pk}/change/", _user_change_form(owner, role="user")
+    )
+
+    assert response.status_code == 200
+    assert "Olivia Owner is the organisation&#x27;s only active admin." in _page(response)
+    owner.refresh_from_db()
+    assert owner.role == Role.ADMIN
+
+
+def test_admin_change_form_refuses_deactivating_the_last_admin(support_client, owner):
+    response = support_client.post(
+        f"/admin/accounts/user/{owner.pk}/change/", _user_change_form(owner, is_active="")
+    )
+
+    assert response.status_code == 200
+    assert "only active admin" in _page(response)
+    owner.refresh_from_db()
+    assert owner.is_active is True
+
+
+def test_admin_change_form_saves_other_changes(support_client, owner, member):
+    response = support_client.post(
+        f"/admin/accounts/user/{member.pk}/change/",
+        _user_change_form(member, full_name="Maxine Member", role="admin", mobile="07911 123456"),
+    )
+
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.full_name == "Maxine Member"
+    assert member.role == Role.ADMIN
+    assert member.mobile == "+447911123456"

@@ -1,0 +1,263 @@
+"""Brute-force protection on both login steps: django-axes for passwords, django-otp throttling for codes."""
+
+from datetime import timedelta
+
+import pytest
+from axes.models import AccessAttempt
+from axes.utils import reset
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+from django_otp.oath import TOTP, totp
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tests.factories import PASSWORD
+
+LOCKED = "Too many failed attempts"
+LIMIT = settings.AXES_FAILURE_LIMIT
+
+
+def submit_password(client, email, password, ip="192.0.2.1"):
+    return client.post(
+        "/login/",
+        {"login_view-current_step": "auth", "auth-username": email, "auth-password": password},
+        REMOTE_ADDR=ip,
+    )
+
+
+def submit_code(client, code, step="token"):
+    return client.post("/login/", {"login_view-current_step": step, f"{step}-otp_token": code})
+
+
+def reaches_code_step(response) -> bool:
+    return response.status_code == 200 and 'name="token-otp_token"' in response.content.decode()
+
+
+def fail_passwords(client, emails, ips):
+    """One wrong password per (email, ip) pair; returns the last response."""
+    response = None
+    for email, ip in zip(emails, ips, strict=True):
+        response = submit_password(client, email, "not-the-password", ip=ip)
+    return response
+
+
+def ips(count: int, network: str = "198.51.100") -> list[str]:
+    return [f"{network}.{i}" for i in range(1, count + 1)]
+
+
+def let_cool_off_pass() -> None:
+    """As if the cool-off period had passed since the failures."""
+    cool_off = timedelta(hours=settings.AXES_COOLOFF_TIME)
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - cool_off - timedelta(minutes=1))
+
+
+def test_failure_limit_is_five():
+    assert LIMIT == 5
+
+
+def test_account_is_locked_after_five_wrong_passwords_even_for_the_right_one(client, member):
+    # From a different address each time: the account itself is locked, not only one address.
+    for attempt, ip in enumerate(ips(LIMIT - 1), start=1):
+        response = submit_password(client, member.email, "not-the-password", ip=ip)
+        assert response.status_code == 200, f"attempt {attempt} should get the normal message"
+        assert "The email or password is not correct." in response.content.decode()
+
+    response = submit_password(client, member.email, "not-the-password", ip="198.51.100.99")
+    assert response.status_code == 429
+    assert LOCKED in response.content.decode()
+
+    response = submit_password(client, member.email, PASSWORD, ip="203.0.113.50")
+    assert response.status_code == 429
+    page = response.content.decode()
+    assert LOCKED in page
+    assert "Try again in 15 minutes" in page
+    assert 'name="token-otp_token"' not in page
+    assert "_auth_user_id" not in client.session
+
+
+def test_lockout_counts_the_email_whatever_its_case(client, member):
+    spellings = ["MEMBER@acme.example", "Member@Acme.Example", "member@ACME.example", "mEmBeR@acme.example"]
+    fail_passwords(client, [*spellings, "member@acme.example"], ips(LIMIT))
+
+    response = submit_password(client, member.email, PASSWORD, ip="203.0.113.50")
+
+    assert response.status_code == 429
+    assert LOCKED in response.content.decode()
+
+
+def test_lockout_page_is_the_same_for_an_email_that_does_not_exist(client, member):
+    fail_passwords(client, [member.email] * LIMIT, ips(LIMIT, "198.51.100"))
+    fail_passwords(client, ["nobody@acme.example"] * LIMIT, ips(LIMIT, "198.51.101"))
+
+    existing = submit_password(client, member.email, PASSWORD, ip="203.0.113.50")
+    unknown = submit_password(client, "nobody@acme.example", PASSWORD, ip="203.0.113.51")
+
+    assert (existing.status_code, unknown.status_code) == (429, 429)
+    assert existing.content == unknown.content
+
+
+def test_other_accounts_are_not_locked_by_one_accounts_failures(client, member, owner):
+    fail_passwords(client, [member.email] * LIMIT, ips(LIMIT))
+
+    assert reaches_code_step(submit_password(client, owner.email, PASSWORD, ip="203.0.113.50"))
+
+
+def test_right_password_works_again_after_the_cool_off(client, member):
+    fail_passwords(client, [member.email] * LIMIT, ips(LIMIT))
+    assert submit_password(client, member.email, PASSWORD, ip="203.0.113.50").status_code == 429
+
+    let_cool_off_pass()
+
+    assert reaches_code_step(submit_password(client, member.email, PASSWORD, ip="203.0.113.50"))
+
+
+def test_support_can_lift_a_lockout(client, member):
+    fail_passwords(client, [member.email] * LIMIT, ips(LIMIT))
+
+    reset(username=member.email)
+
+    assert reaches_code_step(submit_password(client, member.email, PASSWORD, ip="203.0.113.50"))
+
+
+def test_address_is_locked_after_five_failures_across_different_emails(client, member):
+    emails = [
+        "a@acme.example",
+        "b@acme.example",
+        "nobody@globex.example",
+        "owner@acme.example",
+        "c@x.example",
+    ]
+    fail_passwords(client, emails, ["192.0.2.66"] * LIMIT)
+
+    from_that_address = submit_password(client, member.email, PASSWORD, ip="192.0.2.66")
+    from_elsewhere = submit_password(client, member.email, PASSWORD, ip="192.0.2.67")
+
+    assert from_that_address.status_code == 429
+    assert LOCKED in from_that_address.content.decode()
+    assert reaches_code_step(from_elsewhere)
+
+
+def test_successful_login_clears_earlier_failures(client, member):
+    fail_passwords(client, [member.email] * (LIMIT - 1), ["192.0.2.1"] * (LIMIT - 1))
+    assert reaches_code_step(submit_password(client, member.email, PASSWORD))
+    assert submit_code(client, authenticator_code(member.totpdevice_set.get())).url == "/"
+    client.post("/logout/")
+
+    fail_passwords(client, [member.email] * (LIMIT - 1), ["192.0.2.1"] * (LIMIT - 1))
+
+    assert reaches_code_step(submit_password(client, member.email, PASSWORD))
+
+
+def test_right_password_without_the_code_does_not_clear_failures(client, member):
+    fail_passwords(client, [member.email] * (LIMIT - 1), ["192.0.2.1"] * (LIMIT - 1))
+    assert reaches_code_step(submit_password(client, member.email, PASSWORD))
+
+    response = submit_password(client, member.email, "not-the-password")
+
+    assert response.status_code == 429
+
+
+# --- Second step: guessing codes ----------------------------------------------------------------
+
+
+def authenticator_code(device: TOTPDevice) -> str:
+    device.refresh_from_db()
+    return f"{TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token():06d}"
+
+
+def wrong_code(device: TOTPDevice) -> str:
+    device.refresh_from_db()
+    near = {f"{totp(device.bin_key, drift=d):06d}" for d in range(-3, 4)}
+    return next(code for code in ("000000", "111111", "222222", "333333") if code not in near)
+
+
+def wait_out_the_throttle(device) -> None:
+    """As if the attacker had waited exactly as long as the throttle asks before the next guess."""
+    device.refresh_from_db()
+    if device.throttling_failure_timestamp is not None:
+        delay = settings.OTP_TOTP_THROTTLE_FACTOR * 2 ** (device.throttling_failure_count - 1)
+        type(device).objects.filter(pk=device.pk).update(
+            throttling_failure_timestamp=timezone.now() - timedelta(seconds=delay + 1)
+        )
+
+
+@pytest.fixture
+def member_at_code_step(client, member):
+    assert reaches_code_step(submit_password(client, member.email, PASSWORD))
+    return member
+
+
+def test_wrong_codes_throttle_the_authenticator_even_for_the_right_code(client, member_at_code_step):
+    device = member_at_code_step.totpdevice_set.get()
+    for expected_failures in range(1, 5):
+        wait_out_the_throttle(device)
+        response = submit_code(client, wrong_code(device))
+        assert "Invalid token" in response.content.decode()
+        device.refresh_from_db()
+        assert device.throttling_failure_count == expected_failures
+
+    allowed, details = device.verify_is_allowed()
+    assert not allowed
+    assert details["failure_count"] == 4
+
+    response = submit_code(client, authenticator_code(device))
+
+    assert response.status_code == 200
+    assert "Verification temporarily disabled because of 4 failed attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_guessing_without_waiting_does_not_get_more_tries(client, member_at_code_step):
+    device = member_at_code_step.totpdevice_set.get()
+    submit_code(client, wrong_code(device))
+
+    responses = [submit_code(client, code) for code in ("123456", "654321", authenticator_code(device))]
+
+    assert all("Verification temporarily disabled" in r.content.decode() for r in responses)
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 1  # throttled tries are not even checked
+
+
+def test_starting_the_login_again_does_not_reset_the_throttle(client, member_at_code_step):
+    device = member_at_code_step.totpdevice_set.get()
+    for _ in range(3):
+        wait_out_the_throttle(device)
+        submit_code(client, wrong_code(device))
+
+    client.post("/login/", {"wizard_goto_step": "auth"})
+    assert reaches_code_step(submit_password(client, member_at_code_step.email, PASSWORD))
+    response = submit_code(client, authenticator_code(device))
+
+    assert "Verification temporarily disabled because of 3 failed attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_right_code_works_once_the_throttle_delay_has_passed(client, member_at_code_step):
+    device = member_at_code_step.totpdevice_set.get()
+    for _ in range(3):
+        wait_out_the_throttle(device)
+        submit_code(client, wrong_code(device))
+
+    wait_out_the_throttle(device)
+    response = submit_code(client, authenticator_code(device))
+
+    assert response.url == "/"
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 0
+
+
+def test_wrong_backup_codes_are_throttled_too(client, member_at_code_step):
+    backup = StaticDevice.objects.create(user=member_at_code_step, name="backup")
+    token = StaticToken.random_token()
+    backup.token_set.create(token=token)
+    client.post("/login/", {"wizard_goto_step": "backup"})
+    for _ in range(3):
+        wait_out_the_throttle(backup)
+        submit_code(client, "wrong-guess", step="backup")
+
+    response = submit_code(client, token, step="backup")
+
+    assert "Verification temporarily disabled because of 3 failed attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert backup.token_set.filter(token=token).exists()  # the real code is not spent by a refused try

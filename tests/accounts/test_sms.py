@@ -1,0 +1,302 @@
+"""Text messages through Twilio, exercised end to end through the Twilio client's own HTTP seam.
+
+Twilio is the one outside service: the real ``twilio.rest.Client`` builds and sends each request,
+and only its ``http_client`` (``accounts.sms.twilio_http_client``) is a recording stand-in.
+"""
+
+import json
+import logging
+import re
+from urllib.parse import unquote
+
+import pytest
+import requests
+from celery.exceptions import Retry
+from django.core.exceptions import ValidationError
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from twilio.base.exceptions import TwilioRestException
+from twilio.http import HttpClient
+from twilio.http.response import Response
+from two_factor.plugins.phonenumber.models import PhoneDevice
+
+from accounts import sms, tasks
+from accounts.phones import validate_factor_phone_number
+from portal.celery import app as celery_app
+from tests.conftest import log_in
+from tests.factories import UserFactory
+
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "twilio-test-auth-token"
+FROM_NUMBER = "+441618500000"
+TO_NUMBER = "+447400123456"
+MESSAGES_URL = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+
+
+class RecordingTwilioHttp(HttpClient):
+    """Answers Twilio API calls from a script and remembers every request it was given."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.getLogger("tests.twilio"), is_async=False)
+        self.requests: list[dict[str, object]] = []
+        self.message_answers: list[tuple[int, dict[str, object]] | Exception] = []
+        self.line_type: str | None = "mobile"
+        self.lookup_status = 200
+
+    def request(
+        self,
+        method,
+        uri,
+        params=None,
+        data=None,
+        headers=None,
+        auth=None,
+        timeout=None,
+        allow_redirects=False,
+    ):
+        self.requests.append({"method": method, "uri": uri, "params": params, "data": data, "auth": auth})
+        if uri.startswith("https://lookups.twilio.com/v2/PhoneNumbers/"):
+            number = unquote(uri.rsplit("/", 1)[1])
+            body = {
+                "phone_number": number,
+                "valid": True,
+                "line_type_intelligence": {"type": self.line_type, "carrier_name": "Test Carrier"},
+            }
+            if self.lookup_status != 200:
+                body = {"code": 20500, "message": "Internal Server Error", "status": self.lookup_status}
+            return Response(self.lookup_status, json.dumps(body))
+        answer = self.message_answers.pop(0) if self.message_answers else (201, self.message(data))
+        if isinstance(answer, Exception):
+            raise answer
+        status, answer_body = answer
+        return Response(status, json.dumps(answer_body))
+
+    @staticmethod
+    def message(data) -> dict[str, object]:
+        return {
+            "sid": "SM" + "f" * 32,
+            "account_sid": ACCOUNT_SID,
+            "to": data["To"],
+            "from": data["From"],
+            "body": data["Body"],
+            "status": "queued",
+        }
+
+    def fail_next(self, *answers: int | Exception) -> None:
+        for answer in answers:
+            if isinstance(answer, Exception):
+                self.message_answers.append(answer)
+            else:
+                self.message_answers.append(
+                    (answer, {"code": 20000 + answer, "message": f"HTTP {answer}", "status": answer})
+                )
+
+    @property
+    def sent(self) -> list[dict[str, object]]:
+        return [r for r in self.requests if r["uri"] == MESSAGES_URL]
+
+
+@pytest.fixture
+def twilio(settings, monkeypatch) -> RecordingTwilioHttp:
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
+    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
+    settings.TWILIO_FROM_NUMBER = FROM_NUMBER
+    http = RecordingTwilioHttp()
+    monkeypatch.setattr(sms, "twilio_http_client", http)
+    return http
+
+
+def test_text_message_is_posted_to_the_accounts_messages_endpoint(twilio):
+    result = tasks.send_sms.delay(to=TO_NUMBER, body="Your code is 123456")
+
+    assert result.get() == "SM" + "f" * 32
+    (request,) = twilio.requests
+    assert request["method"] == "POST"
+    assert request["uri"] == MESSAGES_URL
+    assert request["data"] == {"To": TO_NUMBER, "From": FROM_NUMBER, "Body": "Your code is 123456"}
+    assert request["auth"] == (ACCOUNT_SID, AUTH_TOKEN)
+
+
+def test_console_backend_sends_nothing_to_twilio(twilio, settings, capsys):
+    settings.SMS_BACKEND = "console"
+
+    tasks.send_sms.delay(to=TO_NUMBER, body="Your code is 123456")
+
+    assert twilio.requests == []
+    assert f"[SMS to {TO_NUMBER}] Your code is 123456" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("status", [503, 500, 429])
+def test_twilio_trouble_makes_the_task_retry(twilio, status):
+    twilio.fail_next(status)
+
+    with pytest.raises(Retry):
+        tasks.send_sms.delay(to=TO_NUMBER, body="Your code is 123456")
+
+    assert len(twilio.sent) == 1
+
+
+def test_message_is_delivered_on_retry_after_twilio_trouble(twilio, worker_like):
+    twilio.fail_next(503, 503)
+
+    result = tasks.send_sms.delay(to=TO_NUMBER, body="Your code is 123456")
+
+    assert result.successful()
+    assert result.result == "SM" + "f" * 32
+    assert len(twilio.sent) == 3
+    assert all(r["data"]["Body"] == "Your code is 123456" for r in twilio.sent)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        requests.exceptions.ConnectionError("Connection refused"),
+        requests.exceptions.ReadTimeout("Read timed out"),
+    ],
+)
+def test_network_failure_reaching_twilio_makes_the_task_retry(twilio, worker_like, failure):
+    twilio.fail_next(failure)
+
+    result = tasks.send_sms.delay(to=TO_NUMBER, body="Your code is 123456")
+
+    assert result.successful()
+    assert len(twilio.sent) == 2
+
+
+def test_retries_stop_after_the_maximum(twilio, worker_like):
+    twilio.fail_next(*[503] * 20)
+
+    result = tasks.send_sms.delay(to=TO_NUMBER, body="Your code is 123456")
+
+    assert result.failed()
+    assert len(twilio.sent) == tasks.send_sms.max_retries + 1
+
+
+@pytest.mark.parametrize("status", [400, 401, 404])
+def test_refused_message_is_not_retried(twilio, status):
+    twilio.fail_next(status)
+
+    with pytest.raises(TwilioRestException) as refused:
+        tasks.send_sms.delay(to=TO_NUMBER, body="Your code is 123456")
+
+    assert refused.value.status == status
+    assert len(twilio.sent) == 1
+
+
+def test_login_code_for_a_fallback_phone_goes_out_through_twilio(twilio, client, member):
+    PhoneDevice.objects.create(user=member, name="backup", number=TO_NUMBER, method="sms", confirmed=True)
+    phone = PhoneDevice.objects.get(user=member)
+    client.post(
+        "/login/",
+        {
+            "login_view-current_step": "auth",
+            "auth-username": member.email,
+            "auth-password": "correct-horse-battery-staple",
+        },
+    )
+
+    page = client.post(
+        "/login/", {"login_view-current_step": "token", "challenge_device": phone.persistent_id}
+    )
+
+    assert "We sent you a text message" in page.content.decode()
+    (request,) = twilio.sent
+    body = str(request["data"]["Body"])
+    assert request["data"]["To"] == TO_NUMBER
+    code = re.search(r"security code is (\d{6})", body)
+    assert code is not None
+    response = client.post("/login/", {"login_view-current_step": "token", "token-otp_token": code.group(1)})
+    assert response.url == "/"
+
+
+@pytest.fixture
+def worker_like():
+    """Eager tasks that keep retrying instead of raising Retry to the caller, as a worker would."""
+    # The Django-namespaced name, as in conftest: Celery looks it up before `task_eager_propagates`.
+    propagates = celery_app.conf.task_eager_propagates
+    celery_app.conf.CELERY_TASK_EAGER_PROPAGATES = False
+    yield
+    celery_app.conf.CELERY_TASK_EAGER_PROPAGATES = propagates
+
+
+@pytest.fixture
+def lookup(twilio, settings) -> RecordingTwilioHttp:
+    settings.TWILIO_LOOKUP_ENABLED = True
+    return twilio
+
+
+@pytest.mark.parametrize("line_type", ["nonFixedVoip", "fixedVoip"])
+def test_number_the_carrier_reports_as_voip_is_refused(lookup, line_type):
+    lookup.line_type = line_type
+
+    with pytest.raises(ValidationError) as refused:
+        validate_factor_phone_number("+44 7400 123456")
+
+    assert refused.value.messages == [
+        "This number cannot receive security codes because the carrier reports it as an internet "
+        "(VoIP) number. Use a mobile or landline number."
+    ]
+    (request,) = lookup.requests
+    assert request["method"] == "GET"
+    assert request["uri"] == "https://lookups.twilio.com/v2/PhoneNumbers/+447400123456"
+    assert request["params"] == {"Fields": "line_type_intelligence"}
+
+
+@pytest.mark.parametrize("line_type", ["mobile", "landline"])
+def test_number_the_carrier_reports_as_mobile_or_landline_is_accepted(lookup, line_type):
+    lookup.line_type = line_type
+
+    assert validate_factor_phone_number("+44 7400 123456") == "+447400123456"
+    assert len(lookup.requests) == 1
+
+
+def test_carrier_is_not_asked_about_a_number_refused_by_its_type(lookup):
+    with pytest.raises(ValidationError):
+        validate_factor_phone_number("+44 800 123 4567")
+
+    assert lookup.requests == []
+
+
+def test_carrier_is_not_asked_when_lookup_is_off(twilio):
+    twilio.line_type = "nonFixedVoip"
+
+    assert validate_factor_phone_number("+44 7400 123456") == "+447400123456"
+    assert twilio.requests == []
+
+
+@pytest.fixture
+def phone_step_client(client, organisation):
+    user = UserFactory(organisation=organisation, onboarded_at=None)
+    TOTPDevice.objects.create(user=user, name="default", confirmed=True)
+    return log_in(client, user)
+
+
+def test_setup_refuses_a_number_the_carrier_reports_as_voip(lookup, phone_step_client):
+    lookup.line_type = "nonFixedVoip"
+
+    response = phone_step_client.post("/setup/phone/", {"number": "+44 7400 123456"})
+
+    assert response.status_code == 200
+    assert "the carrier reports it as an internet (VoIP) number" in response.content.decode()
+    assert not PhoneDevice.objects.exists()
+    assert lookup.sent == []
+
+
+def test_setup_texts_a_code_to_a_number_the_carrier_reports_as_mobile(lookup, phone_step_client):
+    response = phone_step_client.post("/setup/phone/", {"number": "+44 7400 123456"})
+
+    assert response.url == "/setup/phone/"
+    assert PhoneDevice.objects.filter(number="+447400123456", confirmed=False).exists()
+    (message,) = lookup.sent
+    assert message["data"]["To"] == "+447400123456"
+
+
+def test_carrier_lookup_outage_gets_a_message_not_an_error_page(lookup, phone_step_client):
+    lookup.lookup_status = 503
+
+    response = phone_step_client.post("/setup/phone/", {"number": "+44 7400 123456"})
+
+    assert response.status_code == 200
+    assert "could not check this number" in response.content.decode()
+    assert not PhoneDevice.objects.exists()
+    assert lookup.sent == []
