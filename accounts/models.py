@@ -144,7 +144,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         ordering = ["full_name", "email"]
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="user_email_case_insensitive_unique"),
+            models.UniqueConstraint(
+                Lower("email"),
+                name="user_email_case_insensitive_unique",
+                violation_error_message="This email address already belongs to a portal account.",
+            ),
         ]
         permissions = [(p.value, p.label) for p in PortalPermission]
 

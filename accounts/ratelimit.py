@@ -36,7 +36,8 @@ def enforce_cooldown(key: str, seconds: int, what: str) -> None:
 
 
 def enforce_hourly_limit(key: str, limit: int, what: str) -> None:
-    """Allow ``limit`` events per rolling hour window for ``key``."""
+    """Allow ``limit`` events per clock hour for ``key`` (a fixed window, so at most twice the
+    limit can pass across an hour boundary; simple and shared by every process)."""
     window = 3600
     bucket = int(time.time() // window)
     cache_key = f"hourly:{key}:{bucket}"

@@ -30,6 +30,13 @@ class LoginView(TwoFactorLoginView):
         response: HttpResponse = super().post(*args, **kwargs)
         return response
 
+    def get_form(self, step: str | None = None, **kwargs: Any) -> Any:
+        form = super().get_form(step, **kwargs)
+        if "otp_token" in form.fields:
+            is_backup = (step or self.steps.current) == self.BACKUP_STEP
+            form.fields["otp_token"].label = "Backup code" if is_backup else "Code"
+        return form
+
     def get_context_data(self, form: Any, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(form, **kwargs)
         context["device"] = self.get_device() if self.steps.current != self.AUTH_STEP else None

@@ -1,5 +1,7 @@
 """Account setup: new password, authenticator app, optional fallback mobile number (SPEC §2)."""
 
+import math
+
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
@@ -7,8 +9,10 @@ from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
+from django_otp.models import ThrottlingMixin
 from two_factor.plugins.phonenumber.models import PhoneDevice
 
 from accounts import services
@@ -30,7 +34,13 @@ def _render_step(
     request: AuthenticatedRequest, template: str, step: str, context: dict[str, object]
 ) -> HttpResponse:
     names = [name for name, _ in STEPS]
-    context = {"steps": STEPS, "current_step": step, "step_number": names.index(step) + 1, **context}
+    context = {
+        "steps": STEPS,
+        "current_step": step,
+        "step_number": names.index(step) + 1,
+        "in_setup": True,
+        **context,
+    }
     return render(request, template, context)
 
 
@@ -68,18 +78,29 @@ def setup_authenticator(request: AuthenticatedRequest) -> HttpResponse:
     device = services.start_totp_enrolment(user=user)
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if services.confirm_totp_enrolment(user=user, device=device, token=form.cleaned_data["token"]):
+        if throttled := _throttled_message(device):
+            form.add_error("token", throttled)
+        elif services.confirm_totp_enrolment(user=user, device=device, token=form.cleaned_data["token"]):
             otp_login(request, device)
             messages.success(request, "Your authenticator app is set up.")
             return redirect(services.next_onboarding_step(user) or "home")
-        form.add_error(
-            "token",
-            "That code is not right. Check the time on your phone and enter the current code.",
-        )
+        else:
+            form.add_error(
+                "token", "That code is not right. Check the time on your phone and enter the current code."
+            )
     context = {"form": form, **authenticator_setup(user=user, device=device)}
     return _render_step(
         request, "accounts/onboarding/authenticator.html", "onboarding-authenticator", context
     )
+
+
+def _throttled_message(device: ThrottlingMixin) -> str | None:
+    """Why django-otp's throttling will refuse a code right now, or None if it will check it."""
+    allowed, info = device.verify_is_allowed()
+    if allowed or not info or not info.get("locked_until"):
+        return None
+    wait = max(1, math.ceil((info["locked_until"] - timezone.now()).total_seconds()))
+    return f"Too many wrong codes. Wait {wait} second{'s' if wait != 1 else ''}, then try again."
 
 
 def _pending_phone(user: User) -> PhoneDevice | None:
@@ -107,11 +128,21 @@ def setup_phone(request: AuthenticatedRequest) -> HttpResponse:
         except (RateLimited, ValidationError) as exc:
             number_form.add_error("number", getattr(exc, "message", str(exc)))
     if code_form.is_bound and code_form.is_valid() and pending is not None:
-        if services.confirm_fallback_phone(user=user, device=pending, token=code_form.cleaned_data["token"]):
+        if throttled := _throttled_message(pending):
+            code_form.add_error("token", throttled)
+        elif services.confirm_fallback_phone(
+            user=user, device=pending, token=code_form.cleaned_data["token"]
+        ):
             messages.success(request, "Your fallback number is confirmed. Your account is ready.")
             return redirect("home")
-        code_form.add_error("token", "That code is not right, or it has expired. Ask for a new one.")
-    context = {"number_form": number_form, "code_form": code_form, "pending": pending}
+        else:
+            code_form.add_error("token", "That code is not right, or it has expired. Ask for a new one.")
+    context = {
+        "number_form": number_form,
+        "code_form": code_form,
+        "pending": pending,
+        "in_setup": current is not None,
+    }
     return _render_step(request, "accounts/onboarding/phone.html", "onboarding-phone", context)
 
 

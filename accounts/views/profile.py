@@ -34,7 +34,7 @@ def profile(request: AuthenticatedRequest) -> HttpResponse:
         "open_change_requests": selectors.open_change_requests(user=user),
         "has_fallback_phone": services.has_fallback_phone(user),
     }
-    return render(request, "accounts/profile.html", context)
+    return render(request, "accounts/profile.html", context, status=400 if numbers_form.is_bound else 200)
 
 
 @require_POST

@@ -256,6 +256,21 @@ def test_wrong_authenticator_code_is_refused(authenticator_step_client, chose_pa
     assert authenticator_step_client.get("/").url == "/setup/authenticator/"
 
 
+def test_guessing_authenticator_codes_is_slowed_down_with_a_message(authenticator_step_client, chose_password):
+    authenticator_step_client.get("/setup/authenticator/")
+    device = TOTPDevice.objects.get(user=chose_password)
+    right = authenticator_code(device)
+    wrong = "000000" if right != "000000" else "111111"
+    authenticator_step_client.post("/setup/authenticator/", {"token": wrong})
+
+    # Straight after a wrong code django-otp's throttle refuses even the right one, and says why.
+    response = authenticator_step_client.post("/setup/authenticator/", {"token": right})
+
+    assert "Too many wrong codes. Wait" in response.content.decode()
+    device.refresh_from_db()
+    assert not device.confirmed
+
+
 def voip_example() -> str:
     number = "+44 56 0000 0000"
     assert phonenumbers.number_type(phonenumbers.parse(number)) == PhoneNumberType.VOIP

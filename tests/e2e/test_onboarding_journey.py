@@ -88,7 +88,7 @@ def test_new_admin_sets_up_account_then_logs_in_with_password_and_authenticator(
 
     # Log in again: the new password, then a code from the app.
     log_in_with_password(page, live_server.url, owner.email, NEW_PASSWORD)
-    token_field = page.get_by_label("Token", exact=True)
+    token_field = page.get_by_label("Code", exact=True)
     expect(token_field).to_be_visible()
     # The enrolment code cannot be used twice. If the clock is still in the enrolment step, the
     # next step's code is accepted: the device tolerates one step of drift.
