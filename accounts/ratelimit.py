@@ -32,7 +32,7 @@ def enforce_cooldown(key: str, seconds: int, what: str) -> None:
         return
     started = cache.get(cache_key) or now
     retry_after = max(1, math.ceil(started + seconds - now))
-    raise RateLimited(f"Please wait {_wait_text(retry_after)} before {what} again.", retry_after)
+    raise RateLimited(f"Please wait {_wait_text(retry_after)} before {what}.", retry_after)
 
 
 def enforce_hourly_limit(key: str, limit: int, what: str) -> None:

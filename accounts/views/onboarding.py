@@ -123,7 +123,7 @@ def setup_phone(request: AuthenticatedRequest) -> HttpResponse:
     if number_form.is_bound and number_form.is_valid():
         try:
             pending = services.start_fallback_phone(user=user, raw_number=number_form.cleaned_data["number"])
-            messages.info(request, f"We sent a code to {pending.number}.")
+            messages.info(request, f"We sent a code to {pending.number.as_international}.")
             return redirect("onboarding-phone")
         except (RateLimited, ValidationError) as exc:
             number_form.add_error("number", getattr(exc, "message", str(exc)))
@@ -157,7 +157,7 @@ def resend_phone_code(request: AuthenticatedRequest) -> HttpResponse:
         return redirect("onboarding-phone")
     try:
         services.send_fallback_phone_code(user=user, device=pending)
-        messages.info(request, f"We sent a new code to {pending.number}.")
+        messages.info(request, f"We sent a new code to {pending.number.as_international}.")
     except RateLimited as exc:
         messages.error(request, exc.message)
     return redirect("onboarding-phone")

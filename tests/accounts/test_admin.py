@@ -5,13 +5,14 @@ import re
 import pytest
 from django.core import mail
 from django.test import Client
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
 from accounts.models import ChangeRequestStatus, CompanyDetailsChangeRequest, Organisation, Role, User
 from tests.conftest import log_in
-from tests.factories import NewUserFactory, OrganisationFactory, UserFactory
+from tests.factories import PASSWORD, NewUserFactory, OrganisationFactory, UserFactory
 
 
 @pytest.fixture
@@ -93,9 +94,24 @@ def test_staff_user_without_a_verified_session_cannot_post_admin_actions(client,
 def test_organisation_user_gets_no_admin_access(owner_client, url):
     response = owner_client.get(url, follow=True)
 
-    assert response.redirect_chain[-1][0] == f"/login/?next={url}"
-    assert "Log in" in _page(response)
+    assert response.status_code == 403
+    assert "only for support staff" in _page(response)
     assert "Portal support" not in _page(response)
+
+
+def test_staff_login_with_second_factor_lands_in_the_admin(client, support):
+    device = support.totpdevice_set.get()
+    client.post(
+        "/login/?next=/admin/",
+        {"login_view-current_step": "auth", "auth-username": support.email, "auth-password": PASSWORD},
+    )
+    code = str(TOTP(device.bin_key).token()).zfill(6)
+    response = client.post(
+        "/login/?next=/admin/", {"login_view-current_step": "token", "token-otp_token": code}, follow=True
+    )
+
+    assert response.redirect_chain[-1][0] == "/admin/"
+    assert "API Platform Portal — Support" in _page(response)
 
 
 def test_organisation_admin_cannot_use_admin_actions(owner_client, owner, organisation):

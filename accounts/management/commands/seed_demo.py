@@ -104,5 +104,7 @@ class Command(BaseCommand):
             out(f"  {'':<26} backup codes: {' '.join(demo_backup_codes(user.email))}")
         if temporary:
             out(f"  {pending.email:<26} not set up yet: temporary password {temporary} (valid 24 h)")
+        elif services.next_onboarding_step(pending) is None:
+            out(f"  {pending.email:<26} has finished account set-up")
         else:
-            out(f"  {pending.email:<26} has already finished account set-up")
+            out(f"  {pending.email:<26} chose a password and is part-way through account set-up")
