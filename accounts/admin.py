@@ -45,11 +45,7 @@ class OrganisationAdmin(admin.ModelAdmin):
     actions = ["mark_verified", "mark_not_verified"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Organisation]:
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(active_users=Count("users", filter=Q(users__is_active=True)))
-        )
+        return super().get_queryset(request).annotate(active_users=Count("users", filter=Q(users__is_active=True)))
 
     @admin.display(description="Active users", ordering="active_users")
     def user_count(self, obj: Organisation) -> int:
@@ -58,17 +54,13 @@ class OrganisationAdmin(admin.ModelAdmin):
     @admin.action(description="Mark selected organisations verified")
     def mark_verified(self, request: HttpRequest, queryset: QuerySet[Organisation]) -> None:
         for org in queryset:
-            services.mark_organisation_verified(
-                organisation=org, verified=True, acting_user=acting_user(request)
-            )
+            services.mark_organisation_verified(organisation=org, verified=True, acting_user=acting_user(request))
         self.message_user(request, f"{queryset.count()} organisation(s) marked verified.")
 
     @admin.action(description="Mark selected organisations not verified")
     def mark_not_verified(self, request: HttpRequest, queryset: QuerySet[Organisation]) -> None:
         for org in queryset:
-            services.mark_organisation_verified(
-                organisation=org, verified=False, acting_user=acting_user(request)
-            )
+            services.mark_organisation_verified(organisation=org, verified=False, acting_user=acting_user(request))
         self.message_user(request, f"{queryset.count()} organisation(s) marked not verified.")
 
 
@@ -172,9 +164,7 @@ class UserAdmin(admin.ModelAdmin):
             )
         obj.pk = created.pk
         obj._state.adding = False
-        self.message_user(
-            request, f"A welcome email with a temporary password is on its way to {created.email}."
-        )
+        self.message_user(request, f"A welcome email with a temporary password is on its way to {created.email}.")
 
     @admin.action(description="Resend the welcome email (new temporary password)")
     def resend_welcome(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

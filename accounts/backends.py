@@ -10,15 +10,12 @@ from accounts.models import User, normalise_email
 def axes_username(request: HttpRequest | None, credentials: dict[str, Any] | None = None) -> str | None:
     """The login email as django-axes counts it (``AXES_USERNAME_CALLABLE``).
 
-    Django's ``authenticate()`` hands axes the email as ``username``, while axes' own calls (reset
-    on a successful login) and the login wizard's form use ``auth-username``; axes reads only the
-    latter, so it recorded no email at all and no account was ever locked. Lower-cased: changing
-    the case of an address must not start a fresh count.
+    Lower-cased: changing the case of an address must not start a fresh count.
     """
     credentials = credentials or {}
-    raw = credentials.get("username") or credentials.get("auth-username")
+    raw = credentials.get("username")
     if not raw and request is not None:
-        raw = request.POST.get("auth-username")
+        raw = request.POST.get("username")
     return normalise_email(str(raw)) if raw else None
 
 

@@ -44,9 +44,7 @@ class TokenForm(forms.Form):
         label="Code",
         min_length=6,
         max_length=8,
-        widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
-        ),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
     )
 
     def clean_token(self) -> str:
@@ -54,6 +52,21 @@ class TokenForm(forms.Form):
         if not token.isdigit():
             raise ValidationError("The code is made of digits only.")
         return token
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code",
+        max_length=16,
+        help_text="From your authenticator app or hardware token, a text or email we sent, or a backup code.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True, "autocapitalize": "off"}),
+    )
+
+    def clean_code(self) -> str:
+        code: str = self.cleaned_data["code"].strip().replace(" ", "").replace("-", "")
+        if not code.isalnum():
+            raise ValidationError("A code is made of digits (or letters and digits for a backup code).")
+        return code
 
 
 class PhoneNumberForm(forms.Form):

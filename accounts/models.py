@@ -54,9 +54,7 @@ class Organisation(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(user_limit__gte=1), name="organisation_user_limit_positive"
-            ),
+            models.CheckConstraint(condition=models.Q(user_limit__gte=1), name="organisation_user_limit_positive"),
         ]
 
     def __str__(self) -> str:
@@ -102,7 +100,7 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-class User(AbstractBaseUser, PermissionsMixin):
+class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-missing]
     email = models.EmailField("email address", max_length=254, unique=True)
     full_name = models.CharField(max_length=150)
     organisation = models.ForeignKey(
@@ -117,18 +115,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     telephone = PhoneNumberField(blank=True)
     mobile = PhoneNumberField(blank=True)
     is_active = models.BooleanField(default=True)
-    is_staff = models.BooleanField(
-        "support staff", default=False, help_text="Can log in to the support admin."
-    )
+    is_staff = models.BooleanField("support staff", default=False, help_text="Can log in to the support admin.")
     date_joined = models.DateTimeField(default=timezone.now)
 
     # Onboarding: a temporary password (hashed, single use) lets a new user in once.
     temporary_password = models.CharField(max_length=256, blank=True, editable=False)
     temporary_password_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     must_change_password = models.BooleanField(default=False)
-    onboarded_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the user finished account setup."
-    )
+    onboarded_at = models.DateTimeField(null=True, blank=True, help_text="When the user finished account setup.")
     fallback_phone_reminder = models.BooleanField(
         default=False, help_text="The user chose 'remind me later' for the fallback number."
     )
@@ -218,9 +212,7 @@ class CompanyDetailsChangeRequest(models.Model):
     address = models.TextField("registered address", blank=True)
     country = models.CharField(max_length=64, blank=True)
     message = models.TextField(blank=True, help_text="Why the change is needed, for support.")
-    status = models.CharField(
-        max_length=10, choices=ChangeRequestStatus.choices, default=ChangeRequestStatus.OPEN
-    )
+    status = models.CharField(max_length=10, choices=ChangeRequestStatus.choices, default=ChangeRequestStatus.OPEN)
     created_at = models.DateTimeField(auto_now_add=True)
     handled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -19,8 +19,6 @@ def qr_svg(data: str) -> SafeString:
 
 def authenticator_setup(*, user: User, device: TOTPDevice) -> dict[str, object]:
     secret = b32encode(device.bin_key).decode()
-    url = get_otpauth_url(
-        accountname=user.email, secret=secret, issuer=settings.OTP_TOTP_ISSUER, digits=device.digits
-    )
+    url = get_otpauth_url(accountname=user.email, secret=secret, issuer=settings.OTP_TOTP_ISSUER, digits=device.digits)
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     return {"qr_svg": qr_svg(url), "secret": grouped, "otpauth_url": url}

@@ -8,16 +8,11 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django_otp import devices_for_user
-from django_otp.plugins.otp_static.models import StaticDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
-from two_factor.plugins.phonenumber.models import PhoneDevice
 
 from accounts.models import (
     ChangeRequestStatus,
@@ -28,8 +23,9 @@ from accounts.models import (
     User,
     normalise_email,
 )
-from accounts.phones import validate_factor_phone_number
-from accounts.ratelimit import enforce_cooldown, enforce_hourly_limit
+from portal.mail import deliver_email, portal_url, queue_email
+from tokens import services as tokens
+from tokens.models import SmsDevice, Token, TokenKind
 
 # Letters and digits that cannot be confused with each other when read from an email.
 TEMPORARY_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -38,24 +34,6 @@ TEMPORARY_PASSWORD_LENGTH = 16
 
 class TemporaryPasswordExpired(ValidationError):
     pass
-
-
-# --- Email ------------------------------------------------------------------------------------
-
-
-def deliver_email(*, subject: str, body: str, to: list[str]) -> int:
-    return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to)
-
-
-def queue_email(*, subject: str, body: str, to: list[str]) -> None:
-    """Send an email from a Celery task once the current transaction has committed."""
-    from accounts.tasks import send_email
-
-    transaction.on_commit(lambda: send_email.delay(subject=subject, body=body, to=to))
-
-
-def portal_url(path: str) -> str:
-    return settings.PORTAL_BASE_URL + path
 
 
 # --- Organisations ----------------------------------------------------------------------------
@@ -79,9 +57,9 @@ def check_keeps_an_admin(user: User) -> None:
     """Raise if taking ``user`` out of the active admins would leave the organisation with none."""
     if not (user.role == Role.ADMIN and user.is_active) or user.organisation_id is None:
         return
-    other_admins = User.objects.filter(
-        organisation_id=user.organisation_id, role=Role.ADMIN, is_active=True
-    ).exclude(pk=user.pk)
+    other_admins = User.objects.filter(organisation_id=user.organisation_id, role=Role.ADMIN, is_active=True).exclude(
+        pk=user.pk
+    )
     if not other_admins.exists():
         raise ValidationError(
             f"{user.full_name or user.email} is the organisation's only active admin. "
@@ -90,9 +68,7 @@ def check_keeps_an_admin(user: User) -> None:
         )
 
 
-def mark_organisation_verified(
-    *, organisation: Organisation, verified: bool, acting_user: User
-) -> Organisation:
+def mark_organisation_verified(*, organisation: Organisation, verified: bool, acting_user: User) -> Organisation:
     organisation.is_verified = verified
     organisation.verified_at = timezone.now() if verified else None
     organisation.verified_by = acting_user if verified else None
@@ -128,14 +104,10 @@ def add_user(
     _check_user_limit(org)
     email = normalise_email(email)
     if User.objects.filter(email__iexact=email).exists():
-        raise ValidationError(
-            {"email": "This email address already belongs to a portal account."}, code="duplicate"
-        )
+        raise ValidationError({"email": "This email address already belongs to a portal account."}, code="duplicate")
     try:
         with transaction.atomic():
-            user = User.objects.create_user(
-                email=email, full_name=full_name.strip(), organisation=org, role=role
-            )
+            user = User.objects.create_user(email=email, full_name=full_name.strip(), organisation=org, role=role)
     except IntegrityError as exc:  # the same address added at the same moment elsewhere
         raise ValidationError(
             {"email": "This email address already belongs to a portal account."}, code="duplicate"
@@ -151,9 +123,7 @@ def add_support_user(*, email: str, full_name: str, acting_user: User | None) ->
     """A support staff member: no organisation, admin access after setting up a second factor."""
     email = normalise_email(email)
     if User.objects.filter(email__iexact=email).exists():
-        raise ValidationError(
-            {"email": "This email address already belongs to a portal account."}, code="duplicate"
-        )
+        raise ValidationError({"email": "This email address already belongs to a portal account."}, code="duplicate")
     user = User.objects.create_user(email=email, full_name=full_name.strip(), is_staff=True)
     transaction.on_commit(lambda: _queue_welcome_email(user.pk))
     return user
@@ -182,9 +152,7 @@ def issue_temporary_password(*, user: User) -> str:
     """Store a new temporary password (hashed, valid for the configured hours) and return it."""
     password = "".join(secrets.choice(TEMPORARY_PASSWORD_ALPHABET) for _ in range(TEMPORARY_PASSWORD_LENGTH))
     user.temporary_password = make_password(password)
-    user.temporary_password_expires_at = timezone.now() + timedelta(
-        hours=settings.TEMPORARY_PASSWORD_VALID_HOURS
-    )
+    user.temporary_password_expires_at = timezone.now() + timedelta(hours=settings.TEMPORARY_PASSWORD_VALID_HOURS)
     user.save(update_fields=["temporary_password", "temporary_password_expires_at"])
     return password
 
@@ -216,16 +184,13 @@ def authenticate_with_temporary_password(*, email: str, password: str) -> User |
             return None
         if user.temporary_password_expired():
             raise TemporaryPasswordExpired(
-                "Your temporary password has expired. Ask your organisation's admin or support "
-                "to send you a new one.",
+                "Your temporary password has expired. Ask your organisation's admin or support to send you a new one.",
                 code="temporary_password_expired",
             )
         user.temporary_password = ""
         user.temporary_password_expires_at = None
         user.must_change_password = True
-        user.save(
-            update_fields=["temporary_password", "temporary_password_expires_at", "must_change_password"]
-        )
+        user.save(update_fields=["temporary_password", "temporary_password_expires_at", "must_change_password"])
         return user
 
 
@@ -283,8 +248,7 @@ def remove_user(*, user: User, acting_user: User) -> None:
     _lock_organisation(user.organisation_id)
     user.refresh_from_db()
     check_keeps_an_admin(user)
-    for device in devices_for_user(user, confirmed=None):
-        device.delete()
+    tokens.delete_all_tokens(user=user)
     try:
         user.delete()
     except ProtectedError as exc:  # records that must keep their author, e.g. a change request
@@ -298,8 +262,7 @@ def remove_user(*, user: User, acting_user: User) -> None:
 @transaction.atomic
 def reset_second_factors(*, user: User, acting_user: User) -> None:
     """Remove every factor so the user enrols again at next login; ends their sessions."""
-    for device in devices_for_user(user, confirmed=None):
-        device.delete()
+    tokens.delete_all_tokens(user=user)
     user.onboarded_at = None
     user.fallback_phone_reminder = False
     _end_sessions(user)
@@ -309,66 +272,33 @@ def reset_second_factors(*, user: User, acting_user: User) -> None:
 # --- Onboarding -------------------------------------------------------------------------------
 
 
-def has_second_factor(user: User) -> bool:
-    return any(not isinstance(device, StaticDevice) for device in devices_for_user(user, confirmed=True))
-
-
 def next_onboarding_step(user: User) -> str | None:
     """The URL name of the setup step the user must complete next, or None when done."""
     if user.must_change_password or not user.has_usable_password():
         return "onboarding-password"
-    if not has_second_factor(user):
+    if not tokens.has_factor(user):
         return "onboarding-authenticator"
     if user.onboarded_at is None:
         return "onboarding-phone"
     return None
 
 
-def start_totp_enrolment(*, user: User) -> TOTPDevice:
-    """An unconfirmed authenticator for the user, reused across page loads until confirmed."""
-    device = TOTPDevice.objects.filter(user=user, name="default", confirmed=False).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name="default", confirmed=False)
-    return device
-
-
-@transaction.atomic
-def confirm_totp_enrolment(*, user: User, device: TOTPDevice, token: str) -> bool:
-    if device.user_id != user.pk or device.confirmed:
-        return False
-    if not device.verify_token(token):
-        return False
-    TOTPDevice.objects.filter(user=user, name="default").exclude(pk=device.pk).delete()
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    return True
-
-
-def start_fallback_phone(*, user: User, raw_number: str) -> PhoneDevice:
+def start_fallback_phone(*, user: User, raw_number: str) -> SmsDevice:
     """Register an unconfirmed fallback number and text it a confirmation code."""
-    number = validate_factor_phone_number(raw_number)
-    with transaction.atomic():
-        PhoneDevice.objects.filter(user=user, name="backup", confirmed=False).delete()
-        device = PhoneDevice.objects.create(
-            user=user, name="backup", number=number, method="sms", confirmed=False
-        )
-    send_fallback_phone_code(user=user, device=device)
-    return device
+    return tokens.start_sms(user=user, number=raw_number, acting_user=user)
 
 
-def send_fallback_phone_code(*, user: User, device: PhoneDevice) -> None:
-    enforce_cooldown(f"sms-setup:{user.pk}", settings.SMS_RESEND_COOLDOWN_SECONDS, "asking for another code")
-    enforce_hourly_limit(f"sms-setup:{user.pk}", settings.SMS_SENDS_PER_USER_PER_HOUR, "codes were sent")
-    device.generate_challenge()
+def pending_fallback_phone(user: User) -> SmsDevice | None:
+    return SmsDevice.objects.filter(user=user, name="pending", confirmed=False).first()
 
 
 @transaction.atomic
-def confirm_fallback_phone(*, user: User, device: PhoneDevice, token: str) -> bool:
-    if device.user_id != user.pk or device.confirmed or not device.verify_token(token):
+def confirm_fallback_phone(*, user: User, device: SmsDevice, token: str) -> bool:
+    confirmed = tokens.confirm_side_channel(
+        user=user, device=device, code=token, description="Fallback number", acting_user=user
+    )
+    if confirmed is None:
         return False
-    PhoneDevice.objects.filter(user=user, name="backup").exclude(pk=device.pk).delete()
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
     user.mobile = device.number
     user.fallback_phone_reminder = False
     user.onboarded_at = user.onboarded_at or timezone.now()
@@ -383,7 +313,7 @@ def postpone_fallback_phone(*, user: User) -> None:
 
 
 def has_fallback_phone(user: User) -> bool:
-    return PhoneDevice.objects.filter(user=user, name="backup", confirmed=True).exists()
+    return Token.objects.filter(user=user, kind=TokenKind.SMS).exists()
 
 
 # --- Profile ----------------------------------------------------------------------------------
@@ -396,9 +326,7 @@ def update_contact_numbers(*, user: User, telephone: str, mobile: str) -> User:
     return user
 
 
-def request_company_details_change(
-    *, user: User, changes: dict[str, str], message: str
-) -> CompanyDetailsChangeRequest:
+def request_company_details_change(*, user: User, changes: dict[str, str], message: str) -> CompanyDetailsChangeRequest:
     assert user.organisation is not None
     changes = {k: v.strip() for k, v in changes.items() if v and v.strip()}
     if not changes:

@@ -51,16 +51,3 @@ def get_gateway() -> SmsGateway:
 
 def carrier_line_type(number: str) -> str | None:
     return TwilioSmsGateway(http_client=twilio_http_client).line_type(number)
-
-
-class TwoFactorSmsGateway:
-    """django-two-factor-auth's gateway interface; hands the text to a Celery task."""
-
-    def send_sms(self, device: Any, token: str) -> None:
-        from accounts.tasks import send_sms
-
-        body = f"Your {settings.OTP_TOTP_ISSUER} security code is {token}. It expires in 3 minutes."
-        send_sms.delay(to=str(device.number), body=body)
-
-    def make_call(self, device: Any, token: str) -> None:
-        raise NotImplementedError("Voice calls are not offered.")

@@ -7,6 +7,7 @@ from accounts.views import auth, onboarding, profile, users
 urlpatterns = [
     path("", profile.home, name="home"),
     path("login/", auth.LoginView.as_view(), name="login"),
+    path("login/code/", auth.LoginCodeView.as_view(), name="login-code"),
     # Reachable in the middle of account set-up too.
     path("logout/", onboarding_view(auth_views.LogoutView.as_view()), name="logout"),
     path("password/reset/", auth.PasswordResetView.as_view(), name="password-reset"),

@@ -66,11 +66,14 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_otp.plugins.otp_hotp",
+    "django_otp.plugins.otp_email",
     "two_factor",
-    "two_factor.plugins.phonenumber",
     "axes",
     "csp",
     "accounts",
+    "audit",
+    "tokens",
 ]
 
 MIDDLEWARE = [
@@ -153,21 +156,25 @@ PASSWORD_RESETS_PER_EMAIL_PER_HOUR = env_int("PASSWORD_RESETS_PER_EMAIL_PER_HOUR
 
 TEMPORARY_PASSWORD_VALID_HOURS = env_int("TEMPORARY_PASSWORD_VALID_HOURS", 24)
 DEFAULT_ORGANISATION_USER_LIMIT = env_int("DEFAULT_ORGANISATION_USER_LIMIT", 4)
-# Fallback-number confirmation codes: minimum seconds between two sends, and sends per hour.
-SMS_RESEND_COOLDOWN_SECONDS = env_int("SMS_RESEND_COOLDOWN_SECONDS", 60)
-SMS_SENDS_PER_USER_PER_HOUR = env_int("SMS_SENDS_PER_USER_PER_HOUR", 5)
 # Re-authentication ("sudo mode") window before security changes.
 REAUTHENTICATION_VALID_SECONDS = env_int("REAUTHENTICATION_VALID_SECONDS", 5 * 60)
 
-# django-two-factor-auth / django-otp
-TWO_FACTOR_SMS_GATEWAY = "accounts.sms.TwoFactorSmsGateway"
-TWO_FACTOR_CALL_GATEWAY = None
-TWO_FACTOR_LOGIN_TIMEOUT = 600
-TWO_FACTOR_REMEMBER_COOKIE_AGE = None
+# Second-factor tokens (django-otp devices; see tokens/)
 OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "API Platform Portal")
 OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_HOTP_THROTTLE_FACTOR = 1
 OTP_STATIC_THROTTLE_FACTOR = 1
-TWO_FACTOR_PHONE_THROTTLE_FACTOR = 1
+OTP_EMAIL_THROTTLE_FACTOR = 1
+# Consecutive wrong codes after which a token locks until an admin unlocks it (NIST: <= 100).
+TOKEN_LOCK_AFTER_FAILURES = min(env_int("TOKEN_LOCK_AFTER_FAILURES", 10), 100)
+# Texted and e-mailed codes: valid for at most 10 minutes, once.
+TOKEN_CODE_VALID_SECONDS = min(env_int("TOKEN_CODE_VALID_SECONDS", 600), 600)
+TOKEN_SEND_COOLDOWN_SECONDS = env_int("TOKEN_SEND_COOLDOWN_SECONDS", 60)
+TOKEN_SENDS_PER_USER_PER_HOUR = env_int("TOKEN_SENDS_PER_USER_PER_HOUR", 10)
+TOKEN_SENDS_PER_ORGANISATION_PER_HOUR = env_int("TOKEN_SENDS_PER_ORGANISATION_PER_HOUR", 40)
+HOTP_RESYNC_WINDOW = env_int("HOTP_RESYNC_WINDOW", 1000)
+# Half-logged-in state between the password and the code step.
+LOGIN_CODE_STEP_SECONDS = 600
 PHONENUMBER_DEFAULT_REGION = os.environ.get("PHONENUMBER_DEFAULT_REGION", "GB")
 PHONENUMBER_DB_FORMAT = "E164"
 
@@ -177,7 +184,6 @@ AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/lockout.html"
-AXES_USERNAME_FORM_FIELD = "auth-username"
 AXES_USERNAME_CALLABLE = "accounts.backends.axes_username"
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]

@@ -19,8 +19,7 @@ USING_REDIS = bool(os.environ.get("REDIS_URL"))
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
-        "database: "
-        + ("PostgreSQL (DATABASE_URL)" if USING_POSTGRES else "SQLite (set DATABASE_URL for PostgreSQL)"),
+        "database: " + ("PostgreSQL (DATABASE_URL)" if USING_POSTGRES else "SQLite (set DATABASE_URL for PostgreSQL)"),
         "redis: " + ("Redis (REDIS_URL)" if USING_REDIS else "none (set REDIS_URL to run the Redis tests)"),
     ]
 
@@ -68,9 +67,7 @@ def organisation(db):
 
 @pytest.fixture
 def owner(organisation) -> User:
-    return AdminFactory.create(
-        organisation=organisation, email="owner@acme.example", full_name="Olivia Owner"
-    )
+    return AdminFactory.create(organisation=organisation, email="owner@acme.example", full_name="Olivia Owner")
 
 
 @pytest.fixture

@@ -2,10 +2,12 @@ import functools
 
 import factory
 from django.contrib.auth.hashers import make_password
+from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Organisation, Role, User
+from tokens.models import Token, TokenKind
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -43,7 +45,13 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def totp(obj: User, create: bool, extracted: object, **kwargs: object) -> None:
         if create and extracted is not False and obj.onboarded_at:
-            TOTPDevice.objects.create(user=obj, name="default", confirmed=True)
+            device = TOTPDevice.objects.create(user=obj, name="authenticator", confirmed=True)
+            Token.objects.create(
+                user=obj,
+                kind=TokenKind.TOTP,
+                device_type=ContentType.objects.get_for_model(device),
+                device_id=device.pk,
+            )
 
 
 class AdminFactory(UserFactory):

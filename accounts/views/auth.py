@@ -1,46 +1,114 @@
+import time
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpResponse, HttpResponseRedirect
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
-from two_factor.views import LoginView as TwoFactorLoginView
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django_otp import login as otp_login
 
-from accounts.forms import LoginForm, QueuedPasswordResetForm
+from accounts.forms import CodeForm, LoginForm, QueuedPasswordResetForm
+from accounts.models import User
 from accounts.ratelimit import RateLimited, enforce_hourly_limit
+from audit.services import record
+from tokens import selectors
+from tokens import services as tokens
+
+PENDING_LOGIN = "pending_login"
 
 
-class LoginView(TwoFactorLoginView):
-    """django-two-factor-auth's login wizard: email + password, then a code."""
+@method_decorator([sensitive_post_parameters(), never_cache], name="dispatch")
+class LoginView(auth_views.LoginView):
+    """Step one: email and password (django-axes counts the failures)."""
 
+    form_class = LoginForm
     template_name = "accounts/login.html"
-    form_list = (
-        (TwoFactorLoginView.AUTH_STEP, LoginForm),
-        *TwoFactorLoginView.form_list[1:],
-    )
 
-    def post(self, *args: Any, **kwargs: Any) -> HttpResponse:
-        if "challenge_device" in self.request.POST and not self.get_user():
-            # A code asked for before the password step passed: django-two-factor-auth would look
-            # up the devices of no user and fail; start again from the password instead.
-            self.storage.reset()
-            return self.render_goto_step(self.AUTH_STEP)
-        response: HttpResponse = super().post(*args, **kwargs)
-        return response
+    def form_valid(self, form: LoginForm) -> HttpResponse:  # type: ignore[override]
+        user = form.get_user()
+        if not tokens.has_factor(user):
+            # Account set-up: the middleware takes the user to their first factor next.
+            auth_login(self.request, user)
+            record(action="login.password_only", actor=user, request=self.request)
+            return HttpResponseRedirect(self.get_success_url())
+        self.request.session.cycle_key()
+        self.request.session[PENDING_LOGIN] = {
+            "user_id": user.pk,
+            "backend": user.backend,  # type: ignore[attr-defined]
+            "at": time.time(),
+            "next": self.get_redirect_url(),
+        }
+        return redirect("login-code")
 
-    def get_form(self, step: str | None = None, **kwargs: Any) -> Any:
-        form = super().get_form(step, **kwargs)
-        if "otp_token" in form.fields:
-            is_backup = (step or self.steps.current) == self.BACKUP_STEP
-            form.fields["otp_token"].label = "Backup code" if is_backup else "Code"
-        return form
 
-    def get_context_data(self, form: Any, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(form, **kwargs)
-        context["device"] = self.get_device() if self.steps.current != self.AUTH_STEP else None
-        return context
+def _pending_user(request: HttpRequest) -> tuple[User, dict[str, Any]] | None:
+    pending = request.session.get(PENDING_LOGIN)
+    if not pending or time.time() - pending["at"] > settings.LOGIN_CODE_STEP_SECONDS:
+        return None
+    user = User.objects.filter(pk=pending["user_id"], is_active=True).first()
+    return (user, pending) if user else None
+
+
+@method_decorator([sensitive_post_parameters(), never_cache], name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
+class LoginCodeView(View):
+    """Step two: a code from any ACTIVE token of the user, or a backup code."""
+
+    template_name = "accounts/login_code.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        found = _pending_user(request)
+        if found is None:
+            request.session.pop(PENDING_LOGIN, None)
+            messages.info(request, "Your login timed out. Please start again.")
+            return redirect("login")
+        self.user, self.pending = found
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[return-value]
+
+    def render(self, form: CodeForm, status: int = 200) -> HttpResponse:
+        context = {"form": form, "senders": selectors.code_senders(user=self.user)}
+        return render(self.request, self.template_name, context, status=status)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.render(CodeForm())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if "send" in request.POST:
+            return self.send(request.POST["send"])
+        form = CodeForm(request.POST)
+        if not form.is_valid():
+            return self.render(form, status=400)
+        result = tokens.verify_login_code(user=self.user, code=form.cleaned_data["code"], request=request)
+        if result.token is None:
+            form.add_error("code", result.error)
+            return self.render(form, status=400)
+        del request.session[PENDING_LOGIN]
+        auth_login(request, self.user, backend=self.pending["backend"])
+        otp_login(request, result.token.device)
+        target = self.pending.get("next") or resolve_url(settings.LOGIN_REDIRECT_URL)
+        return HttpResponseRedirect(target)
+
+    def send(self, token_id: str) -> HttpResponse:
+        token = selectors.code_senders(user=self.user).filter(pk=token_id if token_id.isdigit() else 0).first()
+        if token is None:
+            messages.error(self.request, "That token cannot receive codes.")
+        else:
+            try:
+                tokens.send_token_code(token=token)
+            except (RateLimited, ValidationError) as exc:
+                messages.error(self.request, getattr(exc, "message", " ".join(getattr(exc, "messages", []))))
+            else:
+                messages.success(self.request, f"We sent a code to {token.device_label}.")
+        return redirect("login-code")
 
 
 @method_decorator(login_not_required, name="dispatch")

@@ -1,6 +1,7 @@
 """Account setup: new password, authenticator app, optional fallback mobile number (SPEC §2)."""
 
 import math
+from collections.abc import Mapping
 
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
@@ -13,7 +14,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp.models import ThrottlingMixin
-from two_factor.plugins.phonenumber.models import PhoneDevice
 
 from accounts import services
 from accounts.forms import PhoneNumberForm, TokenForm
@@ -22,6 +22,8 @@ from accounts.models import User
 from accounts.qr import authenticator_setup
 from accounts.ratelimit import RateLimited
 from accounts.types import AuthenticatedRequest
+from tokens import services as tokens
+from tokens.models import SmsDevice
 
 STEPS = [
     ("onboarding-password", "Choose a password"),
@@ -30,16 +32,14 @@ STEPS = [
 ]
 
 
-def _render_step(
-    request: AuthenticatedRequest, template: str, step: str, context: dict[str, object]
-) -> HttpResponse:
+def _render_step(request: AuthenticatedRequest, template: str, step: str, extra: Mapping[str, object]) -> HttpResponse:
     names = [name for name, _ in STEPS]
     context = {
         "steps": STEPS,
         "current_step": step,
         "step_number": names.index(step) + 1,
         "in_setup": True,
-        **context,
+        **extra,
     }
     return render(request, template, context)
 
@@ -75,23 +75,26 @@ def setup_authenticator(request: AuthenticatedRequest) -> HttpResponse:
     if (response := _off_step(request, "onboarding-authenticator")) is not None:
         return response
     user = request.user
-    device = services.start_totp_enrolment(user=user)
+    device = tokens.start_totp(user=user)
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if throttled := _throttled_message(device):
             form.add_error("token", throttled)
-        elif services.confirm_totp_enrolment(user=user, device=device, token=form.cleaned_data["token"]):
+        elif tokens.confirm_totp(
+            user=user,
+            device=device,
+            code=form.cleaned_data["token"],
+            description="Set up at first login",
+            acting_user=user,
+            request=request,
+        ):
             otp_login(request, device)
             messages.success(request, "Your authenticator app is set up.")
             return redirect(services.next_onboarding_step(user) or "home")
         else:
-            form.add_error(
-                "token", "That code is not right. Check the time on your phone and enter the current code."
-            )
+            form.add_error("token", "That code is not right. Check the time on your phone and enter the current code.")
     context = {"form": form, **authenticator_setup(user=user, device=device)}
-    return _render_step(
-        request, "accounts/onboarding/authenticator.html", "onboarding-authenticator", context
-    )
+    return _render_step(request, "accounts/onboarding/authenticator.html", "onboarding-authenticator", context)
 
 
 def _throttled_message(device: ThrottlingMixin) -> str | None:
@@ -103,8 +106,8 @@ def _throttled_message(device: ThrottlingMixin) -> str | None:
     return f"Too many wrong codes. Wait {wait} second{'s' if wait != 1 else ''}, then try again."
 
 
-def _pending_phone(user: User) -> PhoneDevice | None:
-    return PhoneDevice.objects.filter(user=user, name="backup", confirmed=False).first()
+def _pending_phone(user: User) -> SmsDevice | None:
+    return services.pending_fallback_phone(user)
 
 
 @onboarding_view
@@ -130,9 +133,7 @@ def setup_phone(request: AuthenticatedRequest) -> HttpResponse:
     if code_form.is_bound and code_form.is_valid() and pending is not None:
         if throttled := _throttled_message(pending):
             code_form.add_error("token", throttled)
-        elif services.confirm_fallback_phone(
-            user=user, device=pending, token=code_form.cleaned_data["token"]
-        ):
+        elif services.confirm_fallback_phone(user=user, device=pending, token=code_form.cleaned_data["token"]):
             messages.success(request, "Your fallback number is confirmed. Your account is ready.")
             return redirect("home")
         else:
@@ -156,7 +157,7 @@ def resend_phone_code(request: AuthenticatedRequest) -> HttpResponse:
         messages.error(request, "Enter your mobile number first.")
         return redirect("onboarding-phone")
     try:
-        services.send_fallback_phone_code(user=user, device=pending)
+        tokens.send_code(device=pending, user=user)
         messages.info(request, f"We sent a new code to {pending.number.as_international}.")
     except RateLimited as exc:
         messages.error(request, exc.message)

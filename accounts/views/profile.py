@@ -49,14 +49,10 @@ def request_company_change(request: AuthenticatedRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(
-                request, "Your request was sent to support. We will email you when it is handled."
-            )
+            messages.success(request, "Your request was sent to support. We will email you when it is handled.")
             return redirect("profile")
     context = {
-        "numbers_form": ContactNumbersForm(
-            initial={"telephone": user.telephone or "", "mobile": user.mobile or ""}
-        ),
+        "numbers_form": ContactNumbersForm(initial={"telephone": user.telephone or "", "mobile": user.mobile or ""}),
         "change_form": form,
         "open_change_requests": selectors.open_change_requests(user=user),
         "has_fallback_phone": services.has_fallback_phone(user),

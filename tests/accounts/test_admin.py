@@ -148,9 +148,7 @@ def test_support_creates_an_organisations_first_admin(support_client, django_cap
         )
 
     assert response.status_code == 200
-    assert "A welcome email with a temporary password is on its way to peter@initech.example." in _page(
-        response
-    )
+    assert "A welcome email with a temporary password is on its way to peter@initech.example." in _page(response)
     created = User.objects.get(email="peter@initech.example")
     assert created.organisation == org
     assert created.role == Role.ADMIN
@@ -322,16 +320,12 @@ def test_applying_a_change_request_updates_the_organisation(support_client, supp
     assert change_request.handled_at is not None
 
 
-def test_rejecting_a_change_request_leaves_the_organisation_as_it_is(
-    support_client, support, member, organisation
-):
+def test_rejecting_a_change_request_leaves_the_organisation_as_it_is(support_client, support, member, organisation):
     change_request = CompanyDetailsChangeRequest.objects.create(
         organisation=organisation, requested_by=member, name="Acme Group Ltd"
     )
 
-    _action(
-        support_client, "/admin/accounts/companydetailschangerequest/", "reject_requests", [change_request]
-    )
+    _action(support_client, "/admin/accounts/companydetailschangerequest/", "reject_requests", [change_request])
 
     assert Organisation.objects.get(pk=organisation.pk).name == "Acme Payments Ltd"
     change_request.refresh_from_db()
@@ -345,23 +339,17 @@ def test_a_handled_request_is_not_applied_again(support_client, support, member,
     )
     services.reject_change_request(change_request=change_request, acting_user=support)
 
-    _action(
-        support_client, "/admin/accounts/companydetailschangerequest/", "apply_requests", [change_request]
-    )
+    _action(support_client, "/admin/accounts/companydetailschangerequest/", "apply_requests", [change_request])
 
     assert Organisation.objects.get(pk=organisation.pk).name == "Acme Payments Ltd"
-    assert (
-        CompanyDetailsChangeRequest.objects.get(pk=change_request.pk).status == ChangeRequestStatus.REJECTED
-    )
+    assert CompanyDetailsChangeRequest.objects.get(pk=change_request.pk).status == ChangeRequestStatus.REJECTED
 
 
 # --- Editing a user ---------------------------------------------------------------------------
 
 
 def test_admin_change_form_refuses_demoting_the_last_admin(support_client, owner):
-    response = support_client.post(
-        f"/admin/accounts/user/{owner.pk}/change/", _user_change_form(owner, role="user")
-    )
+    response = support_client.post(f"/admin/accounts/user/{owner.pk}/change/", _user_change_form(owner, role="user"))
 
     assert response.status_code == 200
     assert "Olivia Owner is the organisation&#x27;s only active admin." in _page(response)
@@ -370,9 +358,7 @@ def test_admin_change_form_refuses_demoting_the_last_admin(support_client, owner
 
 
 def test_admin_change_form_refuses_deactivating_the_last_admin(support_client, owner):
-    response = support_client.post(
-        f"/admin/accounts/user/{owner.pk}/change/", _user_change_form(owner, is_active="")
-    )
+    response = support_client.post(f"/admin/accounts/user/{owner.pk}/change/", _user_change_form(owner, is_active=""))
 
     assert response.status_code == 200
     assert "only active admin" in _page(response)

@@ -69,9 +69,7 @@ def test_concurrent_invitations_never_exceed_the_user_limit(transactional_db):
     assert len(errors) == 3
     assert all(isinstance(exc, ValidationError) for exc in errors), errors
     assert all(exc.code == "user_limit" for exc in errors)
-    assert all(
-        "Race Ltd already has 4 active users, the most its plan allows." in exc.messages[0] for exc in errors
-    )
+    assert all("Race Ltd already has 4 active users, the most its plan allows." in exc.messages[0] for exc in errors)
     assert User.objects.filter(organisation=organisation).count() == 4
     assert User.objects.filter(organisation=organisation, is_active=True).count() == 4
 
@@ -85,16 +83,13 @@ def test_concurrent_invitations_of_the_same_address_create_one_user(transactiona
             organisation=organisation, email=spelling, full_name="Twin", role=Role.USER, acting_user=owner
         )
 
-    added, errors = _race(
-        [invite(s) for s in ["twin@race.example", "TWIN@race.example", "Twin@Race.example"]]
-    )
+    added, errors = _race([invite(s) for s in ["twin@race.example", "TWIN@race.example", "Twin@Race.example"]])
 
     assert len(added) == 1
     assert len(errors) == 2
     assert all(isinstance(exc, ValidationError) for exc in errors), errors
     assert all(
-        exc.message_dict == {"email": ["This email address already belongs to a portal account."]}
-        for exc in errors
+        exc.message_dict == {"email": ["This email address already belongs to a portal account."]} for exc in errors
     )
     assert User.objects.filter(email__iexact="twin@race.example").count() == 1
 

@@ -118,9 +118,7 @@ def test_wrong_password_is_refused(client, member):
 
 def test_unknown_email_gets_the_same_answer_as_a_wrong_password(client, member):
     wrong_password = without_csrf(submit_password(client, member.email, "not-the-password").content.decode())
-    unknown_email = without_csrf(
-        submit_password(client, "nobody@acme.example", "not-the-password").content.decode()
-    )
+    unknown_email = without_csrf(submit_password(client, "nobody@acme.example", "not-the-password").content.decode())
 
     assert BAD_LOGIN in unknown_email
     # Apart from the address typed into the form, the two pages are identical: no account enumeration.
@@ -190,9 +188,7 @@ def test_backup_code_logs_in_once(client, member):
 
 @pytest.fixture
 def member_with_fallback_phone(member: User) -> User:
-    PhoneDevice.objects.create(
-        user=member, name="backup", number=FALLBACK_NUMBER, method="sms", confirmed=True
-    )
+    PhoneDevice.objects.create(user=member, name="backup", number=FALLBACK_NUMBER, method="sms", confirmed=True)
     return member
 
 

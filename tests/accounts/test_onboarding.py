@@ -194,12 +194,8 @@ def test_user_without_fallback_decision_reaches_no_other_page(phone_step_client)
         ("nina.new.acme", "nina.new.acme", "The password is too similar to the email address."),
     ],
 )
-def test_bad_new_password_is_refused_with_a_message(
-    password_step_client, newcomer, password1, password2, message
-):
-    response = password_step_client.post(
-        "/setup/password/", {"new_password1": password1, "new_password2": password2}
-    )
+def test_bad_new_password_is_refused_with_a_message(password_step_client, newcomer, password1, password2, message):
+    response = password_step_client.post("/setup/password/", {"new_password1": password1, "new_password2": password2})
 
     assert response.status_code == 200
     assert message in response.content.decode()
@@ -256,9 +252,7 @@ def test_wrong_authenticator_code_is_refused(authenticator_step_client, chose_pa
     assert authenticator_step_client.get("/").url == "/setup/authenticator/"
 
 
-def test_guessing_authenticator_codes_is_slowed_down_with_a_message(
-    authenticator_step_client, chose_password
-):
+def test_guessing_authenticator_codes_is_slowed_down_with_a_message(authenticator_step_client, chose_password):
     authenticator_step_client.get("/setup/authenticator/")
     device = TOTPDevice.objects.get(user=chose_password)
     right = authenticator_code(device)
@@ -289,9 +283,7 @@ def voip_example() -> str:
         ("call me", "This is not a phone number"),
     ],
 )
-def test_fallback_number_that_cannot_receive_codes_is_refused(
-    phone_step_client, enrolled, number, reason, capsys
-):
+def test_fallback_number_that_cannot_receive_codes_is_refused(phone_step_client, enrolled, number, reason, capsys):
     response = phone_step_client.post("/setup/phone/", {"number": number})
 
     assert response.status_code == 200
@@ -335,9 +327,7 @@ def test_wrong_texted_code_is_refused(phone_step_client, enrolled, capsys):
     assert enrolled.onboarded_at is None
 
 
-def test_remind_me_later_shows_a_reminder_on_home_until_a_number_is_confirmed(
-    phone_step_client, enrolled, capsys
-):
+def test_remind_me_later_shows_a_reminder_on_home_until_a_number_is_confirmed(phone_step_client, enrolled, capsys):
     response = phone_step_client.post("/setup/phone/later/")
     assert response.url == "/"
     home = phone_step_client.get("/").content.decode()
@@ -364,9 +354,7 @@ def test_temporary_password_works_only_once(client, newcomer, temporary_password
 
 
 def test_expired_temporary_password_says_to_ask_admin_or_support(client, newcomer, temporary_password):
-    User.objects.filter(pk=newcomer.pk).update(
-        temporary_password_expires_at=timezone.now() - timedelta(minutes=1)
-    )
+    User.objects.filter(pk=newcomer.pk).update(temporary_password_expires_at=timezone.now() - timedelta(minutes=1))
 
     response = submit_password(client, newcomer.email, temporary_password)
 

@@ -195,9 +195,7 @@ def test_login_code_for_a_fallback_phone_goes_out_through_twilio(twilio, client,
         },
     )
 
-    page = client.post(
-        "/login/", {"login_view-current_step": "token", "challenge_device": phone.persistent_id}
-    )
+    page = client.post("/login/", {"login_view-current_step": "token", "challenge_device": phone.persistent_id})
 
     assert "We sent you a text message" in page.content.decode()
     (request,) = twilio.sent

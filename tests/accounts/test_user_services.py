@@ -122,9 +122,7 @@ def test_email_already_used_is_refused_whatever_its_case(organisation, owner):
     with pytest.raises(ValidationError) as exc_info:
         _add(organisation, owner, "Owner@ACME.example")
 
-    assert exc_info.value.message_dict == {
-        "email": ["This email address already belongs to a portal account."]
-    }
+    assert exc_info.value.message_dict == {"email": ["This email address already belongs to a portal account."]}
     assert organisation.users.count() == 1
 
 
@@ -228,9 +226,7 @@ def test_removing_a_user_deletes_them_and_their_factors(organisation, owner, mem
 
 
 def test_user_with_a_change_request_on_record_is_not_removed(organisation, owner, member):
-    CompanyDetailsChangeRequest.objects.create(
-        organisation=organisation, requested_by=member, name="Acme Group"
-    )
+    CompanyDetailsChangeRequest.objects.create(organisation=organisation, requested_by=member, name="Acme Group")
 
     with pytest.raises(ValidationError) as exc_info:
         services.remove_user(user=member, acting_user=owner)
@@ -316,9 +312,7 @@ def test_adding_a_user_sends_one_welcome_email(organisation, owner, django_captu
     assert services.authenticate_with_temporary_password(email=added.email, password=password) == added
 
 
-def test_no_email_is_sent_before_the_transaction_commits(
-    organisation, owner, django_capture_on_commit_callbacks
-):
+def test_no_email_is_sent_before_the_transaction_commits(organisation, owner, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         _add(organisation, owner, "new.person@acme.example")
 
@@ -367,9 +361,7 @@ def test_resend_welcome_is_refused_once_the_user_chose_a_password(
     assert member.check_password(PASSWORD)
 
 
-def test_resend_welcome_is_refused_for_a_deactivated_user(
-    organisation, owner, django_capture_on_commit_callbacks
-):
+def test_resend_welcome_is_refused_for_a_deactivated_user(organisation, owner, django_capture_on_commit_callbacks):
     newcomer = NewUserFactory(organisation=organisation, is_active=False)
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ValidationError):

@@ -89,9 +89,7 @@ def test_list_issues_the_same_number_of_queries_for_one_and_four_users(owner_cli
 def _permission_objects(permissions):
     from django.contrib.auth.models import Permission
 
-    return Permission.objects.filter(
-        content_type__app_label="accounts", codename__in=[p.value for p in permissions]
-    )
+    return Permission.objects.filter(content_type__app_label="accounts", codename__in=[p.value for p in permissions])
 
 
 # --- Who may use these pages ------------------------------------------------------------------
@@ -303,9 +301,7 @@ def test_admin_promotes_a_member_to_admin(owner_client, member):
 def test_admin_demotes_another_admin(owner_client, owner):
     other_admin = AdminFactory(organisation=owner.organisation)
 
-    response = owner_client.post(
-        f"/users/{other_admin.pk}/", {"role": "user", "permissions": ["view_billing"]}
-    )
+    response = owner_client.post(f"/users/{other_admin.pk}/", {"role": "user", "permissions": ["view_billing"]})
 
     assert response.status_code == 302
     demoted = User.objects.get(pk=other_admin.pk)
@@ -391,9 +387,7 @@ def test_admin_resends_the_welcome_email(owner_client, owner, django_capture_on_
     assert mail.outbox[0].to == [newcomer.email]
 
 
-def test_resend_for_a_user_with_a_password_shows_a_message(
-    owner_client, member, django_capture_on_commit_callbacks
-):
+def test_resend_for_a_user_with_a_password_shows_a_message(owner_client, member, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = owner_client.post(f"/users/{member.pk}/resend-welcome/", follow=True)
 
@@ -430,9 +424,7 @@ def test_admin_cannot_remove_themselves_through_the_page(owner_client, owner):
     assert User.objects.filter(pk=owner.pk).exists()
 
 
-def test_member_with_a_change_request_on_record_cannot_be_removed_but_can_be_deactivated(
-    owner_client, owner, member
-):
+def test_member_with_a_change_request_on_record_cannot_be_removed_but_can_be_deactivated(owner_client, owner, member):
     CompanyDetailsChangeRequest.objects.create(
         organisation=owner.organisation, requested_by=member, name="Acme Group Ltd"
     )

@@ -151,9 +151,7 @@ def test_production_login_page_has_no_test_banner(client, db):
     assert "Production environment" in page
 
 
-def test_passwords_are_stored_with_argon2(
-    client, organisation, mailoutbox, django_capture_on_commit_callbacks
-):
+def test_passwords_are_stored_with_argon2(client, organisation, mailoutbox, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         user = add_user(
             organisation=organisation,

@@ -133,10 +133,7 @@ def test_compose_environment_passes_check_deploy(compose):
         "PORTAL_BASE_URL": "https://portal.example.com",
         "POSTGRES_PASSWORD": secrets.token_urlsafe(16),
     }
-    env = {
-        key: interpolate(str(value), variables)
-        for key, value in compose["services"]["web"]["environment"].items()
-    }
+    env = {key: interpolate(str(value), variables) for key, value in compose["services"]["web"]["environment"].items()}
     base = {
         k: v
         for k, v in os.environ.items()

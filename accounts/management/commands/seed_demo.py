@@ -4,6 +4,7 @@ import hashlib
 from base64 import b32encode
 from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -12,6 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
 from accounts.models import Organisation, PortalPermission, Role, User
+from tokens.models import Token, TokenKind
 
 DEMO_PASSWORD = "demo-portal-password"
 DEMO_ORGANISATION = {
@@ -44,9 +46,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
-        org, _ = Organisation.objects.get_or_create(
-            name=DEMO_ORGANISATION["name"], defaults=DEMO_ORGANISATION
-        )
+        org, _ = Organisation.objects.get_or_create(name=DEMO_ORGANISATION["name"], defaults=DEMO_ORGANISATION)
         logins = []
         for email, name, role, permissions in DEMO_USERS:
             user = self._ready_user(email, name, organisation=org, role=role)
@@ -79,17 +79,24 @@ class Command(BaseCommand):
         if not user.onboarded_at:
             user.onboarded_at = timezone.now()
             user.save(update_fields=["onboarded_at"])
-        TOTPDevice.objects.update_or_create(
-            user=user, name="default", defaults={"key": demo_secret(email), "confirmed": True}
+        totp, _ = TOTPDevice.objects.update_or_create(
+            user=user, name="authenticator", defaults={"key": demo_secret(email), "confirmed": True}
         )
-        static, _ = StaticDevice.objects.get_or_create(user=user, name="backup")
+        self._token(user, TokenKind.TOTP, totp, description="Demo authenticator")
+        static, _ = StaticDevice.objects.get_or_create(user=user, name="backup", defaults={"confirmed": True})
         existing = set(static.token_set.values_list("token", flat=True))
         StaticToken.objects.bulk_create(
-            StaticToken(device=static, token=code)
-            for code in demo_backup_codes(email)
-            if code not in existing
+            StaticToken(device=static, token=code) for code in demo_backup_codes(email) if code not in existing
         )
+        self._token(user, TokenKind.BACKUP, static)
         return user
+
+    def _token(self, user: User, kind: TokenKind, device: Any, **fields: Any) -> None:
+        Token.objects.get_or_create(
+            device_type=ContentType.objects.get_for_model(device),
+            device_id=device.pk,
+            defaults={"user": user, "kind": kind, **fields},
+        )
 
     def _print(self, org: Organisation, logins: list[User], pending: User, temporary: str | None) -> None:
         out = self.stdout.write

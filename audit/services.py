@@ -1,0 +1,38 @@
+from typing import Any
+
+from django.http import HttpRequest
+
+from accounts.models import Organisation, User
+from audit.models import AuditEvent
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    """The caller's address as the server saw it (a trusted proxy sets REMOTE_ADDR upstream)."""
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def record(
+    *,
+    action: str,
+    actor: User | None,
+    request: HttpRequest | None = None,
+    organisation: Organisation | None = None,
+    subject_user: User | None = None,
+    target: str = "",
+    **details: Any,
+) -> AuditEvent:
+    if organisation is None:
+        person = subject_user or actor
+        organisation = person.organisation if person is not None else None
+    return AuditEvent.objects.create(
+        action=action,
+        actor=actor,
+        actor_label=actor.email if actor else "system",
+        organisation=organisation,
+        subject_user=subject_user,
+        target_label=target[:254],
+        ip_address=client_ip(request),
+        details=details,
+    )

@@ -1,0 +1,130 @@
+"""Second-factor tokens (SPEC §3).
+
+The secret and its verification live in django-otp devices (TOTP, HOTP, e-mail, static backup
+codes, and our SMS device built from django-otp's side-channel parts). ``Token`` is the one
+place that knows the portal's lifecycle around any of them: type, status, description,
+expiry, lock, and when it was last changed.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils import timezone
+from django_otp.models import (
+    CooldownMixin,
+    Device,
+    SideChannelDevice,
+    ThrottlingMixin,
+    TimestampMixin,
+)
+from phonenumber_field.modelfields import PhoneNumberField
+
+
+class TokenKind(models.TextChoices):
+    TOTP = "totp", "Authenticator app"
+    HOTP = "hotp", "Hardware token"
+    SMS = "sms", "Text message"
+    EMAIL = "email", "Email"
+    BACKUP = "backup", "Backup codes"
+
+
+class TokenStatus(models.TextChoices):
+    ACTIVE = "active", "ACTIVE"
+    DISABLED = "disabled", "DISABLED"
+    EXPIRED = "expired", "EXPIRED"
+
+
+class TokenType(models.Model):
+    """The label users see for each kind of token; support renames them in the admin."""
+
+    kind = models.CharField(max_length=10, choices=TokenKind.choices, primary_key=True)
+    display_name = models.CharField(max_length=60)
+
+    class Meta:
+        ordering = ["kind"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class SmsDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevice):
+    """A code texted to a phone: stored, valid for a few minutes, spent on first use.
+
+    django-two-factor-auth's phone device accepts the same time-based code for minutes and
+    does not spend it; this one does, like django-otp's e-mail device.
+    """
+
+    number = PhoneNumberField()
+
+    class Meta(Device.Meta):
+        verbose_name = "SMS device"
+
+    def get_cooldown_duration(self) -> int:
+        return int(settings.TOKEN_SEND_COOLDOWN_SECONDS)
+
+    def get_throttle_factor(self) -> int:
+        return 1
+
+
+class Token(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tokens")
+    kind = models.CharField(max_length=10, choices=TokenKind.choices)
+    enabled = models.BooleanField(default=True)
+    description = models.CharField(max_length=120, blank=True)
+    serial = models.CharField("serial number", max_length=64, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    device_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    device_id = models.PositiveBigIntegerField()
+    device: Any = GenericForeignKey("device_type", "device_id")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["device_type", "device_id"], name="token_one_per_device"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.user_id} ({self.status})"
+
+    @property
+    def status(self) -> TokenStatus:
+        if not self.enabled:
+            return TokenStatus.DISABLED
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return TokenStatus.EXPIRED
+        return TokenStatus.ACTIVE
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == TokenStatus.ACTIVE
+
+    @property
+    def is_locked(self) -> bool:
+        failures = getattr(self.device, "throttling_failure_count", 0)
+        return failures >= settings.TOKEN_LOCK_AFTER_FAILURES
+
+    @property
+    def last_used_at(self) -> object:
+        return getattr(self.device, "last_used_at", None)
+
+    @property
+    def device_label(self) -> str:
+        device = self.device
+        if self.kind == TokenKind.SMS:
+            return str(device.number.as_international)
+        if self.kind == TokenKind.EMAIL:
+            return str(device.email or self.user.email)
+        if self.kind == TokenKind.HOTP:
+            return self.serial
+        if self.kind == TokenKind.BACKUP:
+            return f"{device.token_set.count()} codes left"
+        return ""
+
+    @property
+    def sends_codes(self) -> bool:
+        return self.kind in (TokenKind.SMS, TokenKind.EMAIL)

@@ -1,0 +1,51 @@
+"""Reads of tokens, always scoped to the acting user's organisation."""
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.models import User
+from tokens.models import Token, TokenKind, TokenType
+
+
+def _unexpired() -> Q:
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+
+
+def code_senders(*, user: User) -> QuerySet[Token]:
+    """The user's usable tokens that receive codes (SMS, e-mail), for the login page."""
+    return (
+        Token.objects.filter(user=user, enabled=True, kind__in=[TokenKind.SMS, TokenKind.EMAIL])
+        .filter(_unexpired())
+        .select_related("user")
+        .prefetch_related("device")
+    )
+
+
+def tokens_of(*, user: User) -> list[Token]:
+    return list(Token.objects.filter(user=user).select_related("user").prefetch_related("device"))
+
+
+def type_names() -> dict[str, str]:
+    names = {kind.value: kind.label for kind in TokenKind}
+    names.update(TokenType.objects.values_list("kind", "display_name"))
+    return names
+
+
+def can_manage_tokens_of(*, actor: User, owner: User) -> bool:
+    return actor.pk == owner.pk or (actor.is_org_admin and actor.organisation_id == owner.organisation_id)
+
+
+def access_token(*, actor: User, token_id: int) -> Token:
+    """A token the actor may manage (their own, or any of their organisation's as admin), or 404."""
+    if actor.organisation_id is None:
+        raise Http404
+    token = (
+        Token.objects.select_related("user")
+        .prefetch_related("device")
+        .filter(pk=token_id, user__organisation_id=actor.organisation_id)
+        .first()
+    )
+    if token is None or not can_manage_tokens_of(actor=actor, owner=token.user):
+        raise Http404
+    return token

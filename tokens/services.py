@@ -1,0 +1,477 @@
+"""Every write on second-factor tokens: enrol, confirm, test, send codes, disable, delete, resync."""
+
+import binascii
+import secrets
+from base64 import b32decode
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Model
+from django.http import HttpRequest
+from django.utils import timezone
+from django_otp.models import Device
+from django_otp.oath import TOTP, hotp
+from django_otp.plugins.otp_email.models import EmailDevice
+from django_otp.plugins.otp_hotp.models import HOTPDevice
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import User
+from accounts.phones import validate_factor_phone_number
+from accounts.ratelimit import enforce_hourly_limit
+from audit.services import record
+from portal.mail import queue_email
+from tokens.models import SmsDevice, Token, TokenKind
+
+BACKUP_CODE_COUNT = 10
+CODE_DEVICES = (TOTPDevice, HOTPDevice, StaticDevice)
+
+
+class TokenError(ValidationError):
+    pass
+
+
+# --- Verification -----------------------------------------------------------------------------
+
+
+def verify_device(device: Device, code: str) -> bool:
+    """Check a code with django-otp's throttling applied the same way for every kind of device."""
+    allowed, _ = device.verify_is_allowed()
+    if not allowed:
+        return False
+    failures_before = getattr(device, "throttling_failure_count", 0)
+    if device.verify_token(code):
+        if hasattr(device, "throttle_reset"):
+            device.throttle_reset(commit=False)
+        if hasattr(device, "set_last_used_timestamp"):
+            device.set_last_used_timestamp(commit=False)
+        device.save()
+        return True
+    if hasattr(device, "throttle_increment") and device.throttling_failure_count == failures_before:
+        device.throttle_increment(commit=True)
+    return False
+
+
+def _refusal(token: Token) -> str | None:
+    """Why this token cannot be used right now, or None."""
+    if not token.enabled:
+        return "This token is disabled. Ask an admin of your organisation to enable it."
+    if token.expires_at is not None and token.expires_at <= timezone.now():
+        return (
+            f"This token expired on {timezone.localtime(token.expires_at):%d %b %Y}. "
+            "Use another token, or ask an admin for a replacement."
+        )
+    if token.is_locked:
+        return "This token is locked after too many wrong codes. An admin of your organisation can unlock it."
+    return None
+
+
+@dataclass
+class Verification:
+    token: Token | None
+    error: str = ""
+
+
+def verify_login_code(*, user: User, code: str, request: HttpRequest | None = None) -> Verification:
+    """Try the code against every token of the user; only an ACTIVE, unlocked one may pass."""
+    code = code.strip().replace(" ", "")
+    tokens = list(Token.objects.filter(user=user).prefetch_related("device"))
+    usable = [t for t in tokens if _refusal(t) is None]
+    for token in usable:
+        if verify_device(token.device, code):
+            record(action="login.second_factor", actor=user, request=request, target=_label(token))
+            return Verification(token=token)
+    # Explain a refusal when the code belongs to a token that may not be used.
+    for token in tokens:
+        reason = _refusal(token)
+        if reason and not token.is_locked and _matches_without_spending(token, code):
+            record(action="login.refused_token", actor=user, request=request, target=_label(token), reason=reason)
+            return Verification(token=None, error=reason)
+    for token in usable:
+        if token.is_locked:
+            record(action="token.locked", actor=user, request=request, subject_user=user, target=_label(token))
+    record(action="login.second_factor_failed", actor=user, request=request)
+    return Verification(token=None, error="That code is not right, or it has been used already.")
+
+
+def _matches_without_spending(token: Token, code: str) -> bool:
+    device = token.device
+    if not code.isdigit():
+        return False
+    if isinstance(device, TOTPDevice):
+        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+        for offset in range(-device.tolerance, device.tolerance + 1):
+            totp.drift = device.drift + offset
+            if totp.token() == int(code):
+                return True
+        return False
+    if isinstance(device, HOTPDevice):
+        return any(
+            hotp(device.bin_key, c, device.digits) == int(code)
+            for c in range(device.counter, device.counter + device.tolerance + 1)
+        )
+    return False
+
+
+# --- Helpers ----------------------------------------------------------------------------------
+
+
+def _label(token: Token) -> str:
+    text = f"{token.get_kind_display()} #{token.pk}"
+    detail = token.device_label if token.kind != TokenKind.BACKUP else ""
+    return f"{text} ({detail})" if detail else text
+
+
+def _create_token(*, user: User, kind: TokenKind, device: Model, **fields: object) -> Token:
+    return Token.objects.create(
+        user=user,
+        kind=kind,
+        device_type=ContentType.objects.get_for_model(device),
+        device_id=device.pk,
+        **fields,
+    )
+
+
+def _notify_new_factor(user: User, token: Token, acting_user: User) -> None:
+    by = "you" if acting_user.pk == user.pk else f"{acting_user.full_name} ({acting_user.email})"
+    queue_email(
+        subject="A new second factor was added to your portal account",
+        body=(
+            f"Hello {user.full_name or user.email},\n\n"
+            f"A {token.get_kind_display().lower()} was added to your account by {by} "
+            f"on {timezone.localtime():%d %b %Y at %H:%M %Z}.\n\n"
+            "If this was not expected, tell your organisation's admin or support at once.\n"
+        ),
+        to=[user.email],
+    )
+
+
+def _enrolled(token: Token, *, acting_user: User, request: HttpRequest | None) -> Token:
+    record(
+        action="token.enrolled",
+        actor=acting_user,
+        request=request,
+        subject_user=token.user,
+        target=_label(token),
+    )
+    _notify_new_factor(token.user, token, acting_user)
+    return token
+
+
+# --- Enrolment --------------------------------------------------------------------------------
+
+
+def start_totp(*, user: User) -> TOTPDevice:
+    """An unconfirmed authenticator secret, reused until confirmed with a code."""
+    device = TOTPDevice.objects.filter(user=user, name="pending", confirmed=False).first()
+    return device or TOTPDevice.objects.create(user=user, name="pending", confirmed=False)
+
+
+@transaction.atomic
+def confirm_totp(
+    *,
+    user: User,
+    device: TOTPDevice,
+    code: str,
+    description: str = "",
+    acting_user: User,
+    request: HttpRequest | None = None,
+) -> Token | None:
+    if device.user_id != user.pk or device.confirmed or not verify_device(device, code):
+        return None
+    device.confirmed = True
+    device.name = "authenticator"
+    device.save(update_fields=["confirmed", "name"])
+    token = _create_token(user=user, kind=TokenKind.TOTP, device=device, description=description)
+    return _enrolled(token, acting_user=acting_user, request=request)
+
+
+def parse_secret(raw: str) -> str:
+    """A hardware token's secret, given in hex or base32, as hex; ValidationError otherwise."""
+    text = raw.strip().replace(" ", "").replace("-", "")
+    if not text:
+        raise TokenError({"secret": "Enter the token's secret."})
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        try:
+            key = b32decode(text.upper() + "=" * (-len(text) % 8))
+        except (binascii.Error, ValueError) as exc:
+            raise TokenError({"secret": "The secret must be hexadecimal or base32."}) from exc
+    if not 10 <= len(key) <= 40:
+        raise TokenError({"secret": "The secret must be between 10 and 40 bytes (80 to 320 bits)."})
+    return key.hex()
+
+
+@transaction.atomic
+def enrol_hotp(
+    *,
+    user: User,
+    serial: str,
+    secret: str,
+    digits: int,
+    expires_at: datetime | None,
+    code: str,
+    description: str = "",
+    acting_user: User,
+    request: HttpRequest | None = None,
+) -> Token:
+    """Register a hardware token; the code it shows now proves the secret was typed right."""
+    key = parse_secret(secret)
+    serial = serial.strip()
+    same_serial = Token.objects.filter(user__organisation=user.organisation, kind=TokenKind.HOTP, serial=serial)
+    if same_serial.exists():
+        raise TokenError({"serial": "A hardware token with this serial number is already registered."})
+    if expires_at is not None and expires_at <= timezone.now():
+        raise TokenError({"expires_at": "The expiry date must be in the future."})
+    counter = _find_counter(bytes.fromhex(key), digits, [code], start=0)
+    if counter is None:
+        raise TokenError(
+            {"code": "That code does not match this secret. Press the token's button and enter the new code."}
+        )
+    device = HOTPDevice.objects.create(
+        user=user, name=f"hardware {serial}", key=key, digits=digits, counter=counter + 1, confirmed=True
+    )
+    token = _create_token(
+        user=user,
+        kind=TokenKind.HOTP,
+        device=device,
+        serial=serial,
+        expires_at=expires_at,
+        description=description,
+    )
+    return _enrolled(token, acting_user=acting_user, request=request)
+
+
+def _find_counter(key: bytes, digits: int, codes: list[str], *, start: int) -> int | None:
+    """The first counter in the look-ahead window where ``codes`` appear consecutively."""
+    try:
+        values = [int(c.strip()) for c in codes]
+    except ValueError:
+        return None
+    window = settings.HOTP_RESYNC_WINDOW
+    for counter in range(start, start + window):
+        if all(hotp(key, counter + i, digits) == value for i, value in enumerate(values)):
+            return counter
+    return None
+
+
+@transaction.atomic
+def resync_hotp(
+    *, token: Token, first_code: str, second_code: str, acting_user: User, request: HttpRequest | None = None
+) -> bool:
+    """Move the counter past two consecutive codes found in the window; otherwise change nothing."""
+    device = HOTPDevice.objects.select_for_update().get(pk=token.device_id)
+    counter = _find_counter(device.bin_key, device.digits, [first_code, second_code], start=device.counter)
+    ok = counter is not None
+    if counter is not None:
+        device.counter = counter + 2
+        device.throttle_reset(commit=False)
+        device.save()
+        token.save(update_fields=["updated_at"])
+    record(
+        action="token.resync" if ok else "token.resync_failed",
+        actor=acting_user,
+        request=request,
+        subject_user=token.user,
+        target=_label(token),
+    )
+    return ok
+
+
+def start_sms(*, user: User, number: str, acting_user: User) -> SmsDevice:
+    e164 = validate_factor_phone_number(number)
+    SmsDevice.objects.filter(user=user, name="pending", confirmed=False).delete()
+    device = SmsDevice.objects.create(user=user, name="pending", number=e164, confirmed=False)
+    send_code(device=device, user=user)
+    return device
+
+
+def start_email(*, user: User, email: str, acting_user: User) -> EmailDevice:
+    EmailDevice.objects.filter(user=user, name="pending", confirmed=False).delete()
+    device = EmailDevice.objects.create(user=user, name="pending", email=email.strip().lower(), confirmed=False)
+    send_code(device=device, user=user)
+    return device
+
+
+@transaction.atomic
+def confirm_side_channel(
+    *,
+    user: User,
+    device: SmsDevice | EmailDevice,
+    code: str,
+    description: str = "",
+    replaces: Token | None = None,
+    acting_user: User,
+    request: HttpRequest | None = None,
+) -> Token | None:
+    """Confirm a number or address with the code sent to it; it then becomes (or replaces) a token."""
+    if device.user_id != user.pk or device.confirmed or not verify_device(device, code):
+        return None
+    device.confirmed = True
+    device.name = "sms" if isinstance(device, SmsDevice) else "email"
+    device.save(update_fields=["confirmed", "name"])
+    kind = TokenKind.SMS if isinstance(device, SmsDevice) else TokenKind.EMAIL
+    if replaces is not None:
+        old_device = replaces.device
+        replaces.device_id = device.pk
+        replaces.save(update_fields=["device_id", "updated_at"])
+        old_device.delete()
+        record(
+            action="token.changed",
+            actor=acting_user,
+            request=request,
+            subject_user=user,
+            target=_label(replaces),
+        )
+        return replaces
+    token = _create_token(user=user, kind=kind, device=device, description=description)
+    return _enrolled(token, acting_user=acting_user, request=request)
+
+
+@transaction.atomic
+def generate_backup_codes(*, user: User, acting_user: User, request: HttpRequest | None = None) -> list[str]:
+    """A fresh set of single-use backup codes; any earlier set stops working."""
+    for token in Token.objects.filter(user=user, kind=TokenKind.BACKUP):
+        _delete(token)
+    device = StaticDevice.objects.create(user=user, name="backup", confirmed=True)
+    codes = [secrets.token_hex(4) for _ in range(BACKUP_CODE_COUNT)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=c) for c in codes)
+    token = _create_token(user=user, kind=TokenKind.BACKUP, device=device)
+    _enrolled(token, acting_user=acting_user, request=request)
+    return codes
+
+
+# --- Sending codes ----------------------------------------------------------------------------
+
+
+def send_code(*, device: SmsDevice | EmailDevice, user: User) -> None:
+    """Generate a code for an SMS or e-mail device and hand it to Celery, within the limits."""
+    allowed, info = device.generate_is_allowed()
+    if not allowed and info and info.get("next_generation_at"):
+        from accounts.ratelimit import RateLimited
+
+        wait = max(1, int((info["next_generation_at"] - timezone.now()).total_seconds()) + 1)
+        raise RateLimited(f"A code was just sent. Please wait {wait} seconds before asking for another.", wait)
+    enforce_hourly_limit(f"codes-user:{user.pk}", settings.TOKEN_SENDS_PER_USER_PER_HOUR, "codes sent to you")
+    if user.organisation_id is not None:
+        enforce_hourly_limit(
+            f"codes-org:{user.organisation_id}",
+            settings.TOKEN_SENDS_PER_ORGANISATION_PER_HOUR,
+            "codes sent for your organisation",
+        )
+    device.cooldown_set(commit=False)
+    device.generate_token(valid_secs=settings.TOKEN_CODE_VALID_SECONDS, commit=True)
+    minutes = settings.TOKEN_CODE_VALID_SECONDS // 60
+    text = f"Your {settings.OTP_TOTP_ISSUER} security code is {device.token}. It expires in {minutes} minutes."
+    from accounts.tasks import send_email, send_sms
+
+    if isinstance(device, SmsDevice):
+        to = str(device.number)
+        transaction.on_commit(lambda: send_sms.delay(to=to, body=text))
+    else:
+        address = device.email or user.email
+        transaction.on_commit(lambda: send_email.delay(subject="Your security code", body=text, to=[address]))
+
+
+def send_token_code(*, token: Token) -> None:
+    if not token.sends_codes:
+        raise TokenError("This token shows its own codes.")
+    if (reason := _refusal(token)) is not None:
+        raise TokenError(reason)
+    send_code(device=token.device, user=token.user)
+
+
+# --- Lifecycle --------------------------------------------------------------------------------
+
+
+def test_token(*, token: Token, code: str, acting_user: User, request: HttpRequest | None = None) -> bool:
+    """Check a code against one token. Never logs anyone in; a code that passes is spent."""
+    if (reason := _refusal(token)) is not None:
+        raise TokenError(reason)
+    ok = verify_device(token.device, code.strip().replace(" ", ""))
+    record(
+        action="token.test_passed" if ok else "token.test_failed",
+        actor=acting_user,
+        request=request,
+        subject_user=token.user,
+        target=_label(token),
+    )
+    return ok
+
+
+def set_enabled(*, token: Token, enabled: bool, acting_user: User, request: HttpRequest | None = None) -> Token:
+    token.enabled = enabled
+    token.save(update_fields=["enabled", "updated_at"])
+    record(
+        action="token.enabled" if enabled else "token.disabled",
+        actor=acting_user,
+        request=request,
+        subject_user=token.user,
+        target=_label(token),
+    )
+    return token
+
+
+def update_description(
+    *, token: Token, description: str, acting_user: User, request: HttpRequest | None = None
+) -> Token:
+    token.description = description.strip()
+    token.save(update_fields=["description", "updated_at"])
+    record(
+        action="token.edited",
+        actor=acting_user,
+        request=request,
+        subject_user=token.user,
+        target=_label(token),
+    )
+    return token
+
+
+def unlock(*, token: Token, acting_user: User, request: HttpRequest | None = None) -> Token:
+    token.device.throttle_reset(commit=True)
+    token.save(update_fields=["updated_at"])
+    record(
+        action="token.unlocked",
+        actor=acting_user,
+        request=request,
+        subject_user=token.user,
+        target=_label(token),
+    )
+    return token
+
+
+def _delete(token: Token) -> None:
+    device = token.device
+    token.delete()
+    if device is not None:
+        device.delete()
+
+
+def leaves_no_active_token(token: Token) -> bool:
+    others = Token.objects.filter(user_id=token.user_id).exclude(pk=token.pk).exclude(kind=TokenKind.BACKUP)
+    return not any(t.is_active for t in others)
+
+
+@transaction.atomic
+def delete_token(*, token: Token, acting_user: User, request: HttpRequest | None = None) -> None:
+    label = _label(token)
+    user = token.user
+    _delete(token)
+    record(action="token.deleted", actor=acting_user, request=request, subject_user=user, target=label)
+
+
+@transaction.atomic
+def delete_all_tokens(*, user: User) -> None:
+    for token in Token.objects.filter(user=user):
+        _delete(token)
+    for model in (TOTPDevice, HOTPDevice, StaticDevice, SmsDevice, EmailDevice):
+        model.objects.filter(user=user).delete()
+
+
+def has_factor(user: User) -> bool:
+    return Token.objects.filter(user=user).exclude(kind=TokenKind.BACKUP).exists()
