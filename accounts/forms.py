@@ -137,3 +137,9 @@ class ChangeUserForm(forms.Form):
     @classmethod
     def for_user(cls, user: User) -> "ChangeUserForm":
         return cls(initial={"role": user.role, "permissions": [p.value for p in user.granted_permissions]})
+
+
+class ReauthenticateForm(forms.Form):
+    password = forms.CharField(
+        label="Your password", widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True})
+    )

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts.middleware import onboarding_view
-from accounts.views import auth, onboarding, profile, users
+from accounts.views import auth, onboarding, profile, reauth, users
 
 urlpatterns = [
     path("", profile.home, name="home"),
@@ -24,6 +24,7 @@ urlpatterns = [
     path("setup/phone/resend/", onboarding.resend_phone_code, name="onboarding-phone-resend"),
     path("setup/phone/later/", onboarding.postpone_phone, name="onboarding-phone-later"),
     path("profile/", profile.profile, name="profile"),
+    path("reauthenticate/", reauth.reauthenticate, name="reauthenticate"),
     path("profile/company-change/", profile.request_company_change, name="company-change-request"),
     path("users/", users.user_list, name="user-list"),
     path("users/add/", users.user_add, name="user-add"),

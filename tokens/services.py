@@ -283,17 +283,17 @@ def resync_hotp(
     return ok
 
 
-def start_sms(*, user: User, number: str, acting_user: User) -> SmsDevice:
+def start_sms(*, user: User, number: str, acting_user: User, pending_name: str = "pending") -> SmsDevice:
     e164 = validate_factor_phone_number(number)
-    SmsDevice.objects.filter(user=user, name="pending", confirmed=False).delete()
-    device = SmsDevice.objects.create(user=user, name="pending", number=e164, confirmed=False)
+    SmsDevice.objects.filter(user=user, name=pending_name, confirmed=False).delete()
+    device = SmsDevice.objects.create(user=user, name=pending_name, number=e164, confirmed=False)
     send_code(device=device, user=user)
     return device
 
 
-def start_email(*, user: User, email: str, acting_user: User) -> EmailDevice:
-    EmailDevice.objects.filter(user=user, name="pending", confirmed=False).delete()
-    device = EmailDevice.objects.create(user=user, name="pending", email=email.strip().lower(), confirmed=False)
+def start_email(*, user: User, email: str, acting_user: User, pending_name: str = "pending") -> EmailDevice:
+    EmailDevice.objects.filter(user=user, name=pending_name, confirmed=False).delete()
+    device = EmailDevice.objects.create(user=user, name=pending_name, email=email.strip().lower(), confirmed=False)
     send_code(device=device, user=user)
     return device
 

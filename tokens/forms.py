@@ -1,0 +1,108 @@
+from datetime import datetime, time
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from accounts.phones import validate_factor_phone_number
+
+
+def _digits(value: str) -> str:
+    code = value.strip().replace(" ", "")
+    if not code.isdigit():
+        raise ValidationError("The code is made of digits only.")
+    return code
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code",
+        max_length=10,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
+    )
+
+    def clean_code(self) -> str:
+        return _digits(self.cleaned_data["code"])
+
+
+class TestCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code",
+        max_length=16,
+        help_text="A backup code is letters and digits.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True}),
+    )
+
+    def clean_code(self) -> str:
+        code: str = self.cleaned_data["code"].strip().replace(" ", "")
+        if not code.isalnum():
+            raise ValidationError("Enter the code as shown, letters and digits only.")
+        return code
+
+
+class DescriptionForm(forms.Form):
+    description = forms.CharField(label="Description", max_length=120, required=False)
+
+
+class HardwareTokenForm(forms.Form):
+    serial = forms.CharField(label="Serial number", max_length=64, help_text="Printed on the back of the token.")
+    secret = forms.CharField(
+        label="Secret",
+        max_length=200,
+        help_text="As supplied with the token, in hexadecimal or base32.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    digits = forms.TypedChoiceField(label="Digits", choices=[(6, "6"), (8, "8")], coerce=int, initial=6)
+    expires_on = forms.DateField(
+        label="Expiry date",
+        required=False,
+        help_text="The token stops working at the end of this day.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    description = forms.CharField(label="Description", max_length=120, required=False)
+    code = forms.CharField(label="Code now shown by the token", max_length=10)
+
+    def clean_serial(self) -> str:
+        serial: str = self.cleaned_data["serial"].strip()
+        if not serial or any(ch.isspace() or not ch.isprintable() for ch in serial):
+            raise ValidationError("Enter the serial number without spaces.")
+        return serial
+
+    def clean_code(self) -> str:
+        return _digits(self.cleaned_data["code"])
+
+    @property
+    def expires_at(self) -> datetime | None:
+        day = self.cleaned_data.get("expires_on")
+        if day is None:
+            return None
+        return timezone.make_aware(datetime.combine(day, time.max))
+
+
+class SmsNumberForm(forms.Form):
+    number = forms.CharField(
+        label="Mobile number",
+        max_length=32,
+        help_text="With the country code, e.g. +44 7400 123456.",
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+    description = forms.CharField(label="Description", max_length=120, required=False)
+
+    def clean_number(self) -> str:
+        return validate_factor_phone_number(self.cleaned_data["number"])
+
+
+class EmailAddressForm(forms.Form):
+    email = forms.EmailField(label="Email address", max_length=254)
+    description = forms.CharField(label="Description", max_length=120, required=False)
+
+
+class ResyncForm(forms.Form):
+    first_code = forms.CharField(label="First code", max_length=10)
+    second_code = forms.CharField(label="Next code", max_length=10, help_text="Press the button again.")
+
+    def clean_first_code(self) -> str:
+        return _digits(self.cleaned_data["first_code"])
+
+    def clean_second_code(self) -> str:
+        return _digits(self.cleaned_data["second_code"])

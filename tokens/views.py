@@ -1,0 +1,358 @@
+"""Token pages: a user's own tokens, and an org admin's view of any of their users' tokens."""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from django_otp.plugins.otp_email.models import EmailDevice
+
+from accounts import selectors as account_selectors
+from accounts.models import User
+from accounts.qr import authenticator_setup
+from accounts.ratelimit import RateLimited
+from accounts.reauth import recent_password_required
+from accounts.types import AuthenticatedRequest
+from tokens import selectors, services
+from tokens.forms import (
+    CodeForm,
+    DescriptionForm,
+    EmailAddressForm,
+    HardwareTokenForm,
+    ResyncForm,
+    SmsNumberForm,
+    TestCodeForm,
+)
+from tokens.models import SmsDevice, Token, TokenKind
+
+
+def _owner(request: AuthenticatedRequest, user_id: int | None) -> User:
+    """Whose tokens the page is about: the user themselves, or (for admins) one of their users."""
+    if user_id is None or user_id == request.user.pk:
+        return request.user
+    owner = account_selectors.access_user(user=request.user, user_id=user_id)
+    if not selectors.can_manage_tokens_of(actor=request.user, owner=owner):
+        raise PermissionDenied("Only your organisation's admins can manage other users' tokens.")
+    return owner
+
+
+def _list_url(owner: User, actor: User) -> str:
+    return reverse("tokens") if owner.pk == actor.pk else reverse("user-tokens", args=[owner.pk])
+
+
+def _error(exc: ValidationError | RateLimited) -> str:
+    if isinstance(exc, RateLimited):
+        return exc.message
+    return " ".join(exc.messages)
+
+
+def token_list(request: AuthenticatedRequest, user_id: int | None = None) -> HttpResponse:
+    owner = _owner(request, user_id)
+    context = {
+        "owner": owner,
+        "tokens": selectors.tokens_of(user=owner),
+        "type_names": selectors.type_names(),
+        "is_self": owner.pk == request.user.pk,
+        "kinds": TokenKind,
+    }
+    return render(request, "tokens/list.html", context)
+
+
+def _token_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Load the token through the organisation-scoped selector; others' ids are 404."""
+
+    @wraps(view)
+    def wrapper(request: AuthenticatedRequest, token_id: int) -> HttpResponse:
+        token = selectors.access_token(actor=request.user, token_id=token_id)
+        return view(request, token)
+
+    return wrapper
+
+
+@_token_view
+def token_detail(request: AuthenticatedRequest, token: Token) -> HttpResponse:
+    context = {
+        "token": token,
+        "type_name": selectors.type_names()[token.kind],
+        "list_url": _list_url(token.user, request.user),
+        "is_admin": request.user.is_org_admin,
+        "description_form": DescriptionForm(initial={"description": token.description}),
+    }
+    return render(request, "tokens/detail.html", context)
+
+
+@_token_view
+def token_edit(request: AuthenticatedRequest, token: Token) -> HttpResponse:
+    if token.sends_codes:
+        return _change_destination(request, token)
+    form = DescriptionForm(request.POST or None, initial={"description": token.description})
+    if request.method == "POST" and form.is_valid():
+        services.update_description(
+            token=token, description=form.cleaned_data["description"], acting_user=request.user, request=request
+        )
+        messages.success(request, "The description is saved.")
+        return redirect("token-detail", token_id=token.pk)
+    return render(request, "tokens/edit.html", {"token": token, "form": form}, status=400 if form.is_bound else 200)
+
+
+@recent_password_required
+def _change_destination(request: AuthenticatedRequest, token: Token) -> HttpResponse:
+    """A new number or address is used only once the code sent to it comes back."""
+    pending_name = f"replace-{token.pk}"
+    model = SmsDevice if token.kind == TokenKind.SMS else EmailDevice
+    pending = model.objects.filter(user=token.user, name=pending_name, confirmed=False).first()
+    form_class = SmsNumberForm if token.kind == TokenKind.SMS else EmailAddressForm
+    form = form_class(request.POST if "description" in request.POST else None)
+    code_form = CodeForm(request.POST if "code" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        try:
+            if token.kind == TokenKind.SMS:
+                services.start_sms(
+                    user=token.user,
+                    number=form.cleaned_data["number"],
+                    acting_user=request.user,
+                    pending_name=pending_name,
+                )
+            else:
+                services.start_email(
+                    user=token.user,
+                    email=form.cleaned_data["email"],
+                    acting_user=request.user,
+                    pending_name=pending_name,
+                )
+        except (RateLimited, ValidationError) as exc:
+            form.add_error(None, _error(exc))
+        else:
+            messages.info(request, "We sent a code to the new destination. Enter it to switch over.")
+            return redirect("token-edit", token_id=token.pk)
+    if code_form.is_bound and code_form.is_valid() and pending is not None:
+        changed = services.confirm_side_channel(
+            user=token.user,
+            device=pending,
+            code=code_form.cleaned_data["code"],
+            replaces=token,
+            acting_user=request.user,
+            request=request,
+        )
+        if changed is not None:
+            messages.success(request, "Confirmed: codes now go to the new destination.")
+            return redirect("token-detail", token_id=token.pk)
+        code_form.add_error("code", "That code is not right, or it has expired.")
+    context = {"token": token, "form": form, "code_form": code_form, "pending": pending}
+    bound = form.is_bound or code_form.is_bound
+    return render(request, "tokens/change_destination.html", context, status=400 if bound else 200)
+
+
+@_token_view
+def token_test(request: AuthenticatedRequest, token: Token) -> HttpResponse:
+    form = TestCodeForm(request.POST if "code" in request.POST else None)
+    result = None
+    if request.method == "POST" and "send" in request.POST:
+        try:
+            services.send_token_code(token=token)
+            messages.info(request, f"We sent a code to {token.device_label}.")
+        except (RateLimited, ValidationError) as exc:
+            messages.error(request, _error(exc))
+        return redirect("token-test", token_id=token.pk)
+    if form.is_bound and form.is_valid():
+        try:
+            result = services.test_token(
+                token=token, code=form.cleaned_data["code"], acting_user=request.user, request=request
+            )
+        except ValidationError as exc:
+            form.add_error(None, _error(exc))
+    context = {"token": token, "form": form, "result": result}
+    return render(request, "tokens/test.html", context, status=400 if result is False or form.errors else 200)
+
+
+def _set_enabled(enabled: bool) -> Callable[..., HttpResponse]:
+    @require_POST
+    @_token_view
+    def view(request: AuthenticatedRequest, token: Token) -> HttpResponse:
+        services.set_enabled(token=token, enabled=enabled, acting_user=request.user, request=request)
+        messages.success(request, "The token is enabled." if enabled else "The token is disabled: it cannot be used.")
+        return redirect("token-detail", token_id=token.pk)
+
+    return view
+
+
+token_enable = _set_enabled(True)
+token_disable = _set_enabled(False)
+
+
+@_token_view
+def token_delete(request: AuthenticatedRequest, token: Token) -> HttpResponse:
+    list_url = _list_url(token.user, request.user)
+    if request.method == "POST":
+        services.delete_token(token=token, acting_user=request.user, request=request)
+        messages.success(request, "The token is deleted.")
+        return redirect(list_url)
+    context = {"token": token, "last_one": services.leaves_no_active_token(token), "list_url": list_url}
+    return render(request, "tokens/delete.html", context)
+
+
+@_token_view
+def token_reset(request: AuthenticatedRequest, token: Token) -> HttpResponse:
+    if token.kind != TokenKind.HOTP:
+        raise Http404
+    form = ResyncForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if services.resync_hotp(
+            token=token,
+            first_code=form.cleaned_data["first_code"],
+            second_code=form.cleaned_data["second_code"],
+            acting_user=request.user,
+            request=request,
+        ):
+            messages.success(request, "The token is back in step.")
+            return redirect("token-detail", token_id=token.pk)
+        form.add_error(
+            None,
+            "Those two codes do not follow each other on this token (within 1000 presses). Nothing was changed.",
+        )
+    return render(request, "tokens/reset.html", {"token": token, "form": form}, status=400 if form.errors else 200)
+
+
+@require_POST
+@_token_view
+def token_unlock(request: AuthenticatedRequest, token: Token) -> HttpResponse:
+    if not request.user.is_org_admin:
+        raise PermissionDenied("Only your organisation's admins can unlock a token.")
+    services.unlock(token=token, acting_user=request.user, request=request)
+    messages.success(request, "The token is unlocked.")
+    return redirect("token-detail", token_id=token.pk)
+
+
+# --- Enrolment --------------------------------------------------------------------------------
+
+
+@recent_password_required
+def enrol(request: AuthenticatedRequest, kind: str, user_id: int | None = None) -> HttpResponse:
+    owner = _owner(request, user_id)
+    views: dict[str, Callable[[AuthenticatedRequest, User], HttpResponse]] = {
+        TokenKind.TOTP: _enrol_totp,
+        TokenKind.HOTP: _enrol_hotp,
+        TokenKind.SMS: _enrol_side_channel,
+        TokenKind.EMAIL: _enrol_side_channel,
+        TokenKind.BACKUP: _enrol_backup,
+    }
+    if kind not in views:
+        raise Http404
+    request.enrol_kind = kind  # type: ignore[attr-defined]
+    return views[kind](request, owner)
+
+
+def _enrolled(request: AuthenticatedRequest, token: Token) -> HttpResponse:
+    messages.success(request, f"{selectors.type_names()[token.kind]} added.")
+    return redirect("token-detail", token_id=token.pk)
+
+
+def _enrol_totp(request: AuthenticatedRequest, owner: User) -> HttpResponse:
+    device = services.start_totp(user=owner)
+    form = CodeForm(request.POST if "code" in request.POST else None)
+    description = DescriptionForm(request.POST or None)
+    if form.is_bound and form.is_valid() and description.is_valid():
+        token = services.confirm_totp(
+            user=owner,
+            device=device,
+            code=form.cleaned_data["code"],
+            description=description.cleaned_data["description"],
+            acting_user=request.user,
+            request=request,
+        )
+        if token is not None:
+            return _enrolled(request, token)
+        form.add_error("code", "That code is not right. Check the time on the phone and enter the current code.")
+    context = {
+        "owner": owner,
+        "form": form,
+        "description": description,
+        **authenticator_setup(user=owner, device=device),
+    }
+    return render(request, "tokens/enrol_totp.html", context, status=400 if form.is_bound else 200)
+
+
+def _enrol_hotp(request: AuthenticatedRequest, owner: User) -> HttpResponse:
+    form = HardwareTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            token = services.enrol_hotp(
+                user=owner,
+                serial=data["serial"],
+                secret=data["secret"],
+                digits=data["digits"],
+                expires_at=form.expires_at,
+                code=data["code"],
+                description=data["description"],
+                acting_user=request.user,
+                request=request,
+            )
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                for field, errors in exc.message_dict.items():
+                    form.add_error({"expires_at": "expires_on"}.get(field, field), errors)
+            else:
+                form.add_error(None, exc)
+        else:
+            return _enrolled(request, token)
+    return render(
+        request, "tokens/enrol_hotp.html", {"owner": owner, "form": form}, status=400 if form.is_bound else 200
+    )
+
+
+def _enrol_side_channel(request: AuthenticatedRequest, owner: User) -> HttpResponse:
+    kind = request.enrol_kind  # type: ignore[attr-defined]
+    model = SmsDevice if kind == TokenKind.SMS else EmailDevice
+    form_class = SmsNumberForm if kind == TokenKind.SMS else EmailAddressForm
+    pending = model.objects.filter(user=owner, name="pending", confirmed=False).first()
+    form = form_class(request.POST if "description" in request.POST else None)
+    code_form = CodeForm(request.POST if "code" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        try:
+            if kind == TokenKind.SMS:
+                services.start_sms(user=owner, number=form.cleaned_data["number"], acting_user=request.user)
+            else:
+                services.start_email(user=owner, email=form.cleaned_data["email"], acting_user=request.user)
+        except (RateLimited, ValidationError) as exc:
+            form.add_error(None, _error(exc))
+        else:
+            request.session[f"enrol-description-{kind}"] = form.cleaned_data["description"]
+            messages.info(request, "We sent a code. Enter it below to confirm.")
+            return redirect(request.path)
+    if request.method == "POST" and "resend" in request.POST and pending is not None:
+        try:
+            services.send_code(device=pending, user=owner)
+            messages.info(request, "We sent a new code.")
+        except RateLimited as exc:
+            messages.error(request, exc.message)
+        return redirect(request.path)
+    if code_form.is_bound and code_form.is_valid() and pending is not None:
+        token = services.confirm_side_channel(
+            user=owner,
+            device=pending,
+            code=code_form.cleaned_data["code"],
+            description=request.session.pop(f"enrol-description-{kind}", ""),
+            acting_user=request.user,
+            request=request,
+        )
+        if token is not None:
+            return _enrolled(request, token)
+        code_form.add_error("code", "That code is not right, or it has expired. Ask for a new one.")
+    context = {"owner": owner, "form": form, "code_form": code_form, "pending": pending, "kind": kind}
+    bound = form.is_bound or code_form.is_bound
+    return render(
+        request, "tokens/enrol_side_channel.html", context, status=400 if bound and not form.is_valid() else 200
+    )
+
+
+def _enrol_backup(request: AuthenticatedRequest, owner: User) -> HttpResponse:
+    if request.method != "POST":
+        return render(request, "tokens/enrol_backup.html", {"owner": owner})
+    codes = services.generate_backup_codes(user=owner, acting_user=request.user, request=request)
+    # Shown once, on this response only; never stored in the clear.
+    return render(request, "tokens/backup_codes.html", {"owner": owner, "codes": codes})
