@@ -1,5 +1,7 @@
 """Celery tasks of the accounts app: thin wrappers that load ids and call a service."""
 
+import smtplib
+
 import requests
 from celery import shared_task
 from django.core.management import call_command
@@ -8,6 +10,7 @@ from twilio.base.exceptions import TwilioRestException
 from accounts import services
 from accounts.models import User
 from accounts.sms import get_gateway
+from portal.mail import deliver_email
 
 
 @shared_task(acks_late=True)
@@ -46,9 +49,14 @@ def send_sms(*, to: str, body: str) -> str:
         raise
 
 
-@shared_task
+@shared_task(
+    autoretry_for=(smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, TimeoutError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=5,
+)
 def send_email(*, subject: str, body: str, to: list[str]) -> int:
-    return services.deliver_email(subject=subject, body=body, to=to)
+    return deliver_email(subject=subject, body=body, to=to)
 
 
 @shared_task
