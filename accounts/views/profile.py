@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 from accounts import selectors, services
 from accounts.forms import ChangeRequestForm, ContactNumbersForm
 from accounts.types import AuthenticatedRequest
+from tokens import selectors as token_selectors
 
 
 def home(request: AuthenticatedRequest) -> HttpResponse:
@@ -14,6 +15,7 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
     context = {
         "show_fallback_reminder": user.fallback_phone_reminder and not services.has_fallback_phone(user),
         "open_change_requests": selectors.open_change_requests(user=user),
+        "tokens": token_selectors.tokens_of(user=user),
     }
     return render(request, "accounts/home.html", context)
 
