@@ -20,6 +20,7 @@ from django_otp.models import (
     ThrottlingMixin,
     TimestampMixin,
 )
+from django_otp.plugins.otp_email.models import EmailDevice
 from phonenumber_field.modelfields import PhoneNumberField
 
 
@@ -67,6 +68,17 @@ class SmsDevice(TimestampMixin, CooldownMixin, ThrottlingMixin, SideChannelDevic
 
     def get_throttle_factor(self) -> int:
         return 1
+
+
+class EmailCodeDevice(EmailDevice):
+    """django-otp's e-mail device, with the portal's cooldown setting (read at call time)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "email device"
+
+    def get_cooldown_duration(self) -> int:
+        return int(settings.TOKEN_SEND_COOLDOWN_SECONDS)
 
 
 class Token(models.Model):

@@ -1,7 +1,9 @@
 """Every write on second-factor tokens: enrol, confirm, test, send codes, disable, delete, resync."""
 
 import binascii
+import math
 import secrets
+import time
 from base64 import b32decode
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,9 +15,8 @@ from django.db import transaction
 from django.db.models import Model
 from django.http import HttpRequest
 from django.utils import timezone
-from django_otp.models import Device
+from django_otp.models import Device, SideChannelDevice
 from django_otp.oath import TOTP, hotp
-from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_hotp.models import HOTPDevice
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -25,7 +26,7 @@ from accounts.phones import validate_factor_phone_number
 from accounts.ratelimit import enforce_hourly_limit
 from audit.services import record
 from portal.mail import queue_email
-from tokens.models import SmsDevice, Token, TokenKind
+from tokens.models import EmailCodeDevice, SmsDevice, Token, TokenKind
 
 BACKUP_CODE_COUNT = 10
 CODE_DEVICES = (TOTPDevice, HOTPDevice, StaticDevice)
@@ -39,21 +40,26 @@ class TokenError(ValidationError):
 
 
 def verify_device(device: Device, code: str) -> bool:
-    """Check a code with django-otp's throttling applied the same way for every kind of device."""
-    allowed, _ = device.verify_is_allowed()
-    if not allowed:
+    """Check a code with django-otp's throttling applied the same way for every kind of device.
+
+    The device row is locked for the check, so the same code sent twice at once passes once.
+    """
+    with transaction.atomic():
+        device = type(device).objects.select_for_update().get(pk=device.pk)
+        allowed, _ = device.verify_is_allowed()
+        if not allowed:
+            return False
+        failures_before = getattr(device, "throttling_failure_count", 0)
+        if device.verify_token(code):
+            if hasattr(device, "throttle_reset"):
+                device.throttle_reset(commit=False)
+            if hasattr(device, "set_last_used_timestamp"):
+                device.set_last_used_timestamp(commit=False)
+            device.save()
+            return True
+        if hasattr(device, "throttle_increment") and device.throttling_failure_count == failures_before:
+            device.throttle_increment(commit=True)
         return False
-    failures_before = getattr(device, "throttling_failure_count", 0)
-    if device.verify_token(code):
-        if hasattr(device, "throttle_reset"):
-            device.throttle_reset(commit=False)
-        if hasattr(device, "set_last_used_timestamp"):
-            device.set_last_used_timestamp(commit=False)
-        device.save()
-        return True
-    if hasattr(device, "throttle_increment") and device.throttling_failure_count == failures_before:
-        device.throttle_increment(commit=True)
-    return False
 
 
 def _refusal(token: Token) -> str | None:
@@ -70,40 +76,81 @@ def _refusal(token: Token) -> str | None:
     return None
 
 
+def _throttle_wait(device: Device) -> int | None:
+    allowed, info = device.verify_is_allowed()
+    if allowed:
+        return None
+    until = (info or {}).get("locked_until")
+    return max(1, math.ceil((until - timezone.now()).total_seconds())) if until else 1
+
+
 @dataclass
 class Verification:
     token: Token | None
     error: str = ""
 
 
+WRONG_CODE = "That code is not right, or it has been used already."
+
+
 def verify_login_code(*, user: User, code: str, request: HttpRequest | None = None) -> Verification:
-    """Try the code against every token of the user; only an ACTIVE, unlocked one may pass."""
+    """Accept the code if it belongs to an ACTIVE, unlocked token of the user.
+
+    The token the code belongs to is found first without side effects, so a code from one
+    token never counts as a wrong guess against the others; a code that fits none counts
+    against each usable token (django-otp's throttling, and the lock after repeated failures).
+    """
     code = code.strip().replace(" ", "")
     tokens = list(Token.objects.filter(user=user).prefetch_related("device"))
     usable = [t for t in tokens if _refusal(t) is None]
-    for token in usable:
-        if verify_device(token.device, code):
-            record(action="login.second_factor", actor=user, request=request, target=_label(token))
-            return Verification(token=token)
-    # Explain a refusal when the code belongs to a token that may not be used.
-    for token in tokens:
-        reason = _refusal(token)
-        if reason and not token.is_locked and _matches_without_spending(token, code):
-            record(action="login.refused_token", actor=user, request=request, target=_label(token), reason=reason)
+    waits = [w for t in usable if (w := _throttle_wait(t.device)) is not None]
+    if usable and len(waits) == len(usable):
+        # Every usable token is throttled: the code is not even looked at.
+        wait = min(waits)
+        return Verification(
+            None, f"Too many wrong codes. Wait {wait} second{'s' if wait != 1 else ''}, then try again."
+        )
+    candidates = [t for t in usable if _throttle_wait(t.device) is None]
+    match = next((t for t in candidates if _matches_without_spending(t, code)), None)
+    if match is not None:
+        if verify_device(match.device, code):
+            record(action="login.second_factor", actor=user, request=request, target=_label(match))
+            return Verification(token=match)
+        candidates.remove(match)  # a replayed code: verify_device counted the failure
+    else:
+        refused = next(
+            (t for t in tokens if t not in usable and not t.is_locked and _matches_without_spending(t, code)), None
+        )
+        if refused is not None:
+            reason = _refusal(refused) or WRONG_CODE
+            record(action="login.refused_token", actor=user, request=request, target=_label(refused), reason=reason)
             return Verification(token=None, error=reason)
-    for token in usable:
+    for token in candidates:
+        token.device.throttle_increment(commit=True)
         if token.is_locked:
             record(action="token.locked", actor=user, request=request, subject_user=user, target=_label(token))
     record(action="login.second_factor_failed", actor=user, request=request)
-    return Verification(token=None, error="That code is not right, or it has been used already.")
+    locked = [t for t in tokens if t.enabled and t.is_locked]
+    if locked:
+        names = ", ".join(sorted({t.get_kind_display().lower() for t in locked}))
+        return Verification(
+            None, f"{WRONG_CODE} Your {names} is locked after too many wrong codes; an admin can unlock it."
+        )
+    return Verification(token=None, error=WRONG_CODE)
 
 
 def _matches_without_spending(token: Token, code: str) -> bool:
+    """Whether the code is this token's current one, without using it up or counting a failure."""
     device = token.device
+    if isinstance(device, StaticDevice):
+        return device.token_set.filter(token=code).exists()
+    if isinstance(device, SideChannelDevice):
+        return device.token is not None and device.token == code and timezone.now() < device.valid_until
     if not code.isdigit():
         return False
     if isinstance(device, TOTPDevice):
         totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+        totp.time = time.time()  # read the clock as django-otp's TOTPDevice does
         for offset in range(-device.tolerance, device.tolerance + 1):
             totp.drift = device.drift + offset
             if totp.token() == int(code):
@@ -283,17 +330,26 @@ def resync_hotp(
     return ok
 
 
+@transaction.atomic
 def start_sms(*, user: User, number: str, acting_user: User, pending_name: str = "pending") -> SmsDevice:
+    """Text a code to a number not yet confirmed; the same number again reuses its cooldown."""
     e164 = validate_factor_phone_number(number)
-    SmsDevice.objects.filter(user=user, name=pending_name, confirmed=False).delete()
-    device = SmsDevice.objects.create(user=user, name=pending_name, number=e164, confirmed=False)
+    device = SmsDevice.objects.filter(user=user, name=pending_name, confirmed=False).first()
+    if device is None or str(device.number) != e164:
+        SmsDevice.objects.filter(user=user, name=pending_name, confirmed=False).delete()
+        device = SmsDevice.objects.create(user=user, name=pending_name, number=e164, confirmed=False)
     send_code(device=device, user=user)
     return device
 
 
-def start_email(*, user: User, email: str, acting_user: User, pending_name: str = "pending") -> EmailDevice:
-    EmailDevice.objects.filter(user=user, name=pending_name, confirmed=False).delete()
-    device = EmailDevice.objects.create(user=user, name=pending_name, email=email.strip().lower(), confirmed=False)
+@transaction.atomic
+def start_email(*, user: User, email: str, acting_user: User, pending_name: str = "pending") -> EmailCodeDevice:
+    """E-mail a code to an address not yet confirmed; the same address again reuses its cooldown."""
+    address = email.strip().lower()
+    device = EmailCodeDevice.objects.filter(user=user, name=pending_name, confirmed=False).first()
+    if device is None or device.email != address:
+        EmailCodeDevice.objects.filter(user=user, name=pending_name, confirmed=False).delete()
+        device = EmailCodeDevice.objects.create(user=user, name=pending_name, email=address, confirmed=False)
     send_code(device=device, user=user)
     return device
 
@@ -302,7 +358,7 @@ def start_email(*, user: User, email: str, acting_user: User, pending_name: str 
 def confirm_side_channel(
     *,
     user: User,
-    device: SmsDevice | EmailDevice,
+    device: SmsDevice | EmailCodeDevice,
     code: str,
     description: str = "",
     replaces: Token | None = None,
@@ -349,7 +405,7 @@ def generate_backup_codes(*, user: User, acting_user: User, request: HttpRequest
 # --- Sending codes ----------------------------------------------------------------------------
 
 
-def send_code(*, device: SmsDevice | EmailDevice, user: User) -> None:
+def send_code(*, device: SmsDevice | EmailCodeDevice, user: User) -> None:
     """Generate a code for an SMS or e-mail device and hand it to Celery, within the limits."""
     allowed, info = device.generate_is_allowed()
     if not allowed and info and info.get("next_generation_at"):
@@ -469,7 +525,7 @@ def delete_token(*, token: Token, acting_user: User, request: HttpRequest | None
 def delete_all_tokens(*, user: User) -> None:
     for token in Token.objects.filter(user=user):
         _delete(token)
-    for model in (TOTPDevice, HOTPDevice, StaticDevice, SmsDevice, EmailDevice):
+    for model in (TOTPDevice, HOTPDevice, StaticDevice, SmsDevice, EmailCodeDevice):
         model.objects.filter(user=user).delete()
 
 

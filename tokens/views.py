@@ -9,7 +9,6 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
-from django_otp.plugins.otp_email.models import EmailDevice
 
 from accounts import selectors as account_selectors
 from accounts.models import User
@@ -27,7 +26,7 @@ from tokens.forms import (
     SmsNumberForm,
     TestCodeForm,
 )
-from tokens.models import SmsDevice, Token, TokenKind
+from tokens.models import EmailCodeDevice, SmsDevice, Token, TokenKind
 
 
 def _owner(request: AuthenticatedRequest, user_id: int | None) -> User:
@@ -48,6 +47,11 @@ def _error(exc: ValidationError | RateLimited) -> str:
     if isinstance(exc, RateLimited):
         return exc.message
     return " ".join(exc.messages)
+
+
+def _nothing_to_confirm(kind: str) -> str:
+    what = "number" if kind == TokenKind.SMS else "address"
+    return f"No new {what} is waiting to be confirmed: enter the {what} first, and we will send it a code."
 
 
 def token_list(request: AuthenticatedRequest, user_id: int | None = None) -> HttpResponse:
@@ -103,7 +107,7 @@ def token_edit(request: AuthenticatedRequest, token: Token) -> HttpResponse:
 def _change_destination(request: AuthenticatedRequest, token: Token) -> HttpResponse:
     """A new number or address is used only once the code sent to it comes back."""
     pending_name = f"replace-{token.pk}"
-    model = SmsDevice if token.kind == TokenKind.SMS else EmailDevice
+    model = SmsDevice if token.kind == TokenKind.SMS else EmailCodeDevice
     pending = model.objects.filter(user=token.user, name=pending_name, confirmed=False).first()
     form_class = SmsNumberForm if token.kind == TokenKind.SMS else EmailAddressForm
     form = form_class(request.POST if "description" in request.POST else None)
@@ -129,6 +133,8 @@ def _change_destination(request: AuthenticatedRequest, token: Token) -> HttpResp
         else:
             messages.info(request, "We sent a code to the new destination. Enter it to switch over.")
             return redirect("token-edit", token_id=token.pk)
+    if code_form.is_bound and pending is None:
+        messages.error(request, _nothing_to_confirm(token.kind))
     if code_form.is_bound and code_form.is_valid() and pending is not None:
         changed = services.confirm_side_channel(
             user=token.user,
@@ -170,8 +176,9 @@ def token_test(request: AuthenticatedRequest, token: Token) -> HttpResponse:
 
 
 def _set_enabled(enabled: bool) -> Callable[..., HttpResponse]:
-    @require_POST
+    # Access first: another organisation's token is 404 whatever the method.
     @_token_view
+    @require_POST
     def view(request: AuthenticatedRequest, token: Token) -> HttpResponse:
         services.set_enabled(token=token, enabled=enabled, acting_user=request.user, request=request)
         messages.success(request, "The token is enabled." if enabled else "The token is disabled: it cannot be used.")
@@ -217,8 +224,8 @@ def token_reset(request: AuthenticatedRequest, token: Token) -> HttpResponse:
     return render(request, "tokens/reset.html", {"token": token, "form": form}, status=400 if form.errors else 200)
 
 
-@require_POST
 @_token_view
+@require_POST
 def token_unlock(request: AuthenticatedRequest, token: Token) -> HttpResponse:
     if not request.user.is_org_admin:
         raise PermissionDenied("Only your organisation's admins can unlock a token.")
@@ -307,7 +314,7 @@ def _enrol_hotp(request: AuthenticatedRequest, owner: User) -> HttpResponse:
 
 def _enrol_side_channel(request: AuthenticatedRequest, owner: User) -> HttpResponse:
     kind = request.enrol_kind  # type: ignore[attr-defined]
-    model = SmsDevice if kind == TokenKind.SMS else EmailDevice
+    model = SmsDevice if kind == TokenKind.SMS else EmailCodeDevice
     form_class = SmsNumberForm if kind == TokenKind.SMS else EmailAddressForm
     pending = model.objects.filter(user=owner, name="pending", confirmed=False).first()
     form = form_class(request.POST if "description" in request.POST else None)
@@ -331,6 +338,8 @@ def _enrol_side_channel(request: AuthenticatedRequest, owner: User) -> HttpRespo
         except RateLimited as exc:
             messages.error(request, exc.message)
         return redirect(request.path)
+    if code_form.is_bound and pending is None:
+        messages.error(request, _nothing_to_confirm(kind))
     if code_form.is_bound and code_form.is_valid() and pending is not None:
         token = services.confirm_side_channel(
             user=owner,

@@ -1,3 +1,4 @@
+import math
 import time
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse_lazy
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
@@ -58,6 +60,24 @@ def _pending_user(request: HttpRequest) -> tuple[User, dict[str, Any]] | None:
     return (user, pending) if user else None
 
 
+def _throttled_message(user: User) -> str | None:
+    """Why a code will be checked against none of the user's tokens: each usable one is still
+    waiting out django-otp's throttle after wrong codes. Saying "not right" would be untrue."""
+    waits = []
+    for token in selectors.tokens_of(user=user):
+        if not token.is_active or token.is_locked:
+            continue
+        allowed, info = token.device.verify_is_allowed()
+        locked_until = None if allowed or not info else info.get("locked_until")
+        if locked_until is None:
+            return None
+        waits.append((locked_until - timezone.now()).total_seconds())
+    if not waits:
+        return None
+    wait = max(1, math.ceil(max(waits)))
+    return f"Too many wrong codes. Wait {wait} second{'s' if wait != 1 else ''}, then try again."
+
+
 @method_decorator([sensitive_post_parameters(), never_cache], name="dispatch")
 @method_decorator(login_not_required, name="dispatch")
 class LoginCodeView(View):
@@ -68,8 +88,8 @@ class LoginCodeView(View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         found = _pending_user(request)
         if found is None:
-            request.session.pop(PENDING_LOGIN, None)
-            messages.info(request, "Your login timed out. Please start again.")
+            if request.session.pop(PENDING_LOGIN, None) is not None:
+                messages.info(request, "Your login timed out. Please start again.")
             return redirect("login")
         self.user, self.pending = found
         return super().dispatch(request, *args, **kwargs)  # type: ignore[return-value]
@@ -87,9 +107,10 @@ class LoginCodeView(View):
         form = CodeForm(request.POST)
         if not form.is_valid():
             return self.render(form, status=400)
+        throttled = _throttled_message(self.user)
         result = tokens.verify_login_code(user=self.user, code=form.cleaned_data["code"], request=request)
         if result.token is None:
-            form.add_error("code", result.error)
+            form.add_error("code", throttled or result.error)
             return self.render(form, status=400)
         del request.session[PENDING_LOGIN]
         auth_login(request, self.user, backend=self.pending["backend"])

@@ -13,6 +13,8 @@ from accounts import services
 from accounts.models import ChangeRequestStatus, CompanyDetailsChangeRequest, Organisation, Role, User
 from tests.conftest import log_in
 from tests.factories import PASSWORD, NewUserFactory, OrganisationFactory, UserFactory
+from tokens.models import Token
+from tokens.services import generate_backup_codes
 
 
 @pytest.fixture
@@ -101,14 +103,10 @@ def test_organisation_user_gets_no_admin_access(owner_client, url):
 
 def test_staff_login_with_second_factor_lands_in_the_admin(client, support):
     device = support.totpdevice_set.get()
-    client.post(
-        "/login/?next=/admin/",
-        {"login_view-current_step": "auth", "auth-username": support.email, "auth-password": PASSWORD},
-    )
+    response = client.post("/login/?next=/admin/", {"username": support.email, "password": PASSWORD})
+    assert response.url == "/login/code/"
     code = str(TOTP(device.bin_key).token()).zfill(6)
-    response = client.post(
-        "/login/?next=/admin/", {"login_view-current_step": "token", "token-otp_token": code}, follow=True
-    )
+    response = client.post("/login/code/", {"code": code}, follow=True)
 
     assert response.redirect_chain[-1][0] == "/admin/"
     assert "API Platform Portal — Support" in _page(response)
@@ -260,12 +258,13 @@ def test_mark_verified_only_touches_the_selected_organisations(support_client, o
 
 
 def test_reset_second_factors_deletes_the_users_devices(support_client, member, client):
-    StaticDevice.objects.create(user=member, name="backup")
+    generate_backup_codes(user=member, acting_user=member)
     log_in(client, member)
 
     response = _action(support_client, "/admin/accounts/user/", "reset_factors", [member])
 
     assert "Second factors reset for 1 user(s)." in _page(response)
+    assert not Token.objects.filter(user=member).exists()
     assert not TOTPDevice.objects.filter(user=member).exists()
     assert not StaticDevice.objects.filter(user=member).exists()
     assert client.get("/")["Location"] == "/login/?next=/"

@@ -1,5 +1,6 @@
 """Brute-force protection on both login steps: django-axes for passwords, django-otp throttling for codes."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -9,29 +10,27 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 from django_otp.oath import TOTP, totp
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.factories import PASSWORD
+from tokens import services as tokens
 
 LOCKED = "Too many failed attempts"
+THROTTLED = re.compile(r"Too many wrong codes\. Wait \d+ seconds?, then try again\.")
 LIMIT = settings.AXES_FAILURE_LIMIT
 
 
 def submit_password(client, email, password, ip="192.0.2.1"):
-    return client.post(
-        "/login/",
-        {"login_view-current_step": "auth", "auth-username": email, "auth-password": password},
-        REMOTE_ADDR=ip,
-    )
+    return client.post("/login/", {"username": email, "password": password}, REMOTE_ADDR=ip)
 
 
-def submit_code(client, code, step="token"):
-    return client.post("/login/", {"login_view-current_step": step, f"{step}-otp_token": code})
+def submit_code(client, code, ip="192.0.2.1"):
+    return client.post("/login/code/", {"code": code}, REMOTE_ADDR=ip)
 
 
 def reaches_code_step(response) -> bool:
-    return response.status_code == 200 and 'name="token-otp_token"' in response.content.decode()
+    return response.status_code == 302 and response.url == "/login/code/"
 
 
 def fail_passwords(client, emails, ips):
@@ -72,7 +71,7 @@ def test_account_is_locked_after_five_wrong_passwords_even_for_the_right_one(cli
     page = response.content.decode()
     assert LOCKED in page
     assert "Try again in 15 minutes" in page
-    assert 'name="token-otp_token"' not in page
+    assert "pending_login" not in client.session
     assert "_auth_user_id" not in client.session
 
 
@@ -172,14 +171,18 @@ def wrong_code(device: TOTPDevice) -> str:
     return next(code for code in ("000000", "111111", "222222", "333333") if code not in near)
 
 
-def wait_out_the_throttle(device) -> None:
-    """As if the attacker had waited exactly as long as the throttle asks before the next guess."""
-    device.refresh_from_db()
-    if device.throttling_failure_timestamp is not None:
-        delay = settings.OTP_TOTP_THROTTLE_FACTOR * 2 ** (device.throttling_failure_count - 1)
-        type(device).objects.filter(pk=device.pk).update(
-            throttling_failure_timestamp=timezone.now() - timedelta(seconds=delay + 1)
-        )
+def wait_out_the_throttle(user) -> None:
+    """As if the attacker had waited exactly as long as the throttle asks before the next guess.
+
+    A code is tried against each of the user's tokens, so each of their devices is throttled.
+    """
+    for token in user.tokens.all():
+        device = token.device
+        if device.throttling_failure_timestamp is not None:
+            delay = settings.OTP_TOTP_THROTTLE_FACTOR * 2 ** (device.throttling_failure_count - 1)
+            type(device).objects.filter(pk=device.pk).update(
+                throttling_failure_timestamp=timezone.now() - timedelta(seconds=delay + 1)
+            )
 
 
 @pytest.fixture
@@ -191,9 +194,9 @@ def member_at_code_step(client, member):
 def test_wrong_codes_throttle_the_authenticator_even_for_the_right_code(client, member_at_code_step):
     device = member_at_code_step.totpdevice_set.get()
     for expected_failures in range(1, 5):
-        wait_out_the_throttle(device)
+        wait_out_the_throttle(member_at_code_step)
         response = submit_code(client, wrong_code(device))
-        assert "Invalid token" in response.content.decode()
+        assert "That code is not right" in response.content.decode()
         device.refresh_from_db()
         assert device.throttling_failure_count == expected_failures
 
@@ -203,8 +206,8 @@ def test_wrong_codes_throttle_the_authenticator_even_for_the_right_code(client, 
 
     response = submit_code(client, authenticator_code(device))
 
-    assert response.status_code == 200
-    assert "Verification temporarily disabled because of 4 failed attempts" in response.content.decode()
+    assert response.status_code == 400
+    assert THROTTLED.search(response.content.decode())
     assert "_auth_user_id" not in client.session
 
 
@@ -214,32 +217,35 @@ def test_guessing_without_waiting_does_not_get_more_tries(client, member_at_code
 
     responses = [submit_code(client, code) for code in ("123456", "654321", authenticator_code(device))]
 
-    assert all("Verification temporarily disabled" in r.content.decode() for r in responses)
+    assert all(THROTTLED.search(r.content.decode()) for r in responses)
     device.refresh_from_db()
     assert device.throttling_failure_count == 1  # throttled tries are not even checked
+    assert "_auth_user_id" not in client.session
 
 
 def test_starting_the_login_again_does_not_reset_the_throttle(client, member_at_code_step):
     device = member_at_code_step.totpdevice_set.get()
     for _ in range(3):
-        wait_out_the_throttle(device)
+        wait_out_the_throttle(member_at_code_step)
         submit_code(client, wrong_code(device))
 
-    client.post("/login/", {"wizard_goto_step": "auth"})
+    assert client.get("/login/").status_code == 200  # "Start again"
     assert reaches_code_step(submit_password(client, member_at_code_step.email, PASSWORD))
     response = submit_code(client, authenticator_code(device))
 
-    assert "Verification temporarily disabled because of 3 failed attempts" in response.content.decode()
+    assert THROTTLED.search(response.content.decode())
     assert "_auth_user_id" not in client.session
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 3
 
 
 def test_right_code_works_once_the_throttle_delay_has_passed(client, member_at_code_step):
     device = member_at_code_step.totpdevice_set.get()
     for _ in range(3):
-        wait_out_the_throttle(device)
+        wait_out_the_throttle(member_at_code_step)
         submit_code(client, wrong_code(device))
 
-    wait_out_the_throttle(device)
+    wait_out_the_throttle(member_at_code_step)
     response = submit_code(client, authenticator_code(device))
 
     assert response.url == "/"
@@ -248,16 +254,27 @@ def test_right_code_works_once_the_throttle_delay_has_passed(client, member_at_c
 
 
 def test_wrong_backup_codes_are_throttled_too(client, member_at_code_step):
-    backup = StaticDevice.objects.create(user=member_at_code_step, name="backup")
-    token = StaticToken.random_token()
-    backup.token_set.create(token=token)
-    client.post("/login/", {"wizard_goto_step": "backup"})
+    code, *_ = tokens.generate_backup_codes(user=member_at_code_step, acting_user=member_at_code_step)
     for _ in range(3):
-        wait_out_the_throttle(backup)
-        submit_code(client, "wrong-guess", step="backup")
+        wait_out_the_throttle(member_at_code_step)
+        submit_code(client, "wrong-guess")
 
-    response = submit_code(client, token, step="backup")
+    response = submit_code(client, code)
 
-    assert "Verification temporarily disabled because of 3 failed attempts" in response.content.decode()
+    assert THROTTLED.search(response.content.decode())
     assert "_auth_user_id" not in client.session
-    assert backup.token_set.filter(token=token).exists()  # the real code is not spent by a refused try
+    assert StaticToken.objects.filter(token=code).exists()  # the real code is not spent by a refused try
+
+
+def test_token_locks_after_too_many_wrong_codes(client, member_at_code_step):
+    device = member_at_code_step.totpdevice_set.get()
+    for _ in range(settings.TOKEN_LOCK_AFTER_FAILURES):
+        wait_out_the_throttle(member_at_code_step)
+        submit_code(client, wrong_code(device))
+
+    wait_out_the_throttle(member_at_code_step)
+    response = submit_code(client, authenticator_code(device))
+
+    assert response.status_code == 400
+    assert "_auth_user_id" not in client.session
+    assert member_at_code_step.tokens.get().is_locked

@@ -1,33 +1,50 @@
-"""The login wizard at /login/: email + password, then a code from one of the user's factors."""
+"""Logging in: email + password at /login/, then at /login/code/ a code from any of the user's tokens."""
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
+from django.core import mail
 from django.utils import timezone
-from django_otp.oath import TOTP, totp
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.oath import TOTP, hotp, totp
+from django_otp.plugins.otp_email.models import EmailDevice
+from django_otp.plugins.otp_hotp.models import HOTPDevice
+from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from two_factor.plugins.phonenumber.models import PhoneDevice
 
+from accounts import services
 from accounts.models import User
 from tests.factories import PASSWORD, UserFactory
+from tokens import services as tokens
+from tokens.models import SmsDevice, Token, TokenKind
 
 BAD_LOGIN = "The email or password is not correct."
+NOT_RIGHT = "That code is not right, or it has been used already."
+TIMED_OUT = "Your login timed out. Please start again."
 FALLBACK_NUMBER = "+447400123456"
+CODE_FIELD = 'name="code"'
 
 
-def submit_password(client, email, password):
-    return client.post(
-        "/login/",
-        {"login_view-current_step": "auth", "auth-username": email, "auth-password": password},
-    )
+def submit_password(client, email, password, next_url=""):
+    return client.post("/login/" + (f"?next={next_url}" if next_url else ""), {"username": email, "password": password})
 
 
-def submit_code(client, code, step="token"):
-    return client.post("/login/", {"login_view-current_step": step, f"{step}-otp_token": code})
+def submit_code(client, code):
+    return client.post("/login/code/", {"code": code})
+
+
+def ask_for_code(client, token: Token, django_capture_on_commit_callbacks):
+    """Press the button that texts or emails a code; the message goes out once the request commits."""
+    with django_capture_on_commit_callbacks(execute=True):
+        return client.post("/login/code/", {"send": str(token.pk)}, follow=True)
+
+
+def reaches_code_step(response) -> bool:
+    return response.status_code == 302 and response.url == "/login/code/"
 
 
 def authenticator_code(device: TOTPDevice) -> str:
@@ -41,6 +58,18 @@ def wrong_code(device: TOTPDevice) -> str:
     device.refresh_from_db()
     near = {f"{totp(device.bin_key, drift=d):06d}" for d in range(-3, 4)}
     return next(code for code in ("000000", "111111", "222222", "333333") if code not in near)
+
+
+def texted_code(output: str) -> str:
+    match = re.search(r"security code is (\d{6})", output)
+    assert match is not None, output
+    return match.group(1)
+
+
+def add_token(user: User, kind: TokenKind, device) -> Token:
+    return Token.objects.create(
+        user=user, kind=kind, device_type=ContentType.objects.get_for_model(device), device_id=device.pk
+    )
 
 
 def without_csrf(html: str) -> str:
@@ -58,9 +87,10 @@ def log_out(client) -> None:
 
 def test_member_logs_in_with_password_and_authenticator_code(client, member):
     response = submit_password(client, member.email, PASSWORD)
-    assert response.status_code == 200
-    assert 'name="token-otp_token"' in response.content.decode()
+    assert reaches_code_step(response)
     assert not is_logged_in(client)  # a password alone is not a login
+    page = client.get("/login/code/").content.decode()
+    assert CODE_FIELD in page
 
     response = submit_code(client, authenticator_code(member.totpdevice_set.get()))
 
@@ -73,7 +103,7 @@ def test_member_logs_in_with_password_and_authenticator_code(client, member):
 
 def test_email_is_case_insensitive_at_login(client, member):
     response = submit_password(client, "  MEMBER@Acme.Example ", PASSWORD)
-    assert 'name="token-otp_token"' in response.content.decode()
+    assert reaches_code_step(response)
 
     response = submit_code(client, authenticator_code(member.totpdevice_set.get()))
 
@@ -82,27 +112,19 @@ def test_email_is_case_insensitive_at_login(client, member):
 
 
 def test_login_returns_to_the_page_asked_for(client, member):
-    client.get("/profile/")
-    submit_password(client, member.email, PASSWORD)
-    response = client.post(
-        "/login/?next=/profile/",
-        {
-            "login_view-current_step": "token",
-            "token-otp_token": authenticator_code(member.totpdevice_set.get()),
-        },
-    )
+    assert client.get("/profile/").url == "/login/?next=/profile/"
+    submit_password(client, member.email, PASSWORD, next_url="/profile/")
+
+    response = submit_code(client, authenticator_code(member.totpdevice_set.get()))
+
     assert response.url == "/profile/"
 
 
 def test_login_never_redirects_to_another_site(client, member):
-    submit_password(client, member.email, PASSWORD)
-    response = client.post(
-        "/login/?next=https://evil.example/",
-        {
-            "login_view-current_step": "token",
-            "token-otp_token": authenticator_code(member.totpdevice_set.get()),
-        },
-    )
+    submit_password(client, member.email, PASSWORD, next_url="https://evil.example/")
+
+    response = submit_code(client, authenticator_code(member.totpdevice_set.get()))
+
     assert response.url == "/"
 
 
@@ -112,7 +134,8 @@ def test_wrong_password_is_refused(client, member):
     assert response.status_code == 200
     page = response.content.decode()
     assert BAD_LOGIN in page
-    assert 'name="token-otp_token"' not in page
+    assert "pending_login" not in client.session
+    assert client.get("/login/code/").url == "/login/"
     assert not is_logged_in(client)
 
 
@@ -141,10 +164,30 @@ def test_wrong_authenticator_code_is_refused(client, member):
 
     response = submit_code(client, wrong_code(device))
 
-    assert response.status_code == 200
-    assert "Invalid token" in response.content.decode()
+    assert response.status_code == 400
+    assert NOT_RIGHT in response.content.decode()
     assert not is_logged_in(client)
     assert client.get("/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("", "This field is required."),
+        ("12$456", "A code is made of digits (or letters and digits for a backup code)."),
+        ("1" * 17, "Ensure this value has at most 16 characters (it has 17)."),
+    ],
+)
+def test_malformed_code_is_refused_with_a_message(client, member, code, message):
+    submit_password(client, member.email, PASSWORD)
+
+    response = submit_code(client, code)
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not is_logged_in(client)
+    device = member.totpdevice_set.get()
+    assert device.throttling_failure_count == 0  # a malformed code is not a guess
 
 
 def test_authenticator_code_cannot_be_used_twice(client, member):
@@ -157,105 +200,311 @@ def test_authenticator_code_cannot_be_used_twice(client, member):
     submit_password(client, member.email, PASSWORD)
     response = submit_code(client, code)
 
-    assert response.status_code == 200
-    assert "Invalid token" in response.content.decode()
+    assert response.status_code == 400
+    assert NOT_RIGHT in response.content.decode()
     assert not is_logged_in(client)
 
 
-def test_backup_code_logs_in_once(client, member):
-    backup = StaticDevice.objects.create(user=member, name="backup")
-    token = StaticToken.random_token()
-    backup.token_set.create(token=token)
+def test_disabled_authenticator_is_refused_with_the_reason(client, member):
+    token = member.tokens.get()
+    token.enabled = False
+    token.save()
+    submit_password(client, member.email, PASSWORD)
 
-    page = submit_password(client, member.email, PASSWORD).content.decode()
-    assert "Use a backup code" in page
-    page = client.post("/login/", {"wizard_goto_step": "backup"}).content.decode()
-    assert 'name="backup-otp_token"' in page
-    response = submit_code(client, token, step="backup")
+    response = submit_code(client, authenticator_code(member.totpdevice_set.get()))
+
+    assert response.status_code == 400
+    assert "This token is disabled. Ask an admin of your organisation to enable it." in response.content.decode()
+    assert not is_logged_in(client)
+
+
+def test_member_logs_in_with_a_hardware_token_code(client, member):
+    device = HOTPDevice.objects.create(user=member, name="hardware", key="3132333435363738393031323334353637383930")
+    add_token(member, TokenKind.HOTP, device)
+    submit_password(client, member.email, PASSWORD)
+
+    response = submit_code(client, f"{hotp(device.bin_key, 0):06d}")
 
     assert response.url == "/"
-    assert client.get("/").status_code == 200
-    assert not backup.token_set.exists()
+    device.refresh_from_db()
+    assert device.counter == 1  # the code pressed is spent
 
-    log_out(client)
-    submit_password(client, member.email, PASSWORD)
-    client.post("/login/", {"wizard_goto_step": "backup"})
-    response = submit_code(client, token, step="backup")
-    assert response.status_code == 200
-    assert "Invalid token" in response.content.decode()
-    assert not is_logged_in(client)
+
+# --- Backup codes -----------------------------------------------------------------------------
 
 
 @pytest.fixture
-def member_with_fallback_phone(member: User) -> User:
-    PhoneDevice.objects.create(user=member, name="backup", number=FALLBACK_NUMBER, method="sms", confirmed=True)
+def backup_codes(member) -> list[str]:
+    return tokens.generate_backup_codes(user=member, acting_user=member)
+
+
+def test_backup_code_logs_in_once(client, member, backup_codes):
+    code = backup_codes[3]
+    submit_password(client, member.email, PASSWORD)
+    assert "A backup code works too, once." in client.get("/login/code/").content.decode()
+
+    response = submit_code(client, code)
+
+    assert response.url == "/"
+    assert client.get("/").status_code == 200
+    assert not StaticToken.objects.filter(token=code).exists()
+    assert StaticToken.objects.filter(device__user=member).count() == len(backup_codes) - 1
+
+    log_out(client)
+    submit_password(client, member.email, PASSWORD)
+    response = submit_code(client, code)
+    assert response.status_code == 400
+    assert NOT_RIGHT in response.content.decode()
+    assert not is_logged_in(client)
+
+
+def test_backup_code_is_accepted_with_spaces_typed(client, member, backup_codes):
+    code = backup_codes[0]
+    submit_password(client, member.email, PASSWORD)
+
+    response = submit_code(client, f" {code[:4]} {code[4:]} ")
+
+    assert response.url == "/"
+
+
+def test_logging_in_with_a_backup_code_does_not_count_against_the_authenticator(client, member, backup_codes):
+    """A code is tried against every token; the ones it was not meant for must not count a failure.
+
+    Otherwise each login by backup code (or texted code) throttles the authenticator app, and after
+    TOKEN_LOCK_AFTER_FAILURES such logins it is locked until an admin unlocks it.
+    """
+    device = member.totpdevice_set.get()
+    submit_password(client, member.email, PASSWORD)
+    assert submit_code(client, backup_codes[0]).url == "/"
+    log_out(client)
+
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 0, (
+        "tokens.services.verify_login_code counted the backup code as a wrong authenticator code"
+    )
+    submit_password(client, member.email, PASSWORD)
+    assert submit_code(client, authenticator_code(device)).url == "/"
+
+
+# --- Codes sent by text message or email ------------------------------------------------------
+
+
+@pytest.fixture
+def phone_token(member: User) -> Token:
+    device = SmsDevice.objects.create(user=member, name="sms", number=FALLBACK_NUMBER, confirmed=True)
+    return add_token(member, TokenKind.SMS, device)
+
+
+@pytest.fixture
+def member_at_code_step(client, member):
+    assert reaches_code_step(submit_password(client, member.email, PASSWORD))
     return member
 
 
-def test_member_can_log_in_with_a_text_message_code(client, member_with_fallback_phone, capsys):
-    phone = PhoneDevice.objects.get(user=member_with_fallback_phone)
-    page = submit_password(client, member_with_fallback_phone.email, PASSWORD).content.decode()
-    assert "Send text message" in page
+def test_member_can_log_in_with_a_text_message_code(
+    client, member, phone_token, capsys, django_capture_on_commit_callbacks
+):
+    submit_password(client, member.email, PASSWORD)
+    page = client.get("/login/code/").content.decode()
+    assert "Text a code to +44 7400 123456" in page
+    assert f'name="send" value="{phone_token.pk}"' in page
     assert capsys.readouterr().out == ""  # nothing is texted until the user asks
 
-    page = client.post(
-        "/login/", {"login_view-current_step": "token", "challenge_device": phone.persistent_id}
-    ).content.decode()
+    response = ask_for_code(client, phone_token, django_capture_on_commit_callbacks)
 
-    assert "We sent you a text message" in page
+    assert response.redirect_chain == [("/login/code/", 302)]
+    assert "We sent a code to +44 7400 123456." in response.content.decode()
     sent = capsys.readouterr().out
     assert f"[SMS to {FALLBACK_NUMBER}]" in sent
-    match = re.search(r"security code is (\d{6})", sent)
-    assert match is not None
-    response = submit_code(client, match.group(1))
+    response = submit_code(client, texted_code(sent))
     assert response.url == "/"
     assert client.get("/").status_code == 200
 
 
-def test_text_message_code_must_be_right(client, member_with_fallback_phone, capsys):
-    phone = PhoneDevice.objects.get(user=member_with_fallback_phone)
-    submit_password(client, member_with_fallback_phone.email, PASSWORD)
-    client.post("/login/", {"login_view-current_step": "token", "challenge_device": phone.persistent_id})
-    sent_code = re.search(r"security code is (\d{6})", capsys.readouterr().out).group(1)
+def test_text_message_code_must_be_right(
+    client, member_at_code_step, phone_token, capsys, django_capture_on_commit_callbacks
+):
+    ask_for_code(client, phone_token, django_capture_on_commit_callbacks)
+    sent_code = texted_code(capsys.readouterr().out)
     wrong = "000000" if sent_code != "000000" else "111111"
 
     response = submit_code(client, wrong)
 
-    assert "Invalid token" in response.content.decode()
+    assert response.status_code == 400
+    assert NOT_RIGHT in response.content.decode()
     assert not is_logged_in(client)
 
 
-@pytest.mark.parametrize("device_id", ["garbage", "two_factor.phonedevice/1"])
-def test_asking_for_a_text_message_before_the_password_starts_the_login_again(
-    client, member_with_fallback_phone, capsys, device_id
+def test_texted_code_works_once(client, member_at_code_step, phone_token, capsys, django_capture_on_commit_callbacks):
+    ask_for_code(client, phone_token, django_capture_on_commit_callbacks)
+    code = texted_code(capsys.readouterr().out)
+    assert submit_code(client, code).url == "/"
+    log_out(client)
+
+    submit_password(client, member_at_code_step.email, PASSWORD)
+    response = submit_code(client, code)
+
+    assert response.status_code == 400
+    assert NOT_RIGHT in response.content.decode()
+    assert not is_logged_in(client)
+
+
+def test_texted_code_is_refused_after_ten_minutes(
+    client, member_at_code_step, phone_token, capsys, django_capture_on_commit_callbacks
 ):
-    phone = PhoneDevice.objects.get(user=member_with_fallback_phone)
-    device_id = phone.persistent_id if device_id.endswith("/1") else device_id
+    ask_for_code(client, phone_token, django_capture_on_commit_callbacks)
+    code = texted_code(capsys.readouterr().out)
+    device = SmsDevice.objects.get(pk=phone_token.device_id)
+    assert settings.TOKEN_CODE_VALID_SECONDS == 600
+    assert timedelta(minutes=9) < device.valid_until - timezone.now() <= timedelta(minutes=10)
 
-    response = client.post("/login/", {"challenge_device": device_id})
+    SmsDevice.objects.filter(pk=device.pk).update(valid_until=timezone.now() - timedelta(seconds=1))
+    response = submit_code(client, code)
 
-    assert response.status_code == 200
-    assert 'name="auth-password"' in response.content.decode()
+    assert response.status_code == 400
+    assert NOT_RIGHT in response.content.decode()
+    assert not is_logged_in(client)
+
+
+def test_asking_again_inside_the_cooldown_says_how_long_to_wait(
+    client, member_at_code_step, phone_token, capsys, django_capture_on_commit_callbacks
+):
+    ask_for_code(client, phone_token, django_capture_on_commit_callbacks)
+    capsys.readouterr()
+
+    response = ask_for_code(client, phone_token, django_capture_on_commit_callbacks)
+
+    assert re.search(r"Please wait \d+ seconds before asking for another", response.content.decode())
+    assert "[SMS to" not in capsys.readouterr().out
+
+
+def test_member_can_log_in_with_an_emailed_code(client, member_at_code_step, django_capture_on_commit_callbacks):
+    device = EmailDevice.objects.create(
+        user=member_at_code_step, name="email", email="max@home.example", confirmed=True
+    )
+    token = add_token(member_at_code_step, TokenKind.EMAIL, device)
+    assert "Email a code to max@home.example" in client.get("/login/code/").content.decode()
+
+    response = ask_for_code(client, token, django_capture_on_commit_callbacks)
+
+    assert "We sent a code to max@home.example." in response.content.decode()
+    (message,) = mail.outbox
+    assert message.to == ["max@home.example"]
+    response = submit_code(client, texted_code(message.body))
+    assert response.url == "/"
+
+
+@pytest.mark.parametrize("whose", ["outsider", "own authenticator", "garbage"])
+def test_sending_a_code_to_a_token_that_cannot_receive_one_is_refused(
+    client, member_at_code_step, outsider, capsys, django_capture_on_commit_callbacks, whose
+):
+    device = SmsDevice.objects.create(user=outsider, name="sms", number="+447400999888", confirmed=True)
+    outsiders_phone = add_token(outsider, TokenKind.SMS, device)
+    token_id = {
+        "outsider": str(outsiders_phone.pk),
+        "own authenticator": str(member_at_code_step.tokens.get().pk),
+        "garbage": "1; DROP TABLE",
+    }[whose]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/login/code/", {"send": token_id}, follow=True)
+
+    assert "That token cannot receive codes." in response.content.decode()
+    assert "[SMS to" not in capsys.readouterr().out
+    device.refresh_from_db()
+    assert device.token is None
+    assert not is_logged_in(client)
+
+
+@pytest.mark.parametrize("token_id", ["garbage", "phone"])
+def test_asking_for_a_text_message_before_the_password_starts_the_login_again(
+    client, member, phone_token, capsys, django_capture_on_commit_callbacks, token_id
+):
+    token_id = str(phone_token.pk) if token_id == "phone" else token_id
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/login/code/", {"send": token_id})
+
+    assert response.status_code == 302
+    assert response.url == "/login/"
     assert "[SMS to" not in capsys.readouterr().out
     assert not is_logged_in(client)
 
 
+# --- The code step's own rules ----------------------------------------------------------------
+
+
+def test_code_step_without_the_password_step_goes_to_the_login_page(client, member):
+    response = client.get("/login/code/", follow=True)
+
+    assert response.redirect_chain == [("/login/", 302)]
+    page = response.content.decode()
+    assert 'name="password"' in page
+    assert TIMED_OUT not in page  # nothing was started, so nothing timed out
+
+
+def test_code_step_without_the_password_step_accepts_no_code(client, member):
+    response = submit_code(client, authenticator_code(member.totpdevice_set.get()))
+
+    assert response.url == "/login/"
+    assert not is_logged_in(client)
+
+
+def backdate_password_step(client, seconds: float) -> None:
+    session = client.session
+    session["pending_login"]["at"] = time.time() - seconds
+    session.save()
+
+
+def test_code_step_times_out(client, member_at_code_step):
+    backdate_password_step(client, settings.LOGIN_CODE_STEP_SECONDS + 1)
+
+    response = client.post(
+        "/login/code/", {"code": authenticator_code(member_at_code_step.totpdevice_set.get())}, follow=True
+    )
+
+    assert response.redirect_chain == [("/login/", 302)]
+    assert TIMED_OUT in response.content.decode()
+    assert not is_logged_in(client)
+    assert "pending_login" not in client.session
+    assert client.get("/login/code/").url == "/login/"
+
+
+def test_code_step_still_works_just_before_it_times_out(client, member_at_code_step):
+    backdate_password_step(client, settings.LOGIN_CODE_STEP_SECONDS - 5)
+
+    response = submit_code(client, authenticator_code(member_at_code_step.totpdevice_set.get()))
+
+    assert response.url == "/"
+    assert is_logged_in(client)
+
+
+def test_user_deactivated_between_the_two_steps_is_not_logged_in(client, member_at_code_step):
+    User.objects.filter(pk=member_at_code_step.pk).update(is_active=False)
+
+    response = submit_code(client, authenticator_code(member_at_code_step.totpdevice_set.get()))
+
+    assert response.url == "/login/"
+    assert not is_logged_in(client)
+
+
+# --- Users part-way through set-up ------------------------------------------------------------
+
+
 def test_user_who_stopped_before_the_phone_step_is_sent_back_to_it(client, organisation):
-    user = UserFactory(organisation=organisation, onboarded_at=None)
-    device = TOTPDevice.objects.create(user=user, name="default", confirmed=True)
+    user = UserFactory(organisation=organisation)  # password and authenticator app...
+    User.objects.filter(pk=user.pk).update(onboarded_at=None)  # ...but no decision on a fallback number
 
     submit_password(client, user.email, PASSWORD)
-    response = submit_code(client, authenticator_code(device))
+    response = submit_code(client, authenticator_code(user.totpdevice_set.get()))
     response = client.get(response.url)
 
     assert response.status_code == 302
     assert response.url == "/setup/phone/"
 
 
-def test_user_whose_factors_were_reset_is_sent_to_enrol_an_authenticator(client, member):
-    member.totpdevice_set.all().delete()
-    member.onboarded_at = None
-    member.save()
+def test_user_whose_factors_were_reset_is_sent_to_enrol_an_authenticator(client, member, owner):
+    services.reset_second_factors(user=member, acting_user=owner)
 
     response = submit_password(client, member.email, PASSWORD)
     assert response.url == "/"  # no factor to ask for yet
@@ -263,6 +512,9 @@ def test_user_whose_factors_were_reset_is_sent_to_enrol_an_authenticator(client,
 
     assert response.url == "/setup/authenticator/"
     assert client.get("/setup/authenticator/").status_code == 200
+
+
+# --- Sessions ---------------------------------------------------------------------------------
 
 
 def test_session_without_second_factor_is_logged_out(client, member):

@@ -13,12 +13,12 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from phonenumbers import PhoneNumberType
-from two_factor.plugins.phonenumber.models import PhoneDevice
 
 from accounts import services
 from accounts.models import Role, User
 from tests.conftest import log_in
 from tests.factories import PASSWORD, UserFactory
+from tokens.models import SmsDevice, Token, TokenKind
 
 NEW_PASSWORD = "plum orchard lantern 42"
 MOBILE = "+44 7400 123456"
@@ -27,10 +27,7 @@ PORTAL_PAGES = ["/", "/profile/", "/users/", "/admin/"]
 
 
 def submit_password(client, email, password):
-    return client.post(
-        "/login/",
-        {"login_view-current_step": "auth", "auth-username": email, "auth-password": password},
-    )
+    return client.post("/login/", {"username": email, "password": password})
 
 
 def temporary_password_in(message: mail.EmailMessage) -> str:
@@ -93,8 +90,9 @@ def authenticator_step_client(client, chose_password):
 @pytest.fixture
 def enrolled(organisation):
     """Has a password and a confirmed authenticator; the fallback number step is left."""
-    user = UserFactory(organisation=organisation, email="erin@acme.example", onboarded_at=None)
-    TOTPDevice.objects.create(user=user, name="default", confirmed=True)
+    user = UserFactory(organisation=organisation, email="erin@acme.example")
+    User.objects.filter(pk=user.pk).update(onboarded_at=None)
+    user.refresh_from_db()
     return user
 
 
@@ -103,7 +101,18 @@ def phone_step_client(client, enrolled):
     return log_in(client, enrolled)
 
 
-def test_new_user_sets_up_the_account_and_reaches_home(client, newcomer, capsys):
+@pytest.fixture
+def post_and_text(django_capture_on_commit_callbacks):
+    """Post a form that texts a code: the text goes out once the request's transaction commits."""
+
+    def post(client, url, data=None, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(url, data or {}, **kwargs)
+
+    return post
+
+
+def test_new_user_sets_up_the_account_and_reaches_home(client, newcomer, capsys, post_and_text):
     # 1. The welcome email.
     (welcome,) = mail.outbox
     assert welcome.to == ["nina.new@acme.example"]
@@ -136,13 +145,14 @@ def test_new_user_sets_up_the_account_and_reaches_home(client, newcomer, capsys)
     assert response.url == "/setup/phone/"
     device.refresh_from_db()
     assert device.confirmed
+    assert Token.objects.get(user=newcomer, kind=TokenKind.TOTP).device == device
     assert client.session[DEVICE_ID_SESSION_KEY] == device.persistent_id  # the session is verified
 
     # 5. Add a fallback mobile number and confirm it with the texted code.
     assert "step 3 of 3" in client.get("/setup/phone/").content.decode()
-    response = client.post("/setup/phone/", {"number": MOBILE})
+    response = post_and_text(client, "/setup/phone/", {"number": MOBILE})
     assert response.url == "/setup/phone/"
-    phone = PhoneDevice.objects.get(user=newcomer)
+    phone = SmsDevice.objects.get(user=newcomer)
     assert (str(phone.number), phone.confirmed) == (MOBILE_E164, False)
     code = texted_code(capsys.readouterr().out)
     response = client.post("/setup/phone/", {"token": code})
@@ -157,6 +167,7 @@ def test_new_user_sets_up_the_account_and_reaches_home(client, newcomer, capsys)
     newcomer.refresh_from_db()
     phone.refresh_from_db()
     assert phone.confirmed
+    assert Token.objects.get(user=newcomer, kind=TokenKind.SMS).device == phone
     assert str(newcomer.mobile) == MOBILE_E164
     assert newcomer.onboarded_at is not None
     assert client.get("/profile/").status_code == 200
@@ -283,38 +294,43 @@ def voip_example() -> str:
         ("call me", "This is not a phone number"),
     ],
 )
-def test_fallback_number_that_cannot_receive_codes_is_refused(phone_step_client, enrolled, number, reason, capsys):
-    response = phone_step_client.post("/setup/phone/", {"number": number})
+def test_fallback_number_that_cannot_receive_codes_is_refused(
+    phone_step_client, enrolled, number, reason, capsys, post_and_text
+):
+    response = post_and_text(phone_step_client, "/setup/phone/", {"number": number})
 
     assert response.status_code == 200
     assert reason in response.content.decode()
-    assert not PhoneDevice.objects.filter(user=enrolled).exists()
+    assert not SmsDevice.objects.filter(user=enrolled).exists()
+    assert not Token.objects.filter(user=enrolled, kind=TokenKind.SMS).exists()
     assert "[SMS to" not in capsys.readouterr().out
 
 
-def test_resend_inside_the_cooldown_says_how_long_to_wait(phone_step_client, enrolled, capsys):
-    phone_step_client.post("/setup/phone/", {"number": MOBILE})
+def test_resend_inside_the_cooldown_says_how_long_to_wait(phone_step_client, enrolled, capsys, post_and_text):
+    post_and_text(phone_step_client, "/setup/phone/", {"number": MOBILE})
     capsys.readouterr()
 
-    response = phone_step_client.post("/setup/phone/resend/", follow=True)
+    response = post_and_text(phone_step_client, "/setup/phone/resend/", follow=True)
 
-    assert re.search(r"Please wait \d+ seconds before asking for another code", response.content.decode())
+    assert re.search(r"Please wait \d+ seconds before asking for another", response.content.decode())
     assert "[SMS to" not in capsys.readouterr().out
 
 
-def test_resend_after_the_cooldown_texts_a_new_code(phone_step_client, enrolled, capsys, settings):
-    settings.SMS_RESEND_COOLDOWN_SECONDS = 0
-    phone_step_client.post("/setup/phone/", {"number": MOBILE})
+def test_resend_after_the_cooldown_texts_a_new_code(phone_step_client, enrolled, capsys, settings, post_and_text):
+    settings.TOKEN_SEND_COOLDOWN_SECONDS = 0
+    post_and_text(phone_step_client, "/setup/phone/", {"number": MOBILE})
     capsys.readouterr()
 
-    response = phone_step_client.post("/setup/phone/resend/", follow=True)
+    response = post_and_text(phone_step_client, "/setup/phone/resend/", follow=True)
 
     assert f"We sent a new code to {MOBILE}" in response.content.decode()
-    assert f"[SMS to {MOBILE_E164}]" in capsys.readouterr().out
+    sent = capsys.readouterr().out
+    assert f"[SMS to {MOBILE_E164}]" in sent
+    assert phone_step_client.post("/setup/phone/", {"token": texted_code(sent)}).url == "/"
 
 
-def test_wrong_texted_code_is_refused(phone_step_client, enrolled, capsys):
-    phone_step_client.post("/setup/phone/", {"number": MOBILE})
+def test_wrong_texted_code_is_refused(phone_step_client, enrolled, capsys, post_and_text):
+    post_and_text(phone_step_client, "/setup/phone/", {"number": MOBILE})
     code = texted_code(capsys.readouterr().out)
     wrong = "000000" if code != "000000" else "111111"
 
@@ -322,12 +338,27 @@ def test_wrong_texted_code_is_refused(phone_step_client, enrolled, capsys):
 
     assert response.status_code == 200
     assert "That code is not right" in response.content.decode()
-    assert not PhoneDevice.objects.get(user=enrolled).confirmed
+    assert not SmsDevice.objects.get(user=enrolled).confirmed
+    assert not Token.objects.filter(user=enrolled, kind=TokenKind.SMS).exists()
     enrolled.refresh_from_db()
     assert enrolled.onboarded_at is None
 
 
-def test_remind_me_later_shows_a_reminder_on_home_until_a_number_is_confirmed(phone_step_client, enrolled, capsys):
+def test_texted_code_older_than_ten_minutes_is_refused(phone_step_client, enrolled, capsys, post_and_text):
+    post_and_text(phone_step_client, "/setup/phone/", {"number": MOBILE})
+    code = texted_code(capsys.readouterr().out)
+    SmsDevice.objects.filter(user=enrolled).update(valid_until=timezone.now() - timedelta(seconds=1))
+
+    response = phone_step_client.post("/setup/phone/", {"token": code})
+
+    assert response.status_code == 200
+    assert "That code is not right, or it has expired. Ask for a new one." in response.content.decode()
+    assert not Token.objects.filter(user=enrolled, kind=TokenKind.SMS).exists()
+
+
+def test_remind_me_later_shows_a_reminder_on_home_until_a_number_is_confirmed(
+    phone_step_client, enrolled, capsys, post_and_text
+):
     response = phone_step_client.post("/setup/phone/later/")
     assert response.url == "/"
     home = phone_step_client.get("/").content.decode()
@@ -335,7 +366,7 @@ def test_remind_me_later_shows_a_reminder_on_home_until_a_number_is_confirmed(ph
     # Still shown on later visits.
     assert "Add a fallback mobile number" in phone_step_client.get("/").content.decode()
 
-    phone_step_client.post("/setup/phone/", {"number": MOBILE})
+    post_and_text(phone_step_client, "/setup/phone/", {"number": MOBILE})
     assert "Add a fallback mobile number" in phone_step_client.get("/").content.decode()  # not yet confirmed
     phone_step_client.post("/setup/phone/", {"token": texted_code(capsys.readouterr().out)})
 

@@ -12,18 +12,19 @@ from urllib.parse import unquote
 import pytest
 import requests
 from celery.exceptions import Retry
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from twilio.base.exceptions import TwilioRestException
 from twilio.http import HttpClient
 from twilio.http.response import Response
-from two_factor.plugins.phonenumber.models import PhoneDevice
 
 from accounts import sms, tasks
+from accounts.models import User
 from accounts.phones import validate_factor_phone_number
 from portal.celery import app as celery_app
 from tests.conftest import log_in
-from tests.factories import UserFactory
+from tests.factories import PASSWORD, UserFactory
+from tokens.models import SmsDevice, Token, TokenKind
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "twilio-test-auth-token"
@@ -183,27 +184,25 @@ def test_refused_message_is_not_retried(twilio, status):
     assert len(twilio.sent) == 1
 
 
-def test_login_code_for_a_fallback_phone_goes_out_through_twilio(twilio, client, member):
-    PhoneDevice.objects.create(user=member, name="backup", number=TO_NUMBER, method="sms", confirmed=True)
-    phone = PhoneDevice.objects.get(user=member)
-    client.post(
-        "/login/",
-        {
-            "login_view-current_step": "auth",
-            "auth-username": member.email,
-            "auth-password": "correct-horse-battery-staple",
-        },
+def test_login_code_for_a_fallback_phone_goes_out_through_twilio(
+    twilio, client, member, django_capture_on_commit_callbacks
+):
+    device = SmsDevice.objects.create(user=member, name="sms", number=TO_NUMBER, confirmed=True)
+    phone = Token.objects.create(
+        user=member, kind=TokenKind.SMS, device_type=ContentType.objects.get_for_model(device), device_id=device.pk
     )
+    assert client.post("/login/", {"username": member.email, "password": PASSWORD}).url == "/login/code/"
 
-    page = client.post("/login/", {"login_view-current_step": "token", "challenge_device": phone.persistent_id})
+    with django_capture_on_commit_callbacks(execute=True):
+        page = client.post("/login/code/", {"send": str(phone.pk)}, follow=True)
 
-    assert "We sent you a text message" in page.content.decode()
+    assert "We sent a code to +44 7400 123456." in page.content.decode()
     (request,) = twilio.sent
     body = str(request["data"]["Body"])
     assert request["data"]["To"] == TO_NUMBER
     code = re.search(r"security code is (\d{6})", body)
     assert code is not None
-    response = client.post("/login/", {"login_view-current_step": "token", "token-otp_token": code.group(1)})
+    response = client.post("/login/code/", {"code": code.group(1)})
     assert response.url == "/"
 
 
@@ -264,37 +263,47 @@ def test_carrier_is_not_asked_when_lookup_is_off(twilio):
 
 @pytest.fixture
 def phone_step_client(client, organisation):
-    user = UserFactory(organisation=organisation, onboarded_at=None)
-    TOTPDevice.objects.create(user=user, name="default", confirmed=True)
+    """Set up but for the fallback number."""
+    user = UserFactory(organisation=organisation)
+    User.objects.filter(pk=user.pk).update(onboarded_at=None)
     return log_in(client, user)
 
 
-def test_setup_refuses_a_number_the_carrier_reports_as_voip(lookup, phone_step_client):
+def test_setup_refuses_a_number_the_carrier_reports_as_voip(
+    lookup, phone_step_client, django_capture_on_commit_callbacks
+):
     lookup.line_type = "nonFixedVoip"
 
-    response = phone_step_client.post("/setup/phone/", {"number": "+44 7400 123456"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = phone_step_client.post("/setup/phone/", {"number": "+44 7400 123456"})
 
     assert response.status_code == 200
     assert "the carrier reports it as an internet (VoIP) number" in response.content.decode()
-    assert not PhoneDevice.objects.exists()
+    assert not SmsDevice.objects.exists()
     assert lookup.sent == []
 
 
-def test_setup_texts_a_code_to_a_number_the_carrier_reports_as_mobile(lookup, phone_step_client):
-    response = phone_step_client.post("/setup/phone/", {"number": "+44 7400 123456"})
+def test_setup_texts_a_code_to_a_number_the_carrier_reports_as_mobile(
+    lookup, phone_step_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = phone_step_client.post("/setup/phone/", {"number": "+44 7400 123456"})
 
     assert response.url == "/setup/phone/"
-    assert PhoneDevice.objects.filter(number="+447400123456", confirmed=False).exists()
+    assert SmsDevice.objects.filter(number="+447400123456", confirmed=False).exists()
     (message,) = lookup.sent
     assert message["data"]["To"] == "+447400123456"
 
 
-def test_carrier_lookup_outage_gets_a_message_not_an_error_page(lookup, phone_step_client):
+def test_carrier_lookup_outage_gets_a_message_not_an_error_page(
+    lookup, phone_step_client, django_capture_on_commit_callbacks
+):
     lookup.lookup_status = 503
 
-    response = phone_step_client.post("/setup/phone/", {"number": "+44 7400 123456"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = phone_step_client.post("/setup/phone/", {"number": "+44 7400 123456"})
 
     assert response.status_code == 200
     assert "could not check this number" in response.content.decode()
-    assert not PhoneDevice.objects.exists()
+    assert not SmsDevice.objects.exists()
     assert lookup.sent == []

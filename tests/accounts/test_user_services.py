@@ -3,16 +3,18 @@
 import re
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from two_factor.plugins.phonenumber.models import PhoneDevice
 
 from accounts import services
 from accounts.models import CompanyDetailsChangeRequest, PortalPermission, Role, User
 from tests.conftest import log_in
 from tests.factories import PASSWORD, AdminFactory, NewUserFactory, UserFactory
+from tokens import services as tokens
+from tokens.models import SmsDevice, Token, TokenKind
 
 LIMIT_MESSAGE = "already has 4 active users, the most its plan allows"
 LAST_ADMIN_MESSAGE = "is the organisation's only active admin"
@@ -216,11 +218,12 @@ def test_admin_cannot_remove_themselves(organisation, owner):
 
 
 def test_removing_a_user_deletes_them_and_their_factors(organisation, owner, member):
-    StaticDevice.objects.create(user=member, name="backup")
+    tokens.generate_backup_codes(user=member, acting_user=member)
 
     services.remove_user(user=member, acting_user=owner)
 
     assert not User.objects.filter(pk=member.pk).exists()
+    assert not Token.objects.filter(user_id=member.pk).exists()
     assert not TOTPDevice.objects.filter(user_id=member.pk).exists()
     assert not StaticDevice.objects.filter(user_id=member.pk).exists()
 
@@ -236,6 +239,7 @@ def test_user_with_a_change_request_on_record_is_not_removed(organisation, owner
     assert User.objects.filter(pk=member.pk).exists()
     # Nothing half-done: the factors deleted before the refusal are back.
     assert TOTPDevice.objects.filter(user=member).exists()
+    assert Token.objects.filter(user=member, kind=TokenKind.TOTP).exists()
 
 
 # --- Sessions and factors ---------------------------------------------------------------------
@@ -257,26 +261,27 @@ def test_deactivated_user_is_logged_out_at_their_next_request(organisation, owne
 def test_deactivated_user_cannot_log_in_with_their_password(organisation, owner, member, client):
     services.deactivate_user(user=member, acting_user=owner)
 
-    response = client.post(
-        "/login/",
-        {"login_view-current_step": "auth", "auth-username": member.email, "auth-password": PASSWORD},
-    )
+    response = client.post("/login/", {"username": member.email, "password": PASSWORD})
 
     assert "The email or password is not correct." in response.content.decode()
     assert "_auth_user_id" not in client.session
 
 
 def test_reset_second_factors_removes_devices_and_ends_sessions(organisation, owner, member, client):
-    StaticDevice.objects.create(user=member, name="backup")
-    PhoneDevice.objects.create(user=member, name="backup", number="+447911123456", confirmed=True)
+    tokens.generate_backup_codes(user=member, acting_user=member)
+    phone = SmsDevice.objects.create(user=member, name="sms", number="+447911123456", confirmed=True)
+    Token.objects.create(
+        user=member, kind=TokenKind.SMS, device_type=ContentType.objects.get_for_model(phone), device_id=phone.pk
+    )
     log_in(client, member)
     assert client.get("/").status_code == 200
 
     services.reset_second_factors(user=member, acting_user=owner)
 
+    assert not Token.objects.filter(user=member).exists()
     assert not TOTPDevice.objects.filter(user=member).exists()
     assert not StaticDevice.objects.filter(user=member).exists()
-    assert not PhoneDevice.objects.filter(user=member).exists()
+    assert not SmsDevice.objects.filter(user=member).exists()
     # The user is still active, yet the session that proved the old factor is over.
     response = client.get("/")
     assert response.status_code == 302

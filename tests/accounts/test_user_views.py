@@ -8,6 +8,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import CompanyDetailsChangeRequest, PortalPermission, Role, User
 from tests.factories import AdminFactory, NewUserFactory, UserFactory
+from tokens.models import Token
 
 ADD_FORM = {"full_name": "Nina New", "email": "nina@acme.example", "role": "user"}
 
@@ -413,6 +414,7 @@ def test_admin_removes_a_member(owner_client, member):
     assert "Max Member was removed." in _page(response)
     assert not User.objects.filter(pk=member.pk).exists()
     assert not TOTPDevice.objects.filter(user_id=member.pk).exists()
+    assert not Token.objects.filter(user_id=member.pk).exists()
 
 
 def test_admin_cannot_remove_themselves_through_the_page(owner_client, owner):
@@ -436,6 +438,7 @@ def test_member_with_a_change_request_on_record_cannot_be_removed_but_can_be_dea
     assert "Deactivate it instead." in _page(response)
     assert User.objects.filter(pk=member.pk).exists()
     assert TOTPDevice.objects.filter(user=member).exists()
+    assert Token.objects.filter(user=member).exists()
 
     owner_client.post(f"/users/{member.pk}/deactivate/")
     assert User.objects.get(pk=member.pk).is_active is False

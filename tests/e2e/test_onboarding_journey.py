@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from accounts.models import Role, User
 from accounts.services import add_user
 from tests.factories import OrganisationFactory
+from tokens.models import Token, TokenKind
 
 NEW_PASSWORD = "lantern-orchard-velvet-42"
 
@@ -79,15 +80,17 @@ def test_new_admin_sets_up_account_then_logs_in_with_password_and_authenticator(
     owner = User.objects.get(pk=owner.pk)
     assert owner.onboarded_at is not None
     assert owner.check_password(NEW_PASSWORD)
-    assert TOTPDevice.objects.filter(user=owner, confirmed=True).count() == 1
+    (device,) = TOTPDevice.objects.filter(user=owner, confirmed=True)
+    assert [(t.kind, t.device) for t in Token.objects.filter(user=owner)] == [(TokenKind.TOTP, device)]
 
     # Log out through the user menu.
     page.get_by_text("Olivia Owner", exact=True).click()
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
 
-    # Log in again: the new password, then a code from the app.
+    # Log in again: the new password, then a code from the app on the next page.
     log_in_with_password(page, live_server.url, owner.email, NEW_PASSWORD)
+    expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
     token_field = page.get_by_label("Code", exact=True)
     expect(token_field).to_be_visible()
     # The enrolment code cannot be used twice. If the clock is still in the enrolment step, the

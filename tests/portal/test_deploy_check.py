@@ -165,14 +165,7 @@ def test_passwords_are_stored_with_argon2(client, organisation, mailoutbox, djan
     found = re.search(r"Temporary password: (\S+)", mailoutbox[0].body)
     assert found
 
-    response = client.post(
-        "/login/",
-        {
-            "login_view-current_step": "auth",
-            "auth-username": "nina@acme.example",
-            "auth-password": found.group(1),
-        },
-    )
+    response = client.post("/login/", {"username": "nina@acme.example", "password": found.group(1)})
     assert response.status_code == 302
     new_password = "quartz-meadow-lantern-19"
     response = client.post("/setup/password/", {"new_password1": new_password, "new_password2": new_password})
