@@ -23,6 +23,7 @@ from accounts.models import (
     User,
     normalise_email,
 )
+from audit.services import record
 from portal.mail import deliver_email, portal_url, queue_email
 from tokens import services as tokens
 from tokens.models import SmsDevice, Token, TokenKind
@@ -73,6 +74,12 @@ def mark_organisation_verified(*, organisation: Organisation, verified: bool, ac
     organisation.verified_at = timezone.now() if verified else None
     organisation.verified_by = acting_user if verified else None
     organisation.save(update_fields=["is_verified", "verified_at", "verified_by"])
+    record(
+        action="organisation.verified" if verified else "organisation.unverified",
+        actor=acting_user,
+        organisation=organisation,
+        target=organisation.name,
+    )
     return organisation
 
 
@@ -114,6 +121,15 @@ def add_user(
         ) from exc
     if role == Role.USER:
         _set_permissions(user, permissions)
+    record(
+        action="user.added",
+        actor=acting_user,
+        organisation=org,
+        subject_user=user,
+        target=user.email,
+        role=role,
+        permissions=sorted(PortalPermission(p).value for p in permissions) if role == Role.USER else [],
+    )
     transaction.on_commit(lambda: _queue_welcome_email(user.pk))
     return user
 
@@ -125,6 +141,7 @@ def add_support_user(*, email: str, full_name: str, acting_user: User | None) ->
     if User.objects.filter(email__iexact=email).exists():
         raise ValidationError({"email": "This email address already belongs to a portal account."}, code="duplicate")
     user = User.objects.create_user(email=email, full_name=full_name.strip(), is_staff=True)
+    record(action="user.added_support_staff", actor=acting_user, subject_user=user, target=user.email)
     transaction.on_commit(lambda: _queue_welcome_email(user.pk))
     return user
 
@@ -145,6 +162,7 @@ def resend_welcome_email(*, user: User, acting_user: User | None) -> None:
             "This user has already chosen a password; they can use 'Forgot password' instead.",
             code="already_set_up",
         )
+    record(action="user.welcome_resent", actor=acting_user, subject_user=user, target=user.email)
     transaction.on_commit(lambda: _queue_welcome_email(user.pk))
 
 
@@ -191,6 +209,7 @@ def authenticate_with_temporary_password(*, email: str, password: str) -> User |
         user.temporary_password_expires_at = None
         user.must_change_password = True
         user.save(update_fields=["temporary_password", "temporary_password_expires_at", "must_change_password"])
+        record(action="login.temporary_password", actor=user)
         return user
 
 
@@ -205,7 +224,16 @@ def change_role_and_permissions(
         check_keeps_an_admin(user)
     user.role = role
     user.save(update_fields=["role"])
-    _set_permissions(user, [] if role == Role.ADMIN else permissions)
+    granted = [] if role == Role.ADMIN else sorted(PortalPermission(p).value for p in permissions)
+    _set_permissions(user, [PortalPermission(p) for p in granted])
+    record(
+        action="user.role_changed",
+        actor=acting_user,
+        subject_user=user,
+        target=user.email,
+        role=role,
+        permissions=granted,
+    )
     return user
 
 
@@ -224,6 +252,7 @@ def deactivate_user(*, user: User, acting_user: User) -> User:
     user.is_active = False
     _end_sessions(user)
     user.save(update_fields=["is_active", "session_epoch"])
+    record(action="user.deactivated", actor=acting_user, subject_user=user, target=user.email)
     return user
 
 
@@ -237,6 +266,7 @@ def reactivate_user(*, user: User, acting_user: User) -> User:
     _check_user_limit(org)
     user.is_active = True
     user.save(update_fields=["is_active"])
+    record(action="user.reactivated", actor=acting_user, subject_user=user, target=user.email)
     return user
 
 
@@ -249,6 +279,7 @@ def remove_user(*, user: User, acting_user: User) -> None:
     user.refresh_from_db()
     check_keeps_an_admin(user)
     tokens.delete_all_tokens(user=user)
+    record(action="user.removed", actor=acting_user, organisation=user.organisation, target=user.email)
     try:
         user.delete()
     except ProtectedError as exc:  # records that must keep their author, e.g. a change request
@@ -263,6 +294,7 @@ def remove_user(*, user: User, acting_user: User) -> None:
 def reset_second_factors(*, user: User, acting_user: User) -> None:
     """Remove every factor so the user enrols again at next login; ends their sessions."""
     tokens.delete_all_tokens(user=user)
+    record(action="user.factors_reset", actor=acting_user, subject_user=user, target=user.email)
     user.onboarded_at = None
     user.fallback_phone_reminder = False
     _end_sessions(user)
@@ -323,6 +355,7 @@ def update_contact_numbers(*, user: User, telephone: str, mobile: str) -> User:
     user.telephone = telephone
     user.mobile = mobile
     user.save(update_fields=["telephone", "mobile"])
+    record(action="profile.numbers_changed", actor=user, subject_user=user, target=user.email)
     return user
 
 
@@ -334,6 +367,7 @@ def request_company_details_change(*, user: User, changes: dict[str, str], messa
     change_request = CompanyDetailsChangeRequest.objects.create(
         organisation=user.organisation, requested_by=user, message=message.strip(), **changes
     )
+    record(action="company.change_requested", actor=user, target=user.organisation.name, fields=sorted(changes))
     body = render_to_string("accounts/email/change_request.txt", {"change_request": change_request})
     queue_email(
         subject=f"Company details change requested by {user.organisation.name}",
@@ -356,6 +390,7 @@ def apply_change_request(*, change_request: CompanyDetailsChangeRequest, acting_
     change_request.handled_by = acting_user
     change_request.handled_at = timezone.now()
     change_request.save(update_fields=["status", "handled_by", "handled_at"])
+    record(action="company.details_changed", actor=acting_user, organisation=org, target=org.name)
     return org
 
 

@@ -3,13 +3,14 @@ from typing import Any
 from django.http import HttpRequest
 
 from accounts.models import Organisation, User
+from audit.context import current_ip
 from audit.models import AuditEvent
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
     """The caller's address as the server saw it (a trusted proxy sets REMOTE_ADDR upstream)."""
     if request is None:
-        return None
+        return current_ip.get()
     return request.META.get("REMOTE_ADDR") or None
 
 

@@ -4,11 +4,13 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from django_otp import DEVICE_ID_SESSION_KEY
 
 from accounts import selectors as account_selectors
 from accounts.models import User
@@ -110,7 +112,9 @@ def _change_destination(request: AuthenticatedRequest, token: Token) -> HttpResp
     model = SmsDevice if token.kind == TokenKind.SMS else EmailCodeDevice
     pending = model.objects.filter(user=token.user, name=pending_name, confirmed=False).first()
     form_class = SmsNumberForm if token.kind == TokenKind.SMS else EmailAddressForm
-    form = form_class(request.POST if "description" in request.POST else None)
+    destination = "number" if token.kind == TokenKind.SMS else "email"
+    form = form_class(request.POST if destination in request.POST else None)
+    del form.fields["description"]  # the token keeps its description; only the destination changes
     code_form = CodeForm(request.POST if "code" in request.POST else None)
     if form.is_bound and form.is_valid():
         try:
@@ -194,11 +198,22 @@ token_disable = _set_enabled(False)
 @_token_view
 def token_delete(request: AuthenticatedRequest, token: Token) -> HttpResponse:
     list_url = _list_url(token.user, request.user)
+    in_use = token.device.persistent_id == request.session.get(DEVICE_ID_SESSION_KEY)
     if request.method == "POST":
         services.delete_token(token=token, acting_user=request.user, request=request)
+        if in_use:
+            # This session's second factor no longer exists: it cannot stay verified.
+            logout(request)
+            messages.info(request, "The token you logged in with is deleted. Log in again with another token.")
+            return redirect("login")
         messages.success(request, "The token is deleted.")
         return redirect(list_url)
-    context = {"token": token, "last_one": services.leaves_no_active_token(token), "list_url": list_url}
+    context = {
+        "token": token,
+        "last_one": services.leaves_no_active_token(token),
+        "list_url": list_url,
+        "in_use": in_use,
+    }
     return render(request, "tokens/delete.html", context)
 
 
@@ -363,5 +378,5 @@ def _enrol_backup(request: AuthenticatedRequest, owner: User) -> HttpResponse:
     if request.method != "POST":
         return render(request, "tokens/enrol_backup.html", {"owner": owner})
     codes = services.generate_backup_codes(user=owner, acting_user=request.user, request=request)
-    # Shown once, on this response only; never stored in the clear.
+    # Shown on this response only: the page never shows them again.
     return render(request, "tokens/backup_codes.html", {"owner": owner, "codes": codes})

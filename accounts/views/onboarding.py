@@ -22,6 +22,7 @@ from accounts.models import User
 from accounts.qr import authenticator_setup
 from accounts.ratelimit import RateLimited
 from accounts.types import AuthenticatedRequest
+from audit.services import record
 from tokens import services as tokens
 from tokens.models import SmsDevice
 
@@ -64,6 +65,7 @@ def setup_password(request: AuthenticatedRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         form.save()
         update_session_auth_hash(request, user)
+        record(action="password.changed", actor=user, request=request)
         messages.success(request, "Your password is set.")
         return redirect(services.next_onboarding_step(user) or "home")
     return _render_step(request, "accounts/onboarding/password.html", "onboarding-password", {"form": form})

@@ -1,0 +1,30 @@
+"""Logins and failed logins go into the trail; the password never does."""
+
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_out, user_login_failed
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from accounts.models import User, normalise_email
+from audit.services import record
+
+
+@receiver(user_login_failed)
+def _login_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any) -> None:
+    email = normalise_email(str(credentials.get("username") or ""))
+    known = User.objects.filter(email__iexact=email).select_related("organisation").first() if email else None
+    record(
+        action="login.failed",
+        actor=None,
+        request=request,
+        organisation=known.organisation if known else None,
+        subject_user=known,
+        target=email[:254],
+    )
+
+
+@receiver(user_logged_out)
+def _logged_out(sender: Any, request: HttpRequest | None, user: User | None, **kwargs: Any) -> None:
+    if user is not None:
+        record(action="logout", actor=user, request=request)
