@@ -173,6 +173,10 @@ def _label(token: Token) -> str:
     return f"{text} ({detail})" if detail else text
 
 
+def _audit(action: str, token: Token, acting_user: User, request: HttpRequest | None) -> None:
+    record(action=action, actor=acting_user, request=request, subject_user=token.user, target=_label(token))
+
+
 def _create_token(*, user: User, kind: TokenKind, device: Model, **fields: object) -> Token:
     return Token.objects.create(
         user=user,
@@ -198,13 +202,7 @@ def _notify_new_factor(user: User, token: Token, acting_user: User) -> None:
 
 
 def _enrolled(token: Token, *, acting_user: User, request: HttpRequest | None) -> Token:
-    record(
-        action="token.enrolled",
-        actor=acting_user,
-        request=request,
-        subject_user=token.user,
-        target=_label(token),
-    )
+    _audit("token.enrolled", token, acting_user, request)
     _notify_new_factor(token.user, token, acting_user)
     return token
 
@@ -320,13 +318,7 @@ def resync_hotp(
         device.throttle_reset(commit=False)
         device.save()
         token.save(update_fields=["updated_at"])
-    record(
-        action="token.resync" if ok else "token.resync_failed",
-        actor=acting_user,
-        request=request,
-        subject_user=token.user,
-        target=_label(token),
-    )
+    _audit("token.resync" if ok else "token.resync_failed", token, acting_user, request)
     return ok
 
 
@@ -377,13 +369,7 @@ def confirm_side_channel(
         replaces.device_id = device.pk
         replaces.save(update_fields=["device_id", "updated_at"])
         old_device.delete()
-        record(
-            action="token.changed",
-            actor=acting_user,
-            request=request,
-            subject_user=user,
-            target=_label(replaces),
-        )
+        _audit("token.changed", replaces, acting_user, request)
         return replaces
     token = _create_token(user=user, kind=kind, device=device, description=description)
     return _enrolled(token, acting_user=acting_user, request=request)
@@ -450,26 +436,14 @@ def test_token(*, token: Token, code: str, acting_user: User, request: HttpReque
     if (reason := _refusal(token)) is not None:
         raise TokenError(reason)
     ok = verify_device(token.device, code.strip().replace(" ", ""))
-    record(
-        action="token.test_passed" if ok else "token.test_failed",
-        actor=acting_user,
-        request=request,
-        subject_user=token.user,
-        target=_label(token),
-    )
+    _audit("token.test_passed" if ok else "token.test_failed", token, acting_user, request)
     return ok
 
 
 def set_enabled(*, token: Token, enabled: bool, acting_user: User, request: HttpRequest | None = None) -> Token:
     token.enabled = enabled
     token.save(update_fields=["enabled", "updated_at"])
-    record(
-        action="token.enabled" if enabled else "token.disabled",
-        actor=acting_user,
-        request=request,
-        subject_user=token.user,
-        target=_label(token),
-    )
+    _audit("token.enabled" if enabled else "token.disabled", token, acting_user, request)
     return token
 
 
@@ -478,26 +452,14 @@ def update_description(
 ) -> Token:
     token.description = description.strip()
     token.save(update_fields=["description", "updated_at"])
-    record(
-        action="token.edited",
-        actor=acting_user,
-        request=request,
-        subject_user=token.user,
-        target=_label(token),
-    )
+    _audit("token.edited", token, acting_user, request)
     return token
 
 
 def unlock(*, token: Token, acting_user: User, request: HttpRequest | None = None) -> Token:
     token.device.throttle_reset(commit=True)
     token.save(update_fields=["updated_at"])
-    record(
-        action="token.unlocked",
-        actor=acting_user,
-        request=request,
-        subject_user=token.user,
-        target=_label(token),
-    )
+    _audit("token.unlocked", token, acting_user, request)
     return token
 
 
