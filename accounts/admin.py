@@ -7,6 +7,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts import services
 from accounts.models import (
@@ -119,11 +121,19 @@ class UserAdmin(admin.ModelAdmin):
     search_fields = ["email", "full_name", "organisation__name"]
     list_select_related = ["organisation"]
     ordering = ["organisation__name", "email"]
-    readonly_fields = ["organisation", "date_joined", "last_login", "onboarded_at", "must_change_password"]
+    readonly_fields = [
+        "organisation",
+        "date_joined",
+        "last_login",
+        "onboarded_at",
+        "must_change_password",
+        "second_factors",
+    ]
     fieldsets = [
         (None, {"fields": ["email", "full_name", "organisation", "role", "is_active"]}),
         ("Contact", {"fields": ["telephone", "mobile"]}),
         ("Set-up", {"fields": ["onboarded_at", "must_change_password", "date_joined", "last_login"]}),
+        ("Second factors", {"fields": ["second_factors"]}),
         ("Support staff", {"fields": ["is_staff", "is_superuser", "groups", "user_permissions"]}),
     ]
     filter_horizontal = ["groups", "user_permissions"]
@@ -165,6 +175,15 @@ class UserAdmin(admin.ModelAdmin):
         obj.pk = created.pk
         obj._state.adding = False
         self.message_user(request, f"A welcome email with a temporary password is on its way to {created.email}.")
+
+    @admin.display(description="Tokens")
+    def second_factors(self, obj: User) -> str:
+        tokens_url = reverse("admin:tokens_token_changelist") + f"?user__id__exact={obj.pk}"
+        add_url = reverse("admin:tokens_token_add_hardware", args=[obj.pk])
+        count = obj.tokens.count()
+        return format_html(
+            '<a href="{}">{} token(s)</a> · <a href="{}">Add a hardware token</a>', tokens_url, count, add_url
+        )
 
     @admin.action(description="Resend the welcome email (new temporary password)")
     def resend_welcome(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

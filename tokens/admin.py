@@ -2,12 +2,20 @@
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 
+from accounts.models import User
+from accounts.ratelimit import RateLimited
 from accounts.types import acting_user
 from tokens import services
+from tokens.forms import HardwareTokenForm, ResyncForm, TestCodeForm
 from tokens.models import SmsDevice, Token, TokenType
 
 
@@ -29,8 +37,8 @@ class TokenAdmin(admin.ModelAdmin):
     list_filter = ["kind", "enabled", "user__organisation"]
     search_fields = ["user__email", "serial", "description"]
     list_select_related = ["user"]
-    fields = ["user", "kind", "enabled", "description", "serial", "expires_at", "created_at", "updated_at"]
-    readonly_fields = ["user", "kind", "enabled", "created_at", "updated_at"]
+    fields = ["user", "kind", "enabled", "description", "serial", "expires_at", "created_at", "updated_at", "tools"]
+    readonly_fields = ["user", "kind", "enabled", "created_at", "updated_at", "tools"]
     actions = ["disable", "enable", "unlock", "delete_with_device"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -38,6 +46,89 @@ class TokenAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # the action below deletes the device with the token and audits it
+
+    @admin.display(description="Test and reset")
+    def tools(self, obj: Token) -> str:
+        test_url = reverse("admin:tokens_token_test", args=[obj.pk])
+        if obj.kind != "hotp":
+            return format_html('<a href="{}">Test a code</a>', test_url)
+        reset_url = reverse("admin:tokens_token_reset", args=[obj.pk])
+        return format_html('<a href="{}">Test a code</a> · <a href="{}">Resynchronise</a>', test_url, reset_url)
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path("<int:token_id>/test/", view(self.test_view), name="tokens_token_test"),
+            path("<int:token_id>/reset/", view(self.reset_view), name="tokens_token_reset"),
+            path("add-hardware/<int:user_id>/", view(self.add_hardware_view), name="tokens_token_add_hardware"),
+            *super().get_urls(),
+        ]
+
+    def _page(self, request: HttpRequest, title: str, form: Any, **extra: Any) -> TemplateResponse:
+        context = {**self.admin_site.each_context(request), "title": title, "form": form, "opts": self.model._meta}
+        return TemplateResponse(request, "admin/tokens/token_tool.html", {**context, **extra})
+
+    def test_view(self, request: HttpRequest, token_id: int) -> HttpResponse:
+        token = get_object_or_404(Token.objects.select_related("user"), pk=token_id)
+        result = None
+        if request.method == "POST" and "send" in request.POST:
+            try:
+                services.send_token_code(token=token)
+                self.message_user(request, f"Code sent to {token.device_label}.")
+            except (RateLimited, ValidationError) as exc:
+                self.message_user(request, str(getattr(exc, "message", exc)), messages.ERROR)
+            return redirect("admin:tokens_token_test", token_id)
+        form = TestCodeForm(request.POST or None)
+        if form.is_bound and form.is_valid():
+            try:
+                result = services.test_token(
+                    token=token, code=form.cleaned_data["code"], acting_user=acting_user(request), request=request
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+        return self._page(request, f"Test {token}", form, token=token, result=result, can_send=token.sends_codes)
+
+    def reset_view(self, request: HttpRequest, token_id: int) -> HttpResponse:
+        token = get_object_or_404(Token.objects.select_related("user"), pk=token_id, kind="hotp")
+        form = ResyncForm(request.POST or None)
+        if form.is_bound and form.is_valid():
+            data = form.cleaned_data
+            if services.resync_hotp(
+                token=token,
+                first_code=data["first_code"],
+                second_code=data["second_code"],
+                acting_user=acting_user(request),
+                request=request,
+            ):
+                self.message_user(request, "The token is back in step.")
+                return redirect("admin:tokens_token_change", token_id)
+            form.add_error(None, "Those codes do not follow each other within the window. Nothing was changed.")
+        return self._page(request, f"Resynchronise {token}", form, token=token)
+
+    def add_hardware_view(self, request: HttpRequest, user_id: int) -> HttpResponse:
+        owner = get_object_or_404(User, pk=user_id)
+        form = HardwareTokenForm(request.POST or None)
+        if form.is_bound and form.is_valid():
+            data = form.cleaned_data
+            try:
+                token = services.enrol_hotp(
+                    user=owner,
+                    serial=data["serial"],
+                    secret=data["secret"],
+                    digits=data["digits"],
+                    expires_at=form.expires_at,
+                    code=data["code"],
+                    description=data["description"],
+                    acting_user=acting_user(request),
+                    request=request,
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error({"expires_at": "expires_on"}.get(field, field), errors)
+            else:
+                self.message_user(request, f"Hardware token {token.serial} added for {owner.email}.")
+                return redirect("admin:tokens_token_change", token.pk)
+        return self._page(request, f"Add a hardware token for {owner.email}", form)
 
     @admin.display(description="Status")
     def status_label(self, obj: Token) -> str:
