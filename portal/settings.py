@@ -74,6 +74,9 @@ INSTALLED_APPS = [
     "accounts",
     "audit",
     "tokens",
+    "platform_api",
+    "dashboard",
+    "whitelist",
 ]
 
 MIDDLEWARE = [
@@ -190,6 +193,13 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 AXES_VERBOSE = False
 
+# --- Platform API, dashboard, whitelist ---------------------------------------------------------
+# Usage batches of 5,000 events with error details fit well inside this.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 20 * 1024 * 1024)
+INGEST_MAX_EVENTS_PER_BATCH = env_int("INGEST_MAX_EVENTS_PER_BATCH", 10_000)
+ERROR_LOG_RETENTION_DAYS = env_int("ERROR_LOG_RETENTION_DAYS", 90)
+WHITELIST_MAX_ENTRIES = env_int("WHITELIST_MAX_ENTRIES", 100)
+
 # --- Sessions, cookies, security headers ------------------------------------------------------
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_TIMEOUT_MINUTES", 30) * 60
 SESSION_SAVE_EVERY_REQUEST = True  # the age counts from the last request: an inactivity timeout
@@ -265,6 +275,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {
         "task": "accounts.tasks.clear_expired_sessions",
+        "schedule": 60 * 60,
+    },
+    "delete-old-error-logs": {
+        "task": "dashboard.tasks.delete_old_error_logs",
         "schedule": 60 * 60,
     },
 }

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/platform/v1/", include("platform_api.urls")),
     path("", include("accounts.urls")),
     path("", include("tokens.urls")),
     path("", include("audit.urls")),
