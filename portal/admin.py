@@ -16,6 +16,7 @@ class PortalAdminSite(AdminSiteOTPRequired):
     site_header = "API Platform Portal — Support"
     site_title = "Portal support"
     index_title = "Support"
+    index_template = "admin/portal_index.html"
 
     @method_decorator(login_not_required)
     def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
