@@ -1,4 +1,7 @@
+from datetime import date, datetime, time, timedelta
+
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import User
 from audit.models import AuditEvent
@@ -8,3 +11,27 @@ def organisation_events(*, user: User) -> QuerySet[AuditEvent]:
     if user.organisation_id is None:
         return AuditEvent.objects.none()
     return AuditEvent.objects.filter(organisation_id=user.organisation_id).order_by("-at", "-id")
+
+
+def filtered_events(
+    *,
+    user: User,
+    actor_id: int | None = None,
+    action: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet[AuditEvent]:
+    events = organisation_events(user=user)
+    if actor_id:
+        events = events.filter(actor_id=actor_id)
+    if action:
+        events = events.filter(action=action)
+    if date_from:
+        events = events.filter(at__gte=timezone.make_aware(datetime.combine(date_from, time.min)))
+    if date_to:
+        events = events.filter(at__lt=timezone.make_aware(datetime.combine(date_to + timedelta(days=1), time.min)))
+    return events
+
+
+def recorded_actions(*, user: User) -> list[str]:
+    return sorted(set(organisation_events(user=user).order_by().values_list("action", flat=True).distinct()))

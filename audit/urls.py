@@ -2,4 +2,7 @@ from django.urls import path
 
 from audit import views
 
-urlpatterns = [path("audit/", views.audit_trail, name="audit-trail")]
+urlpatterns = [
+    path("audit/", views.audit_trail, name="audit-trail"),
+    path("audit/export.csv", views.audit_export, name="audit-export"),
+]

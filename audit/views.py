@@ -1,14 +1,57 @@
+from collections.abc import Iterator
+
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
+from accounts import selectors as account_selectors
 from accounts.types import AuthenticatedRequest
 from audit import selectors
+from audit.forms import AuditFilterForm
+from audit.models import AuditEvent
+from portal.csv_export import csv_response
+
+
+def _filtered(request: AuthenticatedRequest) -> tuple[AuditFilterForm, QuerySet[AuditEvent]]:
+    if not request.user.is_org_admin:
+        raise PermissionDenied("Only your organisation's admins can read the audit trail.")
+    form = AuditFilterForm(
+        request.GET or None,
+        users=list(account_selectors.organisation_users(user=request.user)),
+        actions=selectors.recorded_actions(user=request.user),
+    )
+    if not form.is_bound:
+        return form, selectors.organisation_events(user=request.user)
+    if not form.is_valid():
+        return form, AuditEvent.objects.none()
+    data = form.cleaned_data
+    events = selectors.filtered_events(
+        user=request.user,
+        actor_id=int(data["actor"]) if data["actor"] else None,
+        action=data["action"],
+        date_from=data["date_from"],
+        date_to=data["date_to"],
+    )
+    return form, events
 
 
 def audit_trail(request: AuthenticatedRequest) -> HttpResponse:
-    if not request.user.is_org_admin:
-        raise PermissionDenied("Only your organisation's admins can read the audit trail.")
-    page = Paginator(selectors.organisation_events(user=request.user), 50).get_page(request.GET.get("page"))
-    return render(request, "audit/list.html", {"page": page})
+    form, events = _filtered(request)
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"page": page, "form": form, "query": query.urlencode()}
+    return render(request, "audit/list.html", context, status=400 if form.errors else 200)
+
+
+def audit_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
+    _, events = _filtered(request)
+
+    def rows() -> Iterator[list[object]]:
+        for event in events.iterator(chunk_size=2000):
+            yield [event.at.isoformat(), event.actor_label, event.action, event.target_label, event.ip_address or ""]
+
+    header = ["time", "who", "action", "target", "ip_address"]
+    return csv_response(filename="audit-trail.csv", header=header, rows=rows())
