@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import CompanyDetailsChangeRequest, PortalPermission, Role, User
 from accounts.phones import parse_phone_number, validate_factor_phone_number
+from files.forms import MultipleFileField
 
 
 class LoginForm(AuthenticationForm):
@@ -32,7 +33,7 @@ class QueuedPasswordResetForm(PasswordResetForm):
     ) -> None:
         from django.template import loader
 
-        from accounts.services import queue_email
+        from portal.mail import queue_email
 
         subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
         body = loader.render_to_string(email_template_name, context)
@@ -101,6 +102,12 @@ class ContactNumbersForm(forms.Form):
 
 
 class ChangeRequestForm(forms.ModelForm):
+    documents = MultipleFileField(
+        label="Supporting documents",
+        required=False,
+        help_text="For example a certificate of incorporation. PDF, images, Office, CSV or text; 25 MB each.",
+    )
+
     class Meta:
         model = CompanyDetailsChangeRequest
         fields = ["name", "registration_number", "vat_number", "address", "country", "message"]

@@ -1,13 +1,14 @@
 """Every write of the accounts app: organisations, users, onboarding and profile changes."""
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.template.loader import render_to_string
@@ -24,7 +25,9 @@ from accounts.models import (
     normalise_email,
 )
 from audit.services import record
-from portal.mail import deliver_email, portal_url, queue_email
+from portal.mail import deliver_email, portal_url
+from support import services as support
+from support.models import Category
 from tokens import services as tokens
 from tokens.models import SmsDevice, Token, TokenKind
 
@@ -359,7 +362,11 @@ def update_contact_numbers(*, user: User, telephone: str, mobile: str) -> User:
     return user
 
 
-def request_company_details_change(*, user: User, changes: dict[str, str], message: str) -> CompanyDetailsChangeRequest:
+@transaction.atomic
+def request_company_details_change(
+    *, user: User, changes: dict[str, str], message: str, files: Sequence[UploadedFile] = ()
+) -> CompanyDetailsChangeRequest:
+    """Stored for support as a company-details ticket (with any supporting documents)."""
     assert user.organisation is not None
     changes = {k: v.strip() for k, v in changes.items() if v and v.strip()}
     if not changes:
@@ -368,11 +375,13 @@ def request_company_details_change(*, user: User, changes: dict[str, str], messa
         organisation=user.organisation, requested_by=user, message=message.strip(), **changes
     )
     record(action="company.change_requested", actor=user, target=user.organisation.name, fields=sorted(changes))
-    body = render_to_string("accounts/email/change_request.txt", {"change_request": change_request})
-    queue_email(
-        subject=f"Company details change requested by {user.organisation.name}",
-        body=body,
-        to=[settings.SUPPORT_EMAIL],
+    support.open_ticket(
+        user=user,
+        subject=f"Change of company details for {user.organisation.name}",
+        body=support.company_change_ticket_body(change_request),
+        category=Category.COMPANY_DETAILS,
+        files=files,
+        change_request=change_request,
     )
     return change_request
 
@@ -391,6 +400,7 @@ def apply_change_request(*, change_request: CompanyDetailsChangeRequest, acting_
     change_request.handled_at = timezone.now()
     change_request.save(update_fields=["status", "handled_by", "handled_at"])
     record(action="company.details_changed", actor=acting_user, organisation=org, target=org.name)
+    support.close_for_change_request(change_request=change_request, acting_user=acting_user, applied=True)
     return org
 
 
@@ -400,3 +410,4 @@ def reject_change_request(*, change_request: CompanyDetailsChangeRequest, acting
     change_request.handled_by = acting_user
     change_request.handled_at = timezone.now()
     change_request.save(update_fields=["status", "handled_by", "handled_at"])
+    support.close_for_change_request(change_request=change_request, acting_user=acting_user, applied=False)

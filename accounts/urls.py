@@ -5,7 +5,6 @@ from accounts.middleware import onboarding_view
 from accounts.views import auth, onboarding, profile, reauth, users
 
 urlpatterns = [
-    path("", profile.home, name="home"),
     path("login/", auth.LoginView.as_view(), name="login"),
     path("login/code/", auth.LoginCodeView.as_view(), name="login-code"),
     # Reachable in the middle of account set-up too.

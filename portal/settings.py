@@ -7,6 +7,7 @@ DJANGO_DEBUG=0 and the secrets; see README.md for the full list.
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -77,6 +78,8 @@ INSTALLED_APPS = [
     "platform_api",
     "dashboard",
     "whitelist",
+    "files",
+    "support",
 ]
 
 MIDDLEWARE = [
@@ -287,8 +290,27 @@ CELERY_BEAT_SCHEDULE = {
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
+# Customer files are private: never under STATIC/MEDIA URLs; downloads go through authorised views.
+PRIVATE_FILES_ROOT = os.environ.get("PRIVATE_FILES_ROOT", str(BASE_DIR / "private-files"))
+AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+AWS_S3_ENDPOINT_URL = os.environ.get("AWS_S3_ENDPOINT_URL") or None
+AWS_S3_REGION_NAME = os.environ.get("AWS_S3_REGION_NAME") or None
+AWS_DEFAULT_ACL = None
+AWS_QUERYSTRING_AUTH = True
+AWS_QUERYSTRING_EXPIRE = 60  # signed download links live one minute
+AWS_S3_FILE_OVERWRITE = False
+FILES_MAX_UPLOAD_BYTES = env_int("FILES_MAX_UPLOAD_MB", 25) * 1024 * 1024
+FILES_ALLOWED_TYPES = env_list("FILES_ALLOWED_TYPES", ["pdf", "png", "jpeg", "docx", "xlsx", "csv", "txt"])
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "private": (
+        {"BACKEND": "storages.backends.s3.S3Storage"}
+        if AWS_STORAGE_BUCKET_NAME
+        else {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": PRIVATE_FILES_ROOT, "base_url": None},
+        }
+    ),
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG

@@ -4,7 +4,10 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/platform/v1/", include("platform_api.urls")),
+    path("", include("dashboard.urls")),  # the home page is the usage dashboard
     path("", include("accounts.urls")),
     path("", include("tokens.urls")),
+    path("", include("support.urls")),
     path("", include("audit.urls")),
+    path("", include("whitelist.urls")),
 ]

@@ -7,17 +7,6 @@ from django.views.decorators.http import require_POST
 from accounts import selectors, services
 from accounts.forms import ChangeRequestForm, ContactNumbersForm
 from accounts.types import AuthenticatedRequest
-from tokens import selectors as token_selectors
-
-
-def home(request: AuthenticatedRequest) -> HttpResponse:
-    user = request.user
-    context = {
-        "show_fallback_reminder": user.fallback_phone_reminder and not services.has_fallback_phone(user),
-        "open_change_requests": selectors.open_change_requests(user=user),
-        "tokens": token_selectors.tokens_of(user=user),
-    }
-    return render(request, "accounts/home.html", context)
 
 
 def profile(request: AuthenticatedRequest) -> HttpResponse:
@@ -42,12 +31,13 @@ def profile(request: AuthenticatedRequest) -> HttpResponse:
 @require_POST
 def request_company_change(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
-    form = ChangeRequestForm(request.POST)
+    form = ChangeRequestForm(request.POST, request.FILES)
     if form.is_valid():
         data = form.cleaned_data
         message = data.pop("message")
+        documents = data.pop("documents")
         try:
-            services.request_company_details_change(user=user, changes=data, message=message)
+            services.request_company_details_change(user=user, changes=data, message=message, files=documents)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:

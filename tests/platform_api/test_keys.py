@@ -3,6 +3,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.http import HttpRequest
 from django.test import Client, RequestFactory
 
 from audit.models import AuditEvent
@@ -12,7 +13,7 @@ from tests.conftest import log_in
 from tests.factories import UserFactory
 
 
-def bearer(plain: str) -> RequestFactory:
+def bearer(plain: str) -> HttpRequest:
     return RequestFactory().get("/api/platform/v1/openapi.json", HTTP_AUTHORIZATION=f"Bearer {plain}")
 
 

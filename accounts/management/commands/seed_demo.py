@@ -13,7 +13,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
 from accounts.models import Organisation, PortalPermission, Role, User
+from dashboard.demo import seed_demo_usage
+from support.demo import seed_resource_links
 from tokens.models import Token, TokenKind
+from whitelist.demo import seed_demo_whitelist
 
 DEMO_PASSWORD = "demo-portal-password"
 DEMO_ORGANISATION = {
@@ -58,6 +61,9 @@ class Command(BaseCommand):
             support.is_staff = support.is_superuser = True
             support.save(update_fields=["is_staff", "is_superuser"])
         logins.append(support)
+        seed_demo_usage(organisation=org)
+        seed_demo_whitelist(org)
+        seed_resource_links()
 
         pending = User.objects.filter(email=PENDING_USER[0]).first()
         if pending is None:

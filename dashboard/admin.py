@@ -1,0 +1,58 @@
+"""Read-only views of what the platform reported, for support answering questions about it."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from dashboard.models import DailyMethodCount, ErrorLog, IngestedBatch, VaultStat
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Only the platform writes these rows; support looks."""
+
+    # Counting a million error rows for "n of N selected" is slow and tells support nothing.
+    show_full_result_count = False
+    list_per_page = 50
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(DailyMethodCount)
+class DailyMethodCountAdmin(ReadOnlyAdmin):
+    list_display = ["day", "organisation", "method", "calls", "errors"]
+    list_filter = ["method"]
+    list_select_related = ["organisation"]
+    search_fields = ["organisation__name", "organisation__public_id", "method"]
+    date_hierarchy = "day"
+
+
+@admin.register(ErrorLog)
+class ErrorLogAdmin(ReadOnlyAdmin):
+    list_display = ["at", "organisation", "method", "code", "request_id", "source_ip"]
+    list_select_related = ["organisation"]
+    # Exact look-ups only: a LIKE over millions of rows would time out.
+    search_fields = ["=request_id", "=code", "=organisation__public_id"]
+    # Newest received first along the primary key: sorting all organisations' rows by time is slow.
+    ordering = ["-id"]
+
+
+@admin.register(IngestedBatch)
+class IngestedBatchAdmin(ReadOnlyAdmin):
+    list_display = ["batch_id", "received_at", "key", "events"]
+    list_select_related = ["key"]
+    search_fields = ["=batch_id"]
+
+
+@admin.register(VaultStat)
+class VaultStatAdmin(ReadOnlyAdmin):
+    list_display = ["at", "organisation", "token_count"]
+    list_select_related = ["organisation"]
+    search_fields = ["organisation__name", "organisation__public_id"]

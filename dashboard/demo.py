@@ -1,0 +1,108 @@
+"""Believable usage for the demo organisation, so the dashboard has something to show."""
+
+import random
+from collections import Counter
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db import transaction
+
+from accounts.models import Organisation
+from dashboard.models import DailyMethodCount, ErrorLog, VaultStat
+from dashboard.selectors import utc_today
+
+DAYS = 35
+# Method: typical calls on a weekday.
+METHODS = {
+    "Tokenize": 42_000,
+    "Detokenize": 27_000,
+    "Validate": 12_500,
+    "Search": 6_200,
+    "Delete": 1_300,
+    "BatchTokenize": 450,
+}
+ERROR_CODES = [
+    ("INVALID_INPUT", "The value does not match the token format for this field."),
+    ("RATE_LIMITED", "Too many requests for this API key; retry after 2 seconds."),
+    ("TOKEN_NOT_FOUND", "No token with this value exists in the vault."),
+    ("IP_NOT_ALLOWED", "The caller's address is not on the organisation's whitelist."),
+    ("VAULT_UNAVAILABLE", "The vault did not answer in time; the call can be retried."),
+]
+ERROR_ROWS = 200
+SOURCE_IPS = ["203.0.113.10", "203.0.113.24", "198.51.100.7", "2001:db8:4::25"]
+
+
+def seed_demo_usage(*, organisation: Organisation, today: date | None = None) -> bool:
+    """Fill 35 days of counters, ~200 failed calls and daily vault counts; False if already there."""
+    if DailyMethodCount.objects.filter(organisation=organisation).exists():
+        return False
+    today = today or utc_today()
+    rng = random.Random(f"demo-usage:{organisation.public_id}")  # noqa: S311 - demo data, not secrets
+    days = [today - timedelta(days=offset) for offset in range(DAYS - 1, -1, -1)]
+
+    calls: dict[tuple[str, date], int] = {}
+    for day in days:
+        shape = 0.35 if day.weekday() >= 5 else 1.0
+        growth = 1 + 0.004 * (day - days[0]).days
+        for method, weekday_calls in METHODS.items():
+            calls[method, day] = int(weekday_calls * shape * growth * rng.uniform(0.85, 1.15))
+    # Today is not over: only the part of the day so far.
+    elapsed = datetime.now(UTC).hour / 24 if today == utc_today() else 1
+    for method in METHODS:
+        calls[method, today] = int(calls[method, today] * max(elapsed, 0.05))
+
+    failures = _failures(organisation, days[-30:], calls, rng)
+    errors = Counter((row.method, row.at.date()) for row in failures)
+    with transaction.atomic():
+        DailyMethodCount.objects.bulk_create(
+            DailyMethodCount(
+                organisation=organisation,
+                method=method,
+                day=day,
+                calls=max(count, errors[method, day]),
+                errors=errors[method, day],
+            )
+            for (method, day), count in calls.items()
+        )
+        ErrorLog.objects.bulk_create(failures, batch_size=1000)
+        VaultStat.objects.bulk_create(_vault_counts(organisation, days, calls, rng))
+    return True
+
+
+def _failures(
+    organisation: Organisation, days: list[date], calls: dict[tuple[str, date], int], rng: random.Random
+) -> list[ErrorLog]:
+    weights = [calls[method, day] for method in METHODS for day in days]
+    picks = rng.choices([(method, day) for method in METHODS for day in days], weights=weights, k=ERROR_ROWS)
+    now = datetime.now(UTC)
+    rows = []
+    for method, day in picks:
+        at = datetime.combine(day, time(rng.randrange(24), rng.randrange(60), rng.randrange(60)), tzinfo=UTC)
+        at = min(at, now - timedelta(minutes=rng.randrange(1, 120)))
+        code, message = rng.choices(ERROR_CODES, weights=[40, 25, 20, 10, 5])[0]
+        rows.append(
+            ErrorLog(
+                organisation=organisation,
+                at=at,
+                method=method,
+                code=code,
+                message=message,
+                request_id=f"req_{rng.getrandbits(64):016x}",
+                source_ip=rng.choice(SOURCE_IPS),
+            )
+        )
+    return rows
+
+
+def _vault_counts(
+    organisation: Organisation, days: list[date], calls: dict[tuple[str, date], int], rng: random.Random
+) -> list[VaultStat]:
+    count = 1_250_000
+    stats = []
+    for day in days:
+        # Roughly: a share of tokenize calls create new tokens, deletes remove some.
+        count += int(calls["Tokenize", day] * rng.uniform(0.05, 0.08)) - calls["Delete", day]
+        stats.append(
+            VaultStat(organisation=organisation, at=datetime.combine(day, time(23, 55), tzinfo=UTC), token_count=count)
+        )
+    stats[-1].at = min(stats[-1].at, datetime.now(UTC))
+    return stats

@@ -1,0 +1,35 @@
+from typing import Any
+
+from django import forms
+
+from dashboard.selectors import ErrorFilters
+
+
+class ErrorFilterForm(forms.Form):
+    """The error log's filters, read from the query string (?from=&to=&method=&code=)."""
+
+    start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    method = forms.ChoiceField(label="Method", required=False)
+    code = forms.CharField(label="Error code", required=False, max_length=64, help_text="The exact code.")
+
+    QUERY_NAMES = {"start": "from", "end": "to"}
+
+    def __init__(self, *args: Any, methods: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["method"].choices = [("", "All methods"), *((m, m) for m in methods)]  # type: ignore[attr-defined]
+
+    def add_prefix(self, field_name: str) -> str:
+        # Short, readable names in the address: ?from=2025-03-01&to=2025-03-31
+        return self.QUERY_NAMES.get(field_name, field_name)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        if start and end and start > end:
+            raise forms.ValidationError("The “from” date is after the “to” date.")
+        return data
+
+    def filters(self) -> ErrorFilters:
+        data = self.cleaned_data
+        return ErrorFilters(start=data["start"], end=data["end"], method=data["method"], code=data["code"])

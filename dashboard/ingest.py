@@ -1,0 +1,399 @@
+"""Validation of what the platform posts to the portal (SPEC §4): usage batches and vault counts.
+
+Every problem is reported under its place in the body (``events[3].at``), so whoever maintains
+the sender can fix it from the answer alone. Unknown fields are refused rather than ignored: a
+misspelt ``"eror"`` would otherwise silently drop an error's details. Nothing is stored unless the
+whole body is valid; the writes are in ``dashboard.services``.
+"""
+
+import ipaddress
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.models import Organisation
+from dashboard.models import ERROR_MESSAGE_MAX_LENGTH
+
+MAX_REPORTED_PROBLEMS = 100
+FUTURE_TOLERANCE = timedelta(days=1)
+BIGINT_MAX = 2**63 - 1
+TIME_MESSAGE = "must be an ISO-8601 time with a timezone, e.g. 2025-03-01T12:00:00Z"
+
+METHOD_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Public ids look like org_0123456789abcdef; anything else cannot name an organisation.
+ORG_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_CHARACTERS_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+USAGE_FIELDS = ("batch_id", "events")
+EVENT_FIELDS = ("org", "method", "at", "status", "error")
+ERROR_FIELDS = ("code", "message", "request_id", "source_ip")
+VAULT_FIELDS = ("org", "at", "token_count")
+
+_MISSING: Any = object()
+
+
+class PayloadError(Exception):
+    """The body is not acceptable; ``problems`` maps each bad field's path to what is wrong."""
+
+    def __init__(self, problems: dict[str, str], *, truncated: bool = False) -> None:
+        super().__init__(problems)
+        self.problems = problems
+        self.truncated = truncated
+
+    def as_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"errors": self.problems}
+        if self.truncated:
+            body["truncated"] = True
+        return body
+
+
+@dataclass(frozen=True)
+class FailedCall:
+    organisation_id: int
+    at: datetime
+    method: str
+    code: str
+    message: str
+    request_id: str
+    source_ip: str
+
+
+@dataclass
+class UsageBatch:
+    batch_id: str
+    events: int
+    # (organisation id, method, UTC day) -> [calls, errors]
+    counters: dict[tuple[int, str, date], list[int]] = field(default_factory=dict)
+    failed_calls: list[FailedCall] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VaultReading:
+    organisation_id: int
+    at: datetime
+    token_count: int
+
+
+@dataclass(frozen=True)
+class _ErrorDetails:
+    code: str
+    message: str
+    request_id: str
+    source_ip: str
+
+
+@dataclass(frozen=True)
+class _Event:
+    org: str
+    method: str
+    at: datetime
+    error: _ErrorDetails | None
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.found: dict[str, str] = {}
+        self.truncated = False
+
+    def add(self, path: str, message: str) -> None:
+        if len(self.found) >= MAX_REPORTED_PROBLEMS:
+            self.truncated = True
+        else:
+            self.found.setdefault(path, message)
+
+    @property
+    def full(self) -> bool:
+        return self.truncated
+
+    def raise_if_any(self) -> None:
+        if self.found:
+            raise PayloadError(self.found, truncated=self.truncated)
+
+
+# --- Entry points ------------------------------------------------------------------------------
+
+
+def usage_batch(body: bytes, *, now: datetime | None = None) -> UsageBatch:
+    """The counters and failed calls of a usage batch, or PayloadError naming each bad field."""
+    now = now or timezone.now()
+    data = _json_object(body)
+    problems = _Problems()
+    _refuse_unknown_fields(problems, "", data, USAGE_FIELDS)
+    batch_id = _text(problems, "batch_id", data.get("batch_id", _MISSING), max_length=128)
+    named_orgs: list[tuple[int, str]] = []
+    events = _events(problems, data.get("events", _MISSING), named_orgs, now=now)
+    organisations = _organisation_ids(problems, named_orgs, path="events[{}].org")
+    problems.raise_if_any()
+    assert batch_id is not None
+
+    batch = UsageBatch(batch_id=batch_id, events=len(events))
+    for event in events:
+        organisation_id = organisations[event.org]
+        counter = batch.counters.setdefault((organisation_id, event.method, event.at.date()), [0, 0])
+        counter[0] += 1
+        if event.error is not None:
+            counter[1] += 1
+            batch.failed_calls.append(
+                FailedCall(
+                    organisation_id=organisation_id,
+                    at=event.at,
+                    method=event.method,
+                    code=event.error.code,
+                    message=event.error.message,
+                    request_id=event.error.request_id,
+                    source_ip=event.error.source_ip,
+                )
+            )
+    return batch
+
+
+def vault_reading(body: bytes, *, now: datetime | None = None) -> VaultReading:
+    """The vault's token count at a time, or PayloadError naming each bad field."""
+    now = now or timezone.now()
+    data = _json_object(body)
+    problems = _Problems()
+    _refuse_unknown_fields(problems, "", data, VAULT_FIELDS)
+    org = _org(problems, "org", data.get("org", _MISSING))
+    at = _time(problems, "at", data.get("at", _MISSING), now=now)
+    token_count = _count(problems, "token_count", data.get("token_count", _MISSING))
+    organisations = _organisation_ids(problems, [(0, org)] if org else [], path="org")
+    problems.raise_if_any()
+    assert org is not None and at is not None and token_count is not None
+    return VaultReading(organisation_id=organisations[org], at=at, token_count=token_count)
+
+
+# --- The parts -------------------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadError({"body": "must be JSON encoded as UTF-8"}) from exc
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise PayloadError({"body": f"is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"}) from exc
+    except (ValueError, RecursionError) as exc:  # NaN, 5,000-digit numbers, absurd nesting
+        raise PayloadError({"body": "is not valid JSON"}) from exc
+    if not isinstance(data, dict):
+        raise PayloadError({"body": "must be a JSON object"})
+    return data
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _refuse_unknown_fields(problems: _Problems, path: str, data: dict[str, Any], known: Iterable[str]) -> None:
+    for key in data.keys() - set(known):
+        problems.add(_join(path, key[:64]), "is not a known field")
+
+
+def _text(
+    problems: _Problems, path: str, value: Any, *, max_length: int, allow_empty: bool = False, lines: bool = False
+) -> str | None:
+    if value is _MISSING:
+        problems.add(path, "is required")
+    elif not isinstance(value, str):
+        problems.add(path, "must be a string")
+    elif not value and not allow_empty:
+        problems.add(path, "must not be empty")
+    elif len(value) > max_length:
+        problems.add(path, f"must be at most {max_length} characters")
+    elif (CONTROL_CHARACTERS_BUT_LINES if lines else CONTROL_CHARACTERS).search(value):
+        problems.add(path, "must not contain control characters")
+    elif not _is_unicode(value):
+        problems.add(path, "must be valid Unicode text")
+    else:
+        return value
+    return None
+
+
+def _is_unicode(value: str) -> bool:
+    # JSON can smuggle in lone surrogates ("\ud800"), which no database column accepts.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _org(problems: _Problems, path: str, value: Any) -> str | None:
+    if value is _MISSING:
+        problems.add(path, "is required")
+    elif not isinstance(value, str):
+        problems.add(path, "must be an organisation's public id (a string)")
+    elif not ORG_PATTERN.fullmatch(value):
+        problems.add(path, "unknown organisation")
+    else:
+        return value
+    return None
+
+
+def _organisation_ids(problems: _Problems, wanted: Iterable[tuple[int, str]], *, path: str) -> dict[str, int]:
+    """Resolve public ids to primary keys in a few queries; report each event naming an unknown one."""
+    wanted = list(wanted)
+    public_ids = sorted({org for _, org in wanted})
+    if problems.full or not public_ids:
+        return {}
+    known: dict[str, int] = {}
+    for start in range(0, len(public_ids), 500):
+        chunk = public_ids[start : start + 500]
+        known.update(Organisation.objects.filter(public_id__in=chunk).values_list("public_id", "id"))
+    for index, org in wanted:
+        if org not in known:
+            problems.add(path.format(index), "unknown organisation")
+    return known
+
+
+def _method(problems: _Problems, path: str, value: Any) -> str | None:
+    if value is _MISSING:
+        problems.add(path, "is required")
+    elif not isinstance(value, str) or not METHOD_PATTERN.fullmatch(value):
+        problems.add(path, "must be 1 to 64 letters, digits, dots, underscores or hyphens")
+    else:
+        return value
+    return None
+
+
+def _time(problems: _Problems, path: str, value: Any, *, now: datetime) -> datetime | None:
+    if value is _MISSING:
+        problems.add(path, "is required")
+        return None
+    if not isinstance(value, str) or len(value) > 64:
+        problems.add(path, TIME_MESSAGE)
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        problems.add(path, TIME_MESSAGE)
+        return None
+    if at.tzinfo is None or at.utcoffset() is None:
+        problems.add(path, TIME_MESSAGE)
+        return None
+    try:
+        at = at.astimezone(UTC)
+    except OverflowError:
+        problems.add(path, "is out of range")
+        return None
+    if at > now + FUTURE_TOLERANCE:
+        problems.add(path, "must not be more than a day in the future")
+        return None
+    return at
+
+
+def _count(problems: _Problems, path: str, value: Any) -> int | None:
+    if value is _MISSING:
+        problems.add(path, "is required")
+    elif not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= BIGINT_MAX:
+        problems.add(path, "must be a whole number of at least 0")
+    else:
+        return value
+    return None
+
+
+def _source_ip(problems: _Problems, path: str, value: Any) -> str | None:
+    if value is _MISSING:
+        problems.add(path, "is required")
+        return None
+    try:
+        address = ipaddress.ip_address(value) if isinstance(value, str) else None
+    except ValueError:
+        address = None
+    # A zone ("fe80::1%eth0") means nothing outside the host that saw it, and databases refuse it.
+    if address is None or getattr(address, "scope_id", None):
+        problems.add(path, "must be an IPv4 or IPv6 address")
+        return None
+    return str(address)
+
+
+def _events(problems: _Problems, value: Any, named_orgs: list[tuple[int, str]], *, now: datetime) -> list[_Event]:
+    """The valid events; ``named_orgs`` collects every well-formed org, to look up even in bad events."""
+    limit = settings.INGEST_MAX_EVENTS_PER_BATCH
+    if value is _MISSING:
+        problems.add("events", "is required")
+    elif not isinstance(value, list):
+        problems.add("events", "must be a list of events")
+    elif not value:
+        problems.add("events", "must contain at least one event")
+    elif len(value) > limit:
+        problems.add("events", f"must contain at most {limit} events; split the batch")
+    else:
+        events = []
+        for index, raw in enumerate(value):
+            if problems.full:
+                break
+            event = _event(problems, f"events[{index}]", raw, now=now)
+            if isinstance(raw, dict) and isinstance(raw.get("org"), str) and ORG_PATTERN.fullmatch(raw["org"]):
+                named_orgs.append((index, raw["org"]))
+            if event is not None:
+                events.append(event)
+        return events
+    return []
+
+
+def _event(problems: _Problems, path: str, raw: Any, *, now: datetime) -> _Event | None:
+    if not isinstance(raw, dict):
+        problems.add(path, "must be an object")
+        return None
+    _refuse_unknown_fields(problems, path, raw, EVENT_FIELDS)
+    org = _org(problems, f"{path}.org", raw.get("org", _MISSING))
+    method = _method(problems, f"{path}.method", raw.get("method", _MISSING))
+    at = _time(problems, f"{path}.at", raw.get("at", _MISSING), now=now)
+    status = raw.get("status", _MISSING)
+    error = raw.get("error", _MISSING)
+    details = None
+    if status is _MISSING:
+        problems.add(f"{path}.status", "is required")
+        return None
+    if not isinstance(status, str) or status not in ("ok", "error"):
+        problems.add(f"{path}.status", 'must be "ok" or "error"')
+        return None
+    if status == "error":
+        details = _error_details(problems, f"{path}.error", error)
+        if details is None:
+            return None
+    elif error is not _MISSING:
+        problems.add(f"{path}.error", 'is only allowed when status is "error"')
+        return None
+    if org is None or method is None or at is None or raw.keys() - set(EVENT_FIELDS):
+        return None
+    return _Event(org=org, method=method, at=at, error=details)
+
+
+def _error_details(problems: _Problems, path: str, value: Any) -> _ErrorDetails | None:
+    if value is _MISSING:
+        problems.add(path, 'is required when status is "error"')
+        return None
+    if not isinstance(value, dict):
+        problems.add(path, "must be an object with code, message, request_id and source_ip")
+        return None
+    _refuse_unknown_fields(problems, path, value, ERROR_FIELDS)
+    code = _text(problems, f"{path}.code", value.get("code", _MISSING), max_length=64)
+    message = _text(
+        problems,
+        f"{path}.message",
+        value.get("message", _MISSING),
+        max_length=ERROR_MESSAGE_MAX_LENGTH,
+        allow_empty=True,
+        lines=True,
+    )
+    request_id = _text(problems, f"{path}.request_id", value.get("request_id", _MISSING), max_length=128)
+    source_ip = _source_ip(problems, f"{path}.source_ip", value.get("source_ip", _MISSING))
+    if code is None or message is None or request_id is None or source_ip is None:
+        return None
+    if value.keys() - set(ERROR_FIELDS):
+        return None
+    return _ErrorDetails(code=code, message=message, request_id=request_id, source_ip=source_ip)

@@ -1,0 +1,255 @@
+"""Reads of usage, vault counts and the error log, always scoped to the user's organisation.
+
+Each page reads a fixed number of queries whatever the data size: the counters are already one
+row per method and day, and the error log is read along its (organisation, ..., at) indexes.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from accounts.models import Organisation, User
+from dashboard.models import DailyMethodCount, ErrorLog, VaultStat
+
+USAGE_DAYS = 30
+RECENT_ERRORS = 10
+ERRORS_PER_PAGE = 50
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def utc_today() -> date:
+    return timezone.now().astimezone(UTC).date()
+
+
+def start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+# --- Usage -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MethodTotal:
+    method: str
+    calls: int
+    errors: int
+
+    @property
+    def error_rate(self) -> float:
+        return 100 * self.errors / self.calls if self.calls else 0.0
+
+
+@dataclass(frozen=True)
+class UsageDay:
+    day: date
+    calls: list[int]  # per method, in Usage.methods order
+    total: int
+
+
+@dataclass
+class Usage:
+    first_day: date
+    last_day: date
+    methods: list[str] = field(default_factory=list)
+    days: list[UsageDay] = field(default_factory=list)
+    totals: list[MethodTotal] = field(default_factory=list)
+
+    @property
+    def total_calls(self) -> int:
+        return sum(t.calls for t in self.totals)
+
+    @property
+    def total_errors(self) -> int:
+        return sum(t.errors for t in self.totals)
+
+    @property
+    def newest_first(self) -> list[UsageDay]:
+        return self.days[::-1]
+
+
+def usage(*, user: User, days: int = USAGE_DAYS, today: date | None = None) -> Usage:
+    """Calls per method and UTC day for the ``days`` days ending today (today so far included)."""
+    last_day = today or utc_today()
+    first_day = last_day - timedelta(days=days - 1)
+    result = Usage(first_day=first_day, last_day=last_day)
+    if user.organisation_id is None:
+        return result
+    rows = DailyMethodCount.objects.filter(
+        organisation_id=user.organisation_id, day__gte=first_day, day__lte=last_day
+    ).values_list("method", "day", "calls", "errors")
+    calls: dict[str, dict[date, int]] = defaultdict(dict)
+    errors: dict[str, int] = defaultdict(int)
+    for method, day, day_calls, day_errors in rows:
+        calls[method][day] = day_calls
+        errors[method] += day_errors
+    totals = [MethodTotal(method=m, calls=sum(calls[m].values()), errors=errors[m]) for m in calls]
+    totals.sort(key=lambda t: (-t.calls, t.method))
+    result.totals = totals
+    result.methods = [t.method for t in totals]
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        per_method = [calls[m].get(day, 0) for m in result.methods]
+        result.days.append(UsageDay(day=day, calls=per_method, total=sum(per_method)))
+    return result
+
+
+# --- Vault -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VaultSummary:
+    since: date
+    token_count: int | None = None
+    as_of: datetime | None = None
+    change: int | None = None
+
+
+def vault_summary(*, user: User, since: date) -> VaultSummary:
+    """The newest token count, and how it changed since the start of ``since`` (one query)."""
+    if user.organisation_id is None:
+        return VaultSummary(since=since)
+    stats = VaultStat.objects.filter(organisation_id=OuterRef("pk"))
+    newest = stats.order_by("-at", "-id")
+    period_start = start_of(since)
+    row = (
+        Organisation.objects.filter(pk=user.organisation_id)
+        .annotate(
+            current=Subquery(newest.values("token_count")[:1]),
+            current_at=Subquery(newest.values("at")[:1]),
+            # The count when the period began, or else the first one reported during it.
+            before=Subquery(newest.filter(at__lt=period_start).values("token_count")[:1]),
+            first=Subquery(stats.filter(at__gte=period_start).order_by("at", "id").values("token_count")[:1]),
+        )
+        .values("current", "current_at", "before", "first")
+        .first()
+    )
+    if row is None or row["current"] is None:
+        return VaultSummary(since=since)
+    baseline = row["before"] if row["before"] is not None else row["first"]
+    return VaultSummary(
+        since=since,
+        token_count=row["current"],
+        as_of=row["current_at"],
+        change=None if baseline is None else row["current"] - baseline,
+    )
+
+
+# --- Error log ---------------------------------------------------------------------------------
+
+
+def organisation_errors(*, user: User) -> QuerySet[ErrorLog]:
+    if user.organisation_id is None:
+        return ErrorLog.objects.none()
+    return ErrorLog.objects.filter(organisation_id=user.organisation_id)
+
+
+def recent_errors(*, user: User, limit: int = RECENT_ERRORS) -> list[ErrorLog]:
+    return list(organisation_errors(user=user).order_by("-at", "-id")[:limit])
+
+
+def error_methods(*, user: User) -> list[str]:
+    """Methods that failed within the retention period, from the small counters table."""
+    if user.organisation_id is None:
+        return []
+    since = utc_today() - timedelta(days=settings.ERROR_LOG_RETENTION_DAYS)
+    return list(
+        DailyMethodCount.objects.filter(organisation_id=user.organisation_id, day__gte=since, errors__gt=0)
+        .values_list("method", flat=True)
+        .distinct()
+        .order_by("method")
+    )
+
+
+@dataclass(frozen=True)
+class ErrorFilters:
+    start: date | None = None
+    end: date | None = None
+    method: str = ""
+    code: str = ""
+
+
+def filtered_errors(*, user: User, filters: ErrorFilters) -> QuerySet[ErrorLog]:
+    """The organisation's errors matching the filters, newest first. Dates are UTC days, inclusive."""
+    errors = organisation_errors(user=user)
+    if filters.start is not None:
+        errors = errors.filter(at__gte=start_of(filters.start))
+    if filters.end is not None and filters.end < date.max:
+        errors = errors.filter(at__lt=start_of(filters.end + timedelta(days=1)))
+    if filters.method:
+        errors = errors.filter(method=filters.method)
+    if filters.code:
+        errors = errors.filter(code=filters.code)
+    return errors.order_by("-at", "-id")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A place in the newest-first error log: the (at, id) of a row. Keyset paging needs no COUNT."""
+
+    at: datetime
+    id: int
+
+    def __str__(self) -> str:
+        return f"{(self.at - EPOCH) // timedelta(microseconds=1)}.{self.id}"
+
+    @classmethod
+    def parse(cls, value: str) -> "Cursor":
+        """The cursor written by ``str()``; ValueError for anything else."""
+        if len(value) > 40:
+            raise ValueError("too long")
+        micros, _, row_id = value.partition(".")
+        try:
+            return cls(at=EPOCH + timedelta(microseconds=int(micros)), id=int(row_id))
+        except OverflowError as exc:
+            raise ValueError("out of range") from exc
+
+    @classmethod
+    def of(cls, row: ErrorLog) -> "Cursor":
+        return cls(at=row.at, id=row.pk)
+
+
+@dataclass(frozen=True)
+class ErrorPage:
+    rows: list[ErrorLog]
+    newer: Cursor | None  # where the newer page starts, if there is one
+    older: Cursor | None
+    is_first: bool
+
+    @property
+    def newer_token(self) -> str | None:
+        return str(self.newer) if self.newer else None
+
+    @property
+    def older_token(self) -> str | None:
+        return str(self.older) if self.older else None
+
+
+def error_page(
+    errors: QuerySet[ErrorLog], *, older: Cursor | None = None, newer: Cursor | None = None, size: int = ERRORS_PER_PAGE
+) -> ErrorPage:
+    """One page of ``errors`` (newest first): the first, or the one older or newer than a cursor."""
+    errors = errors.order_by("-at", "-id")
+    if newer is not None:
+        after = Q(at__gte=newer.at) & (Q(at__gt=newer.at) | Q(id__gt=newer.id))
+        rows = list(errors.filter(after).order_by("at", "id")[: size + 1])
+        if len(rows) > size:
+            page = rows[:size][::-1]
+            return ErrorPage(rows=page, newer=Cursor.of(page[0]), older=Cursor.of(page[-1]), is_first=False)
+        # Fewer than a page is newer than the cursor: that is the first page.
+    elif older is not None:
+        before = Q(at__lte=older.at) & (Q(at__lt=older.at) | Q(id__lt=older.id))
+        rows = list(errors.filter(before)[: size + 1])
+        page = rows[:size]
+        return ErrorPage(
+            rows=page,
+            newer=Cursor.of(page[0]) if page else None,
+            older=Cursor.of(page[-1]) if len(rows) > size else None,
+            is_first=False,
+        )
+    rows = list(errors[: size + 1])
+    page = rows[:size]
+    return ErrorPage(rows=page, newer=None, older=Cursor.of(page[-1]) if len(rows) > size else None, is_first=True)

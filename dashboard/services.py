@@ -1,0 +1,110 @@
+"""Every write of the dashboard: storing usage batches and vault counts, pruning the error log."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from accounts.models import Organisation
+from dashboard.ingest import UsageBatch, VaultReading
+from dashboard.models import DailyMethodCount, ErrorLog, IngestedBatch, VaultStat
+from platform_api.models import PlatformKey
+
+# Rows per upsert statement: five parameters each, under SQLite's 999-variable limit.
+UPSERT_ROWS_PER_STATEMENT = 190
+RETENTION_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    batch_id: str
+    duplicate: bool
+    events: int = 0
+    errors: int = 0
+
+
+def ingest_usage(*, batch: UsageBatch, key: PlatformKey | None) -> IngestResult:
+    """Store a validated batch exactly once: all of it or, if its batch_id was seen, nothing.
+
+    The batch row goes in first. Its unique batch_id makes a second copy fail there, also when
+    two copies arrive at once: PostgreSQL holds the second insert until the first transaction
+    ends, then reports the duplicate.
+    """
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                IngestedBatch.objects.create(batch_id=batch.batch_id, key=key, events=batch.events)
+        except IntegrityError:
+            return IngestResult(batch_id=batch.batch_id, duplicate=True)
+        _add_to_counters(batch.counters)
+        ErrorLog.objects.bulk_create(
+            (
+                ErrorLog(
+                    organisation_id=call.organisation_id,
+                    at=call.at,
+                    method=call.method,
+                    code=call.code,
+                    message=call.message,
+                    request_id=call.request_id,
+                    source_ip=call.source_ip,
+                )
+                for call in batch.failed_calls
+            ),
+            batch_size=1000,
+        )
+    return IngestResult(batch_id=batch.batch_id, duplicate=False, events=batch.events, errors=len(batch.failed_calls))
+
+
+def _add_to_counters(counters: dict[tuple[int, str, date], list[int]]) -> None:
+    """Add to the daily counters in one upsert (a read-modify-write would lose concurrent counts).
+
+    ``INSERT ... ON CONFLICT DO UPDATE`` is the same on PostgreSQL and SQLite (3.24+). Rows go in
+    a fixed order so that two batches touching the same counters lock them in the same order.
+    """
+    if not counters:
+        return
+    qn = connection.ops.quote_name
+    table = qn(DailyMethodCount._meta.db_table)
+    org, method, day, calls, errors = (qn(column) for column in ("organisation_id", "method", "day", "calls", "errors"))
+    rows = sorted(counters.items())
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), UPSERT_ROWS_PER_STATEMENT):
+            chunk = rows[start : start + UPSERT_ROWS_PER_STATEMENT]
+            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+            params: list[Any] = []
+            for (organisation_id, method_name, day_value), (call_count, error_count) in chunk:
+                adapted_day = connection.ops.adapt_datefield_value(day_value)
+                params += [organisation_id, method_name, adapted_day, call_count, error_count]
+            cursor.execute(
+                f"INSERT INTO {table} ({org}, {method}, {day}, {calls}, {errors}) VALUES {values} "  # noqa: S608
+                f"ON CONFLICT ({org}, {method}, {day}) DO UPDATE SET "
+                f"{calls} = {table}.{calls} + EXCLUDED.{calls}, {errors} = {table}.{errors} + EXCLUDED.{errors}",
+                params,
+            )
+
+
+def record_vault_stat(*, reading: VaultReading) -> VaultStat:
+    return VaultStat.objects.create(
+        organisation_id=reading.organisation_id, at=reading.at, token_count=reading.token_count
+    )
+
+
+def delete_old_error_logs(*, now: datetime | None = None) -> int:
+    """Delete error-log rows older than the retention period; returns how many went.
+
+    Organisation by organisation and in chunks, along the (organisation, at) index, so no
+    statement holds locks on millions of rows.
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=settings.ERROR_LOG_RETENTION_DAYS)
+    deleted = 0
+    for organisation_id in list(Organisation.objects.values_list("id", flat=True)):
+        while True:
+            old = ErrorLog.objects.filter(organisation_id=organisation_id, at__lt=cutoff).values("id")
+            count, _ = ErrorLog.objects.filter(id__in=old[:RETENTION_CHUNK]).delete()
+            deleted += count
+            if count < RETENTION_CHUNK:
+                break
+    return deleted

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from dashboard import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("errors/", views.error_log, name="error-log"),
+    path("errors/export.csv", views.error_log_export, name="error-log-export"),
+]

@@ -1,0 +1,66 @@
+"""The usage dashboard (the portal's home page) and the error log."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from accounts import selectors as account_selectors
+from accounts import services as account_services
+from accounts.types import AuthenticatedRequest
+from dashboard import charts, selectors
+from dashboard.export import error_log_csv
+from dashboard.forms import ErrorFilterForm
+from tokens import selectors as token_selectors
+
+EXPORT_CHUNK_ROWS = 2000
+
+
+def home(request: AuthenticatedRequest) -> HttpResponse:
+    user = request.user
+    usage = selectors.usage(user=user)
+    context = {
+        "usage": usage,
+        "chart": charts.line_chart(usage) if usage.total_calls else None,
+        "vault": selectors.vault_summary(user=user, since=usage.first_day),
+        "recent_errors": selectors.recent_errors(user=user),
+        # The account side of the home page: reminders, second factors, requests with support.
+        "show_fallback_reminder": user.fallback_phone_reminder and not account_services.has_fallback_phone(user),
+        "open_change_requests": account_selectors.open_change_requests(user=user),
+        "tokens": token_selectors.tokens_of(user=user),
+    }
+    return render(request, "dashboard/home.html", context)
+
+
+def error_log(request: AuthenticatedRequest) -> HttpResponse:
+    user = request.user
+    form = ErrorFilterForm(request.GET, methods=selectors.error_methods(user=user))
+    page = None
+    if form.is_valid():
+        try:
+            older = selectors.Cursor.parse(request.GET["older"]) if "older" in request.GET else None
+            newer = selectors.Cursor.parse(request.GET["newer"]) if "newer" in request.GET else None
+        except ValueError:
+            messages.warning(request, "That page link is not valid: here are the newest errors.")
+            older = newer = None
+        errors = selectors.filtered_errors(user=user, filters=form.filters())
+        page = selectors.error_page(errors, older=older, newer=newer)
+    context = {"form": form, "page": page, "retention_days": settings.ERROR_LOG_RETENTION_DAYS}
+    return render(request, "dashboard/errors.html", context, status=400 if page is None else 200)
+
+
+def error_log_export(request: AuthenticatedRequest) -> HttpResponse | StreamingHttpResponse:
+    user = request.user
+    form = ErrorFilterForm(request.GET, methods=selectors.error_methods(user=user))
+    if not form.is_valid():
+        messages.error(request, "Correct the filters, then export again.")
+        return redirect(f"{reverse('error-log')}?{request.GET.urlencode()}")
+    rows = (
+        selectors.filtered_errors(user=user, filters=form.filters())
+        .values_list("at", "method", "code", "message", "request_id", "source_ip")
+        .iterator(chunk_size=EXPORT_CHUNK_ROWS)
+    )
+    response = StreamingHttpResponse(error_log_csv(rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="error-log-{selectors.utc_today():%Y-%m-%d}.csv"'
+    return response

@@ -1,0 +1,92 @@
+"""Support works tickets here: reply, change status, assign; and manages the Resources page."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db import models
+from django.http import HttpRequest
+
+from accounts.types import acting_user
+from support import services
+from support.models import Attachment, Comment, ResourceLink, Ticket
+
+
+class CommentInline(admin.TabularInline):
+    model = Comment
+    fields = readonly_fields = ("created_at", "author", "from_support", "body")
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class AttachmentInline(admin.TabularInline):
+    model = Attachment
+    fields = readonly_fields = ("name", "size", "sha256", "uploaded_by", "uploaded_at")
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class TicketAdminForm(forms.ModelForm):
+    reply = forms.CharField(
+        label="Reply to the customer",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="Sent by email to everyone included; the ticket then waits on the customer.",
+    )
+
+    class Meta:
+        model = Ticket
+        fields = ["organisation", "subject", "body", "category", "status", "assigned_to", "participants"]
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        organisation = self.cleaned_data.get("organisation")  # not on the form once the ticket exists
+        organisation_id = organisation.pk if organisation else self.instance.organisation_id
+        participants = self.cleaned_data.get("participants") or []
+        if organisation_id and any(p.organisation_id != organisation_id for p in participants):
+            # They would be emailed the ticket: another organisation's data.
+            self.add_error("participants", "Participants must be users of the organisation the ticket is for.")
+        return self.cleaned_data
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    form = TicketAdminForm
+    list_display = ["id", "subject", "organisation", "category", "status", "assigned_to", "updated_at"]
+    list_filter = ["status", "category", "assigned_to"]
+    search_fields = ["subject", "organisation__name", "opened_by__email"]
+    list_select_related = ["organisation", "assigned_to"]
+    filter_horizontal = ["participants"]
+    inlines = [CommentInline, AttachmentInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ["organisation", "subject", "body", "category"] if obj else []
+
+    def save_model(self, request: HttpRequest, obj: Ticket, form: Any, change: bool) -> None:
+        if not change:
+            obj.opened_by = acting_user(request)
+            obj.opened_by_support = True
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        ticket: Ticket = form.instance
+        reply = form.cleaned_data.get("reply", "").strip()
+        if reply:
+            services.add_comment(ticket=ticket, author=acting_user(request), body=reply, from_support=True)
+        elif not change:
+            services.notify_opened_by_support(ticket)
+
+
+@admin.register(ResourceLink)
+class ResourceLinkAdmin(admin.ModelAdmin):
+    list_display = ["title", "group", "url", "position"]
+    list_editable = ["position"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # Django 6's default
+    list_filter = ["group"]

@@ -1,0 +1,47 @@
+from typing import Any
+
+from django import forms
+
+from accounts.models import User
+from files.forms import MultipleFileField
+from support.models import Category, Status
+
+
+class TicketForm(forms.Form):
+    subject = forms.CharField(label="Subject", max_length=200)
+    category = forms.ChoiceField(label="Category", choices=[c for c in Category.choices if c[0] != "company_details"])
+    body = forms.CharField(label="What do you need?", max_length=10_000, widget=forms.Textarea(attrs={"rows": 6}))
+    participants = forms.ModelMultipleChoiceField(
+        label="Include colleagues",
+        queryset=User.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="They will see the ticket and get its emails.",
+    )
+    attachments = MultipleFileField(
+        label="Attachments", required=False, help_text="PDF, images, Office, CSV or text; 25 MB each."
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        colleagues = User.objects.filter(organisation=user.organisation, is_active=True).exclude(pk=user.pk)
+        field = self.fields["participants"]
+        assert isinstance(field, forms.ModelMultipleChoiceField)
+        field.queryset = colleagues
+
+    def clean_subject(self) -> str:
+        subject: str = self.cleaned_data["subject"].strip()
+        if not subject:
+            raise forms.ValidationError("Enter a subject.")
+        return subject
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(
+        label="Your reply", max_length=10_000, required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    attachments = MultipleFileField(label="Attachments", required=False)
+
+
+class StatusFilterForm(forms.Form):
+    status = forms.ChoiceField(label="Status", choices=[("", "Any status"), *Status.choices], required=False)

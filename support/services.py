@@ -1,0 +1,166 @@
+"""Tickets: open, comment, attach, close and reopen; everyone included hears about it."""
+
+import uuid
+from collections.abc import Iterable, Sequence
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.urls import reverse
+
+from accounts.models import CompanyDetailsChangeRequest, User
+from audit.services import record
+from files.uploads import KINDS, CheckedUpload, check_upload
+from portal.mail import portal_url, queue_email
+from support.models import Attachment, Comment, Status, Ticket
+
+MAX_ATTACHMENTS = 10
+
+
+def check_attachments(files: Sequence[UploadedFile]) -> list[tuple[UploadedFile, CheckedUpload]]:
+    """Every file checked before anything is stored; the first refusal names the file."""
+    if len(files) > MAX_ATTACHMENTS:
+        raise ValidationError(f"Attach at most {MAX_ATTACHMENTS} files at a time.")
+    checked = []
+    for upload in files:
+        try:
+            checked.append((upload, check_upload(upload)))
+        except ValidationError as exc:
+            raise ValidationError(f"{upload.name}: {' '.join(exc.messages)}") from exc
+    return checked
+
+
+def _store_attachments(
+    ticket: Ticket, comment: Comment | None, checked: list[tuple[UploadedFile, CheckedUpload]], user: User | None
+) -> None:
+    stored: list[Attachment] = []
+    try:
+        for upload, info in checked:
+            attachment = Attachment(
+                ticket=ticket,
+                comment=comment,
+                name=info.name,
+                size=info.size,
+                sha256=info.sha256,
+                content_type=info.content_type,
+                uploaded_by=user,
+            )
+            # Stored under a random name: the display name can be longer in bytes than a file
+            # system allows (120 characters of CJK text are 360 bytes), and says nothing on disk.
+            attachment.file.save(f"{uuid.uuid4().hex}.{KINDS[info.kind][0]}", upload, save=False)
+            stored.append(attachment)
+            attachment.save()
+    except Exception:
+        for attachment in stored:  # nothing half-written: drop stored objects if the rows fail
+            attachment.file.delete(save=False)
+        raise
+
+
+def included(ticket: Ticket) -> set[User]:
+    people = set(ticket.participants.filter(is_active=True))
+    if ticket.opened_by is not None and ticket.opened_by.is_active and not ticket.opened_by_support:
+        people.add(ticket.opened_by)
+    return people
+
+
+def _notify(ticket: Ticket, *, author: User | None, what: str, text: str, tell_support: bool) -> None:
+    link = portal_url(reverse("ticket-detail", args=[ticket.pk]))
+    body = f"{what}\n\n{text}\n\nOpen the ticket: {link}\n"
+    subject = f"[Ticket #{ticket.pk}] {ticket.subject}"
+    recipients = sorted({u.email for u in included(ticket) if author is None or u.pk != author.pk})
+    if recipients:
+        queue_email(subject=subject, body=body, to=recipients)
+    if tell_support:
+        staff = ticket.assigned_to.email if ticket.assigned_to else settings.SUPPORT_EMAIL
+        queue_email(subject=subject, body=f"{body}\nSupport admin: {portal_url('/admin/support/ticket/')}", to=[staff])
+
+
+@transaction.atomic
+def open_ticket(
+    *,
+    user: User,
+    subject: str,
+    body: str,
+    category: str,
+    participants: Iterable[User] = (),
+    files: Sequence[UploadedFile] = (),
+    change_request: CompanyDetailsChangeRequest | None = None,
+) -> Ticket:
+    assert user.organisation is not None
+    people = list(participants)
+    if any(p.organisation_id != user.organisation_id or not p.is_active for p in people):
+        raise ValidationError("Participants must be active users of your organisation.")
+    checked = check_attachments(files)
+    ticket = Ticket.objects.create(
+        organisation=user.organisation,
+        subject=subject.strip(),
+        body=body.strip(),
+        category=category,
+        opened_by=user,
+        change_request=change_request,
+    )
+    ticket.participants.set([p for p in people if p.pk != user.pk])
+    _store_attachments(ticket, None, checked, user)
+    record(action="ticket.opened", actor=user, target=str(ticket))
+    _notify(
+        ticket,
+        author=user,
+        what=f"{user.full_name} opened a ticket ({ticket.get_category_display()}).",
+        text=ticket.body,
+        tell_support=True,
+    )
+    return ticket
+
+
+@transaction.atomic
+def add_comment(
+    *, ticket: Ticket, author: User, body: str, files: Sequence[UploadedFile] = (), from_support: bool = False
+) -> Comment:
+    text = body.strip()
+    if not text and not files:
+        raise ValidationError("Write a comment or attach a file.")
+    checked = check_attachments(files)
+    comment = Comment.objects.create(ticket=ticket, author=author, body=text, from_support=from_support)
+    _store_attachments(ticket, comment, checked, author)
+    ticket.status = Status.WAITING_CUSTOMER if from_support else Status.WAITING_SUPPORT
+    ticket.save(update_fields=["status", "updated_at"])
+    who = "Support" if from_support else author.full_name
+    record(
+        action="ticket.answered" if from_support else "ticket.commented",
+        actor=author,
+        target=str(ticket),
+        organisation=ticket.organisation,
+    )
+    _notify(ticket, author=author, what=f"{who} wrote on the ticket.", text=text, tell_support=not from_support)
+    return comment
+
+
+def notify_opened_by_support(ticket: Ticket) -> None:
+    record(action="ticket.opened", actor=ticket.opened_by, target=str(ticket), organisation=ticket.organisation)
+    _notify(
+        ticket, author=ticket.opened_by, what="Support opened a ticket for you.", text=ticket.body, tell_support=False
+    )
+
+
+def set_status(*, ticket: Ticket, status: Status, actor: User) -> Ticket:
+    ticket.status = status
+    ticket.save(update_fields=["status", "updated_at"])
+    record(action=f"ticket.{status}", actor=actor, target=str(ticket), organisation=ticket.organisation)
+    return ticket
+
+
+def close_for_change_request(*, change_request: CompanyDetailsChangeRequest, acting_user: User, applied: bool) -> None:
+    ticket = Ticket.objects.filter(change_request=change_request).first()
+    if ticket is None:
+        return
+    changes = ", ".join(f"{k}: {v}" for k, v in change_request.requested_changes().items())
+    text = f"The change was applied ({changes})." if applied else "The change was not applied."
+    add_comment(ticket=ticket, author=acting_user, body=text, from_support=True)
+    set_status(ticket=ticket, status=Status.CLOSED, actor=acting_user)
+
+
+def company_change_ticket_body(change_request: CompanyDetailsChangeRequest) -> str:
+    lines = [f"- {field.replace('_', ' ')}: {value}" for field, value in change_request.requested_changes().items()]
+    message = change_request.message or "(no message)"
+    return "Please change our registered company details to:\n" + "\n".join(lines) + f"\n\nMessage: {message}"

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from support import views
+
+urlpatterns = [
+    path("tickets/", views.ticket_list, name="tickets"),
+    path("tickets/new/", views.ticket_new, name="ticket-new"),
+    path("tickets/<int:ticket_id>/", views.ticket_detail, name="ticket-detail"),
+    path("tickets/<int:ticket_id>/close/", views.ticket_close, name="ticket-close"),
+    path("tickets/<int:ticket_id>/reopen/", views.ticket_reopen, name="ticket-reopen"),
+    path(
+        "tickets/<int:ticket_id>/attachments/<int:attachment_id>/",
+        views.attachment_download,
+        name="ticket-attachment",
+    ),
+    path("resources/", views.resources, name="resources"),
+]

@@ -1,0 +1,91 @@
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+
+from accounts.types import AuthenticatedRequest
+from audit.services import record
+from support import selectors, services
+from support.forms import CommentForm, StatusFilterForm, TicketForm
+from support.models import Status
+
+
+def ticket_list(request: AuthenticatedRequest) -> HttpResponse:
+    form = StatusFilterForm(request.GET or None)
+    tickets = selectors.tickets_for(user=request.user)
+    if form.is_valid() and form.cleaned_data["status"]:
+        tickets = tickets.filter(status=form.cleaned_data["status"])
+    return render(request, "support/list.html", {"tickets": tickets[:200], "form": form})
+
+
+def ticket_new(request: AuthenticatedRequest) -> HttpResponse:
+    form = TicketForm(request.POST or None, request.FILES or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            ticket = services.open_ticket(
+                user=request.user,
+                subject=data["subject"],
+                body=data["body"],
+                category=data["category"],
+                participants=data["participants"],
+                files=data["attachments"],
+            )
+        except ValidationError as exc:
+            form.add_error("attachments", exc)
+        else:
+            messages.success(request, f"Ticket #{ticket.pk} is open. Support will answer by email and here.")
+            return redirect("ticket-detail", ticket_id=ticket.pk)
+    return render(request, "support/new.html", {"form": form}, status=400 if form.is_bound else 200)
+
+
+def ticket_detail(request: AuthenticatedRequest, ticket_id: int) -> HttpResponse:
+    ticket = selectors.access_ticket(user=request.user, ticket_id=ticket_id)
+    form = CommentForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.add_comment(
+                ticket=ticket,
+                author=request.user,
+                body=form.cleaned_data["body"],
+                files=form.cleaned_data["attachments"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Your reply is added.")
+            return redirect("ticket-detail", ticket_id=ticket.pk)
+    context = {"ticket": ticket, "form": form, "participants": services.included(ticket)}
+    return render(request, "support/detail.html", context, status=400 if form.is_bound else 200)
+
+
+def _status_change(status: Status, text: str) -> Callable[[AuthenticatedRequest, int], HttpResponse]:
+    def view(request: AuthenticatedRequest, ticket_id: int) -> HttpResponse:
+        ticket = selectors.access_ticket(user=request.user, ticket_id=ticket_id)  # 404 before 405
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        services.set_status(ticket=ticket, status=status, actor=request.user)
+        messages.success(request, text)
+        return redirect("ticket-detail", ticket_id=ticket.pk)
+
+    return view
+
+
+ticket_close = _status_change(Status.CLOSED, "The ticket is closed.")
+ticket_reopen = _status_change(Status.WAITING_SUPPORT, "The ticket is open again.")
+
+
+def attachment_download(request: AuthenticatedRequest, ticket_id: int, attachment_id: int) -> FileResponse:
+    attachment = selectors.access_attachment(user=request.user, ticket_id=ticket_id, attachment_id=attachment_id)
+    record(action="file.downloaded", actor=request.user, target=f"{attachment.name} (ticket #{ticket_id})")
+    response = FileResponse(
+        attachment.file.open("rb"), as_attachment=True, filename=attachment.name, content_type=attachment.content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def resources(request: AuthenticatedRequest) -> HttpResponse:
+    return render(request, "support/resources.html", {"groups": selectors.resource_groups()})

@@ -1,0 +1,214 @@
+"""Company details change end to end (SPEC §2, §7): a request from the profile becomes a ticket;
+support applies or rejects it in the admin, which answers and closes the ticket."""
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from accounts import services as account_services
+from accounts.models import ChangeRequestStatus, CompanyDetailsChangeRequest, Organisation, User
+from support.models import Attachment, Category, Status, Ticket
+from tests.conftest import log_in
+from tests.factories import UserFactory
+from tests.support import ELF, PDF, pdf_file, stored_files, use_private_folder
+
+CHANGES = {"name": "Acme Payments Group Ltd", "address": "2 Low Road\nLeeds", "message": "We moved."}
+
+
+@pytest.fixture(autouse=True)
+def private_root(settings, monkeypatch, tmp_path):
+    return use_private_folder(settings, monkeypatch, tmp_path / "private")
+
+
+@pytest.fixture
+def support(db) -> User:
+    return UserFactory.create(
+        organisation=None, is_staff=True, is_superuser=True, email="sam@support.example", full_name="Sam Support"
+    )
+
+
+@pytest.fixture
+def support_client(support) -> Client:
+    return log_in(Client(), support)
+
+
+@pytest.fixture
+def colleague(organisation) -> User:
+    return UserFactory.create(organisation=organisation, email="cleo@acme.example", full_name="Cleo Colleague")
+
+
+def _page(response) -> str:
+    return response.content.decode()
+
+
+def recipients() -> list[str]:
+    return sorted(address for message in mail.outbox for address in message.to)
+
+
+def _support_acts(client: Client, action: str, change_request: CompanyDetailsChangeRequest):
+    return client.post(
+        "/admin/accounts/companydetailschangerequest/",
+        {"action": action, "_selected_action": [str(change_request.pk)], "index": "0"},
+        follow=True,
+    )
+
+
+@pytest.fixture
+def requested(member_client, django_capture_on_commit_callbacks) -> CompanyDetailsChangeRequest:
+    """The member asks for new company details from the profile page."""
+    with django_capture_on_commit_callbacks(execute=True):
+        response = member_client.post("/profile/company-change/", CHANGES, follow=True)
+    assert "Your request was sent to support." in _page(response)
+    return CompanyDetailsChangeRequest.objects.get()
+
+
+def test_request_from_the_profile_opens_a_company_details_ticket(
+    requested, member, member_client, owner, colleague, outsider, organisation
+):
+    ticket = Ticket.objects.get()
+    assert ticket.change_request == requested
+    assert ticket.category == Category.COMPANY_DETAILS
+    assert ticket.opened_by == member
+    assert ticket.organisation == organisation
+    assert ticket.status == Status.OPEN
+    assert ticket.subject == "Change of company details for Acme Payments Ltd"
+    assert requested.requested_changes() == {"name": "Acme Payments Group Ltd", "address": "2 Low Road\nLeeds"}
+
+    # Support's mailbox hears about it; the member who asked is not emailed their own request.
+    assert recipients() == [settings.SUPPORT_EMAIL]
+    assert "- name: Acme Payments Group Ltd" in mail.outbox[0].body
+    assert f"/tickets/{ticket.pk}/" in mail.outbox[0].body
+
+    for viewer_client in (member_client, log_in(Client(), owner)):
+        page = _page(viewer_client.get(f"/tickets/{ticket.pk}/"))
+        assert "Company-details change" in page
+        assert "- name: Acme Payments Group Ltd" in page
+        assert "Message: We moved." in page
+        assert "Change of company details for Acme Payments Ltd" in _page(viewer_client.get("/tickets/"))
+
+    assert log_in(Client(), colleague).get(f"/tickets/{ticket.pk}/").status_code == 404
+    assert log_in(Client(), outsider).get(f"/tickets/{ticket.pk}/").status_code == 404
+
+    # Nothing changes until support applies it.
+    assert Organisation.objects.get(pk=organisation.pk).name == "Acme Payments Ltd"
+
+
+def test_support_applies_the_request_and_the_ticket_is_answered_and_closed(
+    requested, support_client, support, member, member_client, organisation, django_capture_on_commit_callbacks
+):
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _support_acts(support_client, "apply_requests", requested)
+
+    assert "Open requests applied." in _page(response)
+    organisation.refresh_from_db()
+    assert organisation.name == "Acme Payments Group Ltd"
+    assert organisation.address == "2 Low Road\nLeeds"
+    assert organisation.country == "United Kingdom"  # not asked for: unchanged
+    requested.refresh_from_db()
+    assert (requested.status, requested.handled_by) == (ChangeRequestStatus.APPLIED, support)
+
+    ticket = Ticket.objects.get()
+    assert ticket.status == Status.CLOSED
+    comment = ticket.comments.get()
+    assert comment.from_support is True
+    assert comment.author == support
+    assert comment.body == "The change was applied (name: Acme Payments Group Ltd, address: 2 Low Road\nLeeds)."
+
+    # The customer who asked hears it was done; support's mailbox is not written to about its own reply.
+    assert recipients() == [member.email]
+    assert "Support wrote on the ticket." in mail.outbox[0].body
+    assert "The change was applied" in mail.outbox[0].body
+
+    page = _page(member_client.get(f"/tickets/{ticket.pk}/"))
+    assert "The change was applied" in page
+    assert "Company-details change · Closed" in page
+    assert "<dt>Registered name</dt><dd>Acme Payments Group Ltd</dd>" in _page(member_client.get("/profile/"))
+
+
+def test_support_rejects_the_request_and_the_ticket_says_not_applied(
+    requested, support_client, support, member, member_client, organisation, django_capture_on_commit_callbacks
+):
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _support_acts(support_client, "reject_requests", requested)
+
+    assert "Open requests rejected." in _page(response)
+    assert Organisation.objects.get(pk=organisation.pk).name == "Acme Payments Ltd"
+    requested.refresh_from_db()
+    assert requested.status == ChangeRequestStatus.REJECTED
+
+    ticket = Ticket.objects.get()
+    assert ticket.status == Status.CLOSED
+    assert ticket.comments.get().body == "The change was not applied."
+    assert recipients() == [member.email]
+    assert "The change was not applied." in mail.outbox[0].body
+    page = _page(member_client.get(f"/tickets/{ticket.pk}/"))
+    assert "The change was not applied." in page
+    assert "Company-details change · Closed" in page
+
+
+def test_a_handled_request_is_not_answered_twice(
+    requested, support_client, member, organisation, django_capture_on_commit_callbacks
+):
+    _support_acts(support_client, "apply_requests", requested)
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _support_acts(support_client, "reject_requests", requested)
+        _support_acts(support_client, "apply_requests", requested)
+
+    assert CompanyDetailsChangeRequest.objects.get().status == ChangeRequestStatus.APPLIED
+    assert Ticket.objects.get().comments.count() == 1
+    assert mail.outbox == []
+
+
+def test_member_cannot_apply_their_own_request(
+    requested, member_client, organisation, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _support_acts(member_client, "apply_requests", requested)
+
+    assert Organisation.objects.get(pk=organisation.pk).name == "Acme Payments Ltd"
+    assert CompanyDetailsChangeRequest.objects.get().status == ChangeRequestStatus.OPEN
+    assert Ticket.objects.get().status == Status.OPEN
+
+
+def test_supporting_documents_are_attached_to_the_ticket(member, owner, private_root):
+    change_request = account_services.request_company_details_change(
+        user=member,
+        changes={"vat_number": "GB999999999"},
+        message="Certificate attached.",
+        files=[pdf_file("VAT certificate.pdf")],
+    )
+
+    attachment = Attachment.objects.get()
+    assert attachment.ticket == Ticket.objects.get(change_request=change_request)
+    assert attachment.name == "VAT certificate.pdf"
+    assert [path.read_bytes() for path in stored_files(private_root)] == [PDF]
+
+    response = log_in(Client(), owner).get(f"/tickets/{attachment.ticket_id}/attachments/{attachment.pk}/")
+    assert b"".join(response.streaming_content) == PDF
+
+
+def test_refused_supporting_document_stores_no_request_and_no_ticket(
+    member, private_root, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(ValidationError) as exc:
+        account_services.request_company_details_change(
+            user=member,
+            changes={"vat_number": "GB999999999"},
+            message="",
+            files=[pdf_file("ok.pdf"), SimpleUploadedFile("certificate.pdf", ELF)],
+        )
+
+    assert "certificate.pdf: This type of file is not accepted" in " ".join(exc.value.messages)
+    assert not CompanyDetailsChangeRequest.objects.exists()
+    assert not Ticket.objects.exists()
+    assert stored_files(private_root) == []
+    assert mail.outbox == []

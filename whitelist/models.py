@@ -1,0 +1,51 @@
+import ipaddress
+
+from django.conf import settings
+from django.db import models
+
+from accounts.models import Organisation
+
+# The longest normalised CIDR: eight full IPv6 groups and "/128".
+NETWORK_MAX_LENGTH = 43
+DESCRIPTION_MAX_LENGTH = 200
+
+
+class WhitelistEntry(models.Model):
+    """One network allowed to call the platform's API for an organisation (SPEC §5).
+
+    ``network`` holds the normalised CIDR text that ``ipaddress`` prints ("203.0.113.0/24",
+    "2001:db8::/48", "198.51.100.7/32"); only whitelist.services writes it, after validation.
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="whitelist_entries")
+    network = models.CharField(max_length=NETWORK_MAX_LENGTH)
+    description = models.CharField(max_length=DESCRIPTION_MAX_LENGTH)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "whitelist entry"
+        verbose_name_plural = "whitelist entries"
+        ordering = ["added_at", "id"]
+        constraints = [
+            # Also the index the organisation's list and the platform's read use.
+            models.UniqueConstraint(
+                fields=["organisation", "network"],
+                name="whitelist_entry_unique_network_per_organisation",
+                violation_error_message="This network is already on the organisation's whitelist.",
+            ),
+            models.CheckConstraint(condition=~models.Q(description=""), name="whitelist_entry_has_description"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.network} ({self.description})"
+
+    @property
+    def is_single_address(self) -> bool:
+        return ipaddress.ip_network(self.network).num_addresses == 1
+
+    @property
+    def kind(self) -> str:
+        return "address" if self.is_single_address else "range"

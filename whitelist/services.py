@@ -1,0 +1,300 @@
+"""Every write of the API IP whitelist (SPEC §5): validated, audited, and emailed to the admins."""
+
+import ipaddress
+import unicodedata
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Organisation, PortalPermission, Role, User
+from audit.services import record
+from portal.mail import portal_url, queue_email
+from whitelist.models import DESCRIPTION_MAX_LENGTH, WhitelistEntry
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Longer input cannot be an address: refuse it before handing it to ipaddress.
+RAW_MAX_LENGTH = 100
+# Ranges shorter than these prefixes need an explicit confirmation.
+BROAD_PREFIX = {4: 16, 6: 32}
+IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+CONFIRM_BROAD_LABEL = "I understand this allows a very broad range"
+NETWORK_REQUIRED = "Enter an IPv4 or IPv6 address or range."
+DESCRIPTION_REQUIRED = "Add a description, so everyone knows what calls the API from this address."
+# How many overlapping entries a message names before it says "and N more".
+NAMED_IN_MESSAGE = 5
+
+
+def _field_error(field: str, message: str, code: str) -> ValidationError:
+    return ValidationError({field: ValidationError(message, code=code)})
+
+
+def _normalise(network: Network) -> Network:
+    """An IPv4-mapped IPv6 range (::ffff:203.0.113.0/120) is stored as the IPv4 range it means."""
+    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(IPV4_MAPPED):
+        mapped = network.network_address.ipv4_mapped
+        assert mapped is not None
+        return ipaddress.IPv4Network(f"{mapped}/{network.prefixlen - 96}")
+    return network
+
+
+def parse_network(raw: str) -> Network:
+    """The normalised network a user typed, or a ValidationError on ``network`` saying what is wrong."""
+    text = raw.strip()
+    if not text:
+        raise _field_error("network", NETWORK_REQUIRED, "required")
+    if len(text) > RAW_MAX_LENGTH:
+        raise _field_error(
+            "network",
+            "That is not an IPv4 or IPv6 address or range: it is far too long.",
+            "invalid",
+        )
+    if "%" in text:
+        # A zone id (fe80::1%eth0) names an interface of one machine: meaningless to the platform.
+        raise _field_error(
+            "network",
+            f"“{text}” has a zone id (the part from “%”): it only means something on one machine. "
+            "Enter the address without it.",
+            "zone_id",
+        )
+    try:
+        network = ipaddress.ip_network(text, strict=True)
+    except ValueError:
+        try:
+            loose = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise _field_error(
+                "network",
+                f"“{text}” is not an IPv4 or IPv6 address or range. "
+                "Enter an address such as 203.0.113.7 or a range such as 203.0.113.0/24.",
+                "invalid",
+            ) from None
+        raise _field_error(
+            "network",
+            f"{text} has host bits set; did you mean {_normalise(loose)}?",
+            "host_bits",
+        ) from None
+    network = _normalise(network)
+    _refuse_special_purpose(network)
+    return network
+
+
+def _refuse_special_purpose(network: Network) -> None:
+    """Addresses no request to the platform can come from; adding them would only mislead."""
+    if network.prefixlen == network.max_prefixlen and network.network_address.is_unspecified:
+        reason = "is the unspecified address, which no request comes from"
+    elif network.is_loopback:
+        reason = "is a loopback address: it only ever reaches the same machine"
+    elif network.is_link_local:
+        reason = "is a link-local address: it never leaves the local network segment"
+    elif network.is_multicast:
+        reason = "is a multicast address, which never sends requests"
+    else:
+        return
+    raise _field_error(
+        "network",
+        f"{network} {reason}. Enter the public address your servers call the platform from.",
+        "special_purpose",
+    )
+
+
+def is_broad(network: Network) -> bool:
+    return network.prefixlen < BROAD_PREFIX[network.version]
+
+
+def _clean_description(description: str) -> str:
+    text = description.strip()
+    if not text:
+        raise _field_error("description", DESCRIPTION_REQUIRED, "required")
+    if any(unicodedata.category(char) == "Cc" for char in text):
+        raise _field_error("description", "Keep the description to one line of plain text.", "control_characters")
+    if len(text) > DESCRIPTION_MAX_LENGTH:
+        raise _field_error(
+            "description",
+            f"Keep the description to {DESCRIPTION_MAX_LENGTH} characters (it has {len(text)}).",
+            "max_length",
+        )
+    return text
+
+
+def _clean_input(raw: str, description: str) -> tuple[Network, str]:
+    """Both fields checked, so a form shows every problem at once."""
+    errors: dict[str, list[ValidationError]] = {}
+    network: Network | None = None
+    text = ""
+    try:
+        network = parse_network(raw)
+    except ValidationError as exc:
+        errors.update(exc.error_dict)
+    try:
+        text = _clean_description(description)
+    except ValidationError as exc:
+        errors.update(exc.error_dict)
+    if errors:
+        raise ValidationError(errors)
+    assert network is not None
+    return network, text
+
+
+def _named(entries: list[WhitelistEntry]) -> str:
+    names = [f"{e.network} ({e.description})" for e in entries[:NAMED_IN_MESSAGE]]
+    more = len(entries) - NAMED_IN_MESSAGE
+    return ", ".join(names) + (f" and {more} more" if more > 0 else "")
+
+
+def _check_overlaps(network: Network, existing: list[WhitelistEntry]) -> None:
+    """Refuse duplicates, ranges inside an entry, and ranges that would swallow entries.
+
+    CIDR ranges either nest or do not touch, so these three cases are every overlap. A new
+    range covering existing entries is refused rather than merged: the user removes the
+    narrower entries first, so nothing disappears from the list without someone choosing it.
+    """
+    same_family = [(e, ipaddress.ip_network(e.network)) for e in existing]
+    same_family = [(e, n) for e, n in same_family if n.version == network.version]
+    for entry, other in same_family:
+        if other == network:
+            raise _field_error(
+                "network",
+                f"{network} is already on the whitelist ({entry.description}).",
+                "duplicate",
+            )
+    for entry, other in same_family:
+        if network.subnet_of(other):  # type: ignore[arg-type]  # same family, checked above
+            raise _field_error(
+                "network",
+                f"{network} is already covered by {entry.network} ({entry.description}): it is allowed already.",
+                "covered",
+            )
+    covered = [entry for entry, other in same_family if other.subnet_of(network)]  # type: ignore[arg-type]
+    if covered:
+        which = "entry" if len(covered) == 1 else f"{len(covered)} entries"
+        raise _field_error(
+            "network",
+            f"{network} would cover the existing {which} {_named(covered)}. "
+            f"Remove {'it' if len(covered) == 1 else 'them'} first, then add {network}.",
+            "covers_existing",
+        )
+
+
+def _check_room(organisation: Organisation) -> None:
+    limit = settings.WHITELIST_MAX_ENTRIES
+    if WhitelistEntry.objects.filter(organisation=organisation).count() >= limit:
+        raise ValidationError(
+            f"{organisation.name} already has {limit} whitelist entries, the most allowed. "
+            "Remove an entry first, or replace several addresses with the range that holds them.",
+            code="limit",
+        )
+
+
+def _check_may_change(acting_user: User | None, organisation: Organisation) -> None:
+    if acting_user is None:  # support tools and the demo data
+        return
+    if acting_user.organisation_id != organisation.pk or not acting_user.has_portal_permission(
+        PortalPermission.MANAGE_WHITELIST
+    ):
+        raise PermissionDenied("Only admins and users allowed to manage the whitelist can change it.")
+
+
+@transaction.atomic
+def add_entry(
+    *,
+    organisation: Organisation,
+    raw: str,
+    description: str,
+    confirm_broad: bool = False,
+    acting_user: User | None,
+) -> WhitelistEntry:
+    """Add a network to the organisation's whitelist, or raise a ValidationError and store nothing.
+
+    Errors are keyed by form field (``network``, ``description``, ``confirm_broad``), or have
+    no field for the organisation-wide maximum.
+    """
+    _check_may_change(acting_user, organisation)
+    network, clean_description = _clean_input(raw, description)
+    # Count and overlaps are checked under the organisation's row lock, so two admins adding
+    # at the same moment cannot pass the maximum or add the same range twice.
+    org = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    _check_room(org)
+    _check_overlaps(network, list(WhitelistEntry.objects.filter(organisation=org)))
+    if is_broad(network) and not confirm_broad:
+        raise _field_error("confirm_broad", _broad_message(network), "broad")
+    try:
+        with transaction.atomic():
+            entry = WhitelistEntry.objects.create(
+                organisation=org, network=str(network), description=clean_description, added_by=acting_user
+            )
+    except IntegrityError as exc:  # cannot happen under the lock; kept as the database's last word
+        raise _field_error("network", f"{network} is already on the whitelist.", "duplicate") from exc
+    record(
+        action="whitelist.added",
+        actor=acting_user,
+        organisation=org,
+        target=entry.network,
+        description=entry.description,
+    )
+    _notify_admins(org, entry, change="added", acting_user=acting_user, at=entry.added_at)
+    return entry
+
+
+def _broad_message(network: Network) -> str:
+    if network.prefixlen == 0:
+        size = f"every IPv{network.version} address on the internet"
+    elif network.version == 4:
+        size = f"{network.num_addresses:,} addresses"
+    else:
+        size = "more addresses than most providers hold in total"
+    return (
+        f"{network} is a very broad range: it allows {size} to call the API for your organisation. "
+        f"Tick “{CONFIRM_BROAD_LABEL}” to add it anyway."
+    )
+
+
+@transaction.atomic
+def remove_entry(*, entry: WhitelistEntry, acting_user: User | None) -> None:
+    org = Organisation.objects.select_for_update().get(pk=entry.organisation_id)
+    _check_may_change(acting_user, org)
+    deleted, _ = WhitelistEntry.objects.filter(pk=entry.pk, organisation=org).delete()
+    if not deleted:  # removed by someone else a moment ago
+        raise ValidationError(f"{entry.network} is no longer on the whitelist.", code="gone")
+    record(
+        action="whitelist.removed",
+        actor=acting_user,
+        organisation=org,
+        target=entry.network,
+        description=entry.description,
+    )
+    _notify_admins(org, entry, change="removed", acting_user=acting_user, at=timezone.now())
+
+
+def _notify_admins(
+    organisation: Organisation, entry: WhitelistEntry, *, change: str, acting_user: User | None, at: datetime
+) -> None:
+    """Every active admin hears about every change: a whitelist entry opens the API to a network."""
+    admins = User.objects.filter(organisation=organisation, role=Role.ADMIN, is_active=True).order_by("email")
+    count = WhitelistEntry.objects.filter(organisation=organisation).count()
+    for admin in admins:
+        body = render_to_string(
+            "whitelist/email/changed.txt",
+            {
+                "admin": admin,
+                "organisation": organisation,
+                "entry": entry,
+                "change": change,
+                "by": f"{acting_user.full_name} ({acting_user.email})" if acting_user else "Support",
+                "at": timezone.localtime(at),
+                "count": count,
+                "limit": settings.WHITELIST_MAX_ENTRIES,
+                "list_url": portal_url(reverse("whitelist")),
+                "support_email": settings.SUPPORT_EMAIL,
+            },
+        )
+        queue_email(
+            subject=f"API whitelist of {organisation.name}: {entry.network} {change}",
+            body=body,
+            to=[admin.email],
+        )
