@@ -51,6 +51,13 @@ def _store_attachments(
             attachment.file.save(f"{uuid.uuid4().hex}.{KINDS[info.kind][0]}", upload, save=False)
             stored.append(attachment)
             attachment.save()
+            record(
+                action="file.uploaded",
+                actor=user,
+                organisation=ticket.organisation,
+                target=f"{info.name} (ticket #{ticket.pk})",
+                sha256=info.sha256,
+            )
     except Exception:
         for attachment in stored:  # nothing half-written: drop stored objects if the rows fail
             attachment.file.delete(save=False)

@@ -582,3 +582,26 @@ def test_resources_page_without_links_says_so(member_client):
     page = _page(member_client.get("/resources/"))
 
     assert "No resources yet" in page
+
+
+def test_each_attachment_upload_and_download_is_audited(member_client, member, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from audit.models import AuditEvent
+    from support import services
+
+    ticket = services.open_ticket(
+        user=member,
+        subject="Docs",
+        body="See attached",
+        category="question",
+        files=[SimpleUploadedFile("a.pdf", b"%PDF-1.4\n1 0 obj\n", content_type="application/pdf")],
+    )
+    attachment = ticket.attachments.get()
+
+    member_client.get(f"/tickets/{ticket.pk}/attachments/{attachment.pk}/")
+
+    uploaded = AuditEvent.objects.get(action="file.uploaded")
+    downloaded = AuditEvent.objects.get(action="file.downloaded")
+    assert uploaded.actor == member and uploaded.target_label == f"a.pdf (ticket #{ticket.pk})"
+    assert downloaded.actor == member and uploaded.organisation == member.organisation
