@@ -57,7 +57,8 @@ def ticket_detail(request: AuthenticatedRequest, ticket_id: int) -> HttpResponse
         else:
             messages.success(request, "Your reply is added.")
             return redirect("ticket-detail", ticket_id=ticket.pk)
-    context = {"ticket": ticket, "form": form, "participants": services.included(ticket)}
+    participants = sorted(services.included(ticket), key=lambda u: (u.full_name, u.email))
+    context = {"ticket": ticket, "form": form, "participants": participants}
     return render(request, "support/detail.html", context, status=400 if form.is_bound else 200)
 
 
