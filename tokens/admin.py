@@ -109,23 +109,8 @@ class TokenAdmin(admin.ModelAdmin):
         owner = get_object_or_404(User, pk=user_id)
         form = HardwareTokenForm(request.POST or None)
         if form.is_bound and form.is_valid():
-            data = form.cleaned_data
-            try:
-                token = services.enrol_hotp(
-                    user=owner,
-                    serial=data["serial"],
-                    secret=data["secret"],
-                    digits=data["digits"],
-                    expires_at=form.expires_at,
-                    code=data["code"],
-                    description=data["description"],
-                    acting_user=acting_user(request),
-                    request=request,
-                )
-            except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error({"expires_at": "expires_on"}.get(field, field), errors)
-            else:
+            token = form.enrol(owner=owner, acting_user=acting_user(request), request=request)
+            if token is not None:
                 self.message_user(request, f"Hardware token {token.serial} added for {owner.email}.")
                 return redirect("admin:tokens_token_change", token.pk)
         return self._page(request, f"Add a hardware token for {owner.email}", form)

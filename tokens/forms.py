@@ -2,9 +2,12 @@ from datetime import datetime, time
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.phones import validate_factor_phone_number
+from tokens.models import Token
 
 
 def _digits(value: str) -> str:
@@ -70,6 +73,31 @@ class HardwareTokenForm(forms.Form):
 
     def clean_code(self) -> str:
         return _digits(self.cleaned_data["code"])
+
+    def enrol(self, *, owner: User, acting_user: User, request: HttpRequest | None) -> Token | None:
+        """Register the token; on refusal the reasons land on the form's fields and None is returned."""
+        from tokens import services
+
+        data = self.cleaned_data
+        try:
+            return services.enrol_hotp(
+                user=owner,
+                serial=data["serial"],
+                secret=data["secret"],
+                digits=data["digits"],
+                expires_at=self.expires_at,
+                code=data["code"],
+                description=data["description"],
+                acting_user=acting_user,
+                request=request,
+            )
+        except ValidationError as exc:
+            if not hasattr(exc, "error_dict"):
+                self.add_error(None, exc)
+                return None
+            for field, errors in exc.message_dict.items():
+                self.add_error({"expires_at": "expires_on"}.get(field, field), errors)
+            return None
 
     @property
     def expires_at(self) -> datetime | None:

@@ -301,30 +301,11 @@ def _enrol_totp(request: AuthenticatedRequest, owner: User) -> HttpResponse:
 def _enrol_hotp(request: AuthenticatedRequest, owner: User) -> HttpResponse:
     form = HardwareTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            token = services.enrol_hotp(
-                user=owner,
-                serial=data["serial"],
-                secret=data["secret"],
-                digits=data["digits"],
-                expires_at=form.expires_at,
-                code=data["code"],
-                description=data["description"],
-                acting_user=request.user,
-                request=request,
-            )
-        except ValidationError as exc:
-            if hasattr(exc, "error_dict"):
-                for field, errors in exc.message_dict.items():
-                    form.add_error({"expires_at": "expires_on"}.get(field, field), errors)
-            else:
-                form.add_error(None, exc)
-        else:
+        token = form.enrol(owner=owner, acting_user=request.user, request=request)
+        if token is not None:
             return _enrolled(request, token)
-    return render(
-        request, "tokens/enrol_hotp.html", {"owner": owner, "form": form}, status=400 if form.is_bound else 200
-    )
+    status = 400 if form.is_bound else 200
+    return render(request, "tokens/enrol_hotp.html", {"owner": owner, "form": form}, status=status)
 
 
 def _enrol_side_channel(request: AuthenticatedRequest, owner: User) -> HttpResponse:

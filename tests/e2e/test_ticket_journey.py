@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Browser, FilePayload, Page, expect
 
 from accounts.models import Organisation, User
 from support.models import Attachment, Comment, Status, Ticket
-from tests.factories import PASSWORD, AdminFactory, OrganisationFactory, UserFactory
+from tests.e2e.journeys import log_in as shared_log_in
+from tests.factories import AdminFactory, OrganisationFactory, UserFactory
 
 SUBJECT = "Invoice 2025-03 charges Detokenize twice"
 BODY = "The March invoice counts every Detokenize call twice. The invoice is attached."
@@ -20,19 +19,8 @@ REPLY = "Same on our side: 1,204 calls in our logs, 2,408 on the invoice."
 PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
 
 
-def authenticator_code(user: User) -> str:
-    device = TOTPDevice.objects.get(user=user, confirmed=True)
-    return f"{TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token():06d}"
-
-
 def log_in(page: Page, base_url: str, user: User) -> None:
-    page.goto(base_url + "/login/")
-    page.get_by_label("Email", exact=True).fill(user.email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Continue").click()
-    expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
-    page.get_by_label("Code", exact=True).fill(authenticator_code(user))
-    page.get_by_role("button", name="Verify").click()
+    shared_log_in(page, base_url, user)
     expect(page.get_by_role("heading", name=f"Welcome, {user.full_name}")).to_be_visible()
 
 

@@ -5,12 +5,11 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from django_otp.oath import TOTP, hotp
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.oath import hotp
 from playwright.sync_api import Browser, Page, expect
 
-from accounts.models import User
-from tests.factories import PASSWORD, AdminFactory, OrganisationFactory, UserFactory
+from tests.e2e.journeys import authenticator_code, enter_code, enter_password
+from tests.factories import AdminFactory, OrganisationFactory, UserFactory
 from tokens.models import Token, TokenKind
 
 # RFC 4226 Appendix D: the test token's secret.
@@ -21,24 +20,6 @@ SERIAL = "HW-E2E-0001"
 def press(counter: int) -> str:
     """The code the hardware token shows at ``counter``."""
     return f"{hotp(KEY, counter):06d}"
-
-
-def authenticator_code(user: User) -> str:
-    device = TOTPDevice.objects.get(user=user, confirmed=True)
-    return f"{TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token():06d}"
-
-
-def enter_password(page: Page, base_url: str, user: User) -> None:
-    page.goto(base_url + "/login/")
-    page.get_by_label("Email", exact=True).fill(user.email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Continue").click()
-    expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
-
-
-def enter_code(page: Page, code: str) -> None:
-    page.get_by_label("Code", exact=True).fill(code)
-    page.get_by_role("button", name="Verify").click()
 
 
 @pytest.mark.browser

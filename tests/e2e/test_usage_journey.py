@@ -8,33 +8,17 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Page, expect
 
-from accounts.models import Organisation, User
+from accounts.models import Organisation
 from dashboard.models import DailyMethodCount, ErrorLog, VaultStat
 from platform_api.services import issue_key
-from tests.factories import PASSWORD, AdminFactory, OrganisationFactory
+from tests.e2e.journeys import log_in
+from tests.factories import AdminFactory, OrganisationFactory
 from whitelist.models import WhitelistEntry
 
 NETWORK = "203.0.113.0/24"
 NETWORK_DESCRIPTION = "Payment servers, Frankfurt"
-
-
-def authenticator_code(user: User) -> str:
-    device = TOTPDevice.objects.get(user=user, confirmed=True)
-    return f"{TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token():06d}"
-
-
-def log_in(page: Page, base_url: str, user: User) -> None:
-    page.goto(base_url + "/login/")
-    page.get_by_label("Email", exact=True).fill(user.email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Continue").click()
-    expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
-    page.get_by_label("Code", exact=True).fill(authenticator_code(user))
-    page.get_by_role("button", name="Verify").click()
 
 
 def call(
