@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     "whitelist",
     "files",
     "support",
+    "billing",
+    "extracts",
 ]
 
 MIDDLEWARE = [
@@ -119,6 +121,11 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# The vault (read-only source of token extracts). Embedded default: a small SQLite file that
+# seed_demo fills; in production the platform's vault replica.
+VAULT_DATABASE_URL = os.environ.get("VAULT_DATABASE_URL", f"sqlite:///{BASE_DIR / 'vault.sqlite3'}")
+DATABASES["vault"] = dj_database_url.parse(VAULT_DATABASE_URL)
+DATABASE_ROUTERS = ["extracts.routers.VaultRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if REDIS_URL:
@@ -203,6 +210,13 @@ INGEST_MAX_EVENTS_PER_BATCH = env_int("INGEST_MAX_EVENTS_PER_BATCH", 10_000)
 ERROR_LOG_RETENTION_DAYS = env_int("ERROR_LOG_RETENTION_DAYS", 90)
 WHITELIST_MAX_ENTRIES = env_int("WHITELIST_MAX_ENTRIES", 100)
 
+# --- Billing and extracts (owned by their apps) ------------------------------------------------
+BILLING_CURRENCY_DEFAULT = os.environ.get("BILLING_CURRENCY_DEFAULT", "EUR")
+BILLING_ISSUER_LINES = os.environ.get(
+    "BILLING_ISSUER_LINES", "API Platform Ltd|1 Platform Way|London EC2A 4NE|United Kingdom|billing@example.com"
+).split("|")
+EXTRACT_CHUNK_ROWS = env_int("EXTRACT_CHUNK_ROWS", 5000)
+
 # --- Sessions, cookies, security headers ------------------------------------------------------
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_TIMEOUT_MINUTES", 30) * 60
 SESSION_SAVE_EVERY_REQUEST = True  # the age counts from the last request: an inactivity timeout
@@ -284,6 +298,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dashboard.tasks.delete_old_error_logs",
         "schedule": 60 * 60,
     },
+    "start-due-extracts": {
+        "task": "extracts.tasks.start_due_extracts",
+        "schedule": 15 * 60,
+    },
+    "mark-overdue-invoices": {
+        "task": "billing.tasks.mark_overdue_invoices",
+        "schedule": 60 * 60,
+    },
 }
 
 # --- Static files -----------------------------------------------------------------------------
@@ -299,6 +321,7 @@ AWS_DEFAULT_ACL = None
 AWS_QUERYSTRING_AUTH = True
 AWS_QUERYSTRING_EXPIRE = 60  # signed download links live one minute
 AWS_S3_FILE_OVERWRITE = False
+AWS_S3_SIGNATURE_VERSION = "s3v4"  # SigV2 links are refused by newer buckets and regions
 FILES_MAX_UPLOAD_BYTES = env_int("FILES_MAX_UPLOAD_MB", 25) * 1024 * 1024
 FILES_ALLOWED_TYPES = env_list("FILES_ALLOWED_TYPES", ["pdf", "png", "jpeg", "docx", "xlsx", "csv", "txt"])
 STORAGES: dict[str, dict[str, Any]] = {

@@ -10,4 +10,7 @@ urlpatterns = [
     path("", include("support.urls")),
     path("", include("audit.urls")),
     path("", include("whitelist.urls")),
+    path("", include("billing.urls")),
+    path("", include("files.urls")),
+    path("", include("extracts.urls")),
 ]

@@ -2,6 +2,7 @@
 
 from io import StringIO
 
+import pytest
 from django.core.management import call_command
 
 from accounts.models import Organisation
@@ -32,7 +33,8 @@ def test_demo_usage_is_added_once(organisation):
     assert (DailyMethodCount.objects.count(), ErrorLog.objects.count(), VaultStat.objects.count()) == before
 
 
-def test_seed_demo_command_shows_usage_on_the_demo_dashboard(db, client):
+@pytest.mark.django_db(databases=["default", "vault"])  # seed_demo also fills the demo vault
+def test_seed_demo_command_shows_usage_on_the_demo_dashboard(client):
     call_command("seed_demo", stdout=StringIO())
     call_command("seed_demo", stdout=StringIO())
 

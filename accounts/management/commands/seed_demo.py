@@ -13,7 +13,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
 from accounts.models import Organisation, PortalPermission, Role, User
+from billing.demo import seed_demo_invoices
 from dashboard.demo import seed_demo_usage
+from extracts.vault import ensure_demo_vault
 from support.demo import seed_resource_links
 from tokens.models import Token, TokenKind
 from whitelist.demo import seed_demo_whitelist
@@ -63,7 +65,9 @@ class Command(BaseCommand):
         logins.append(support)
         seed_demo_usage(organisation=org)
         seed_demo_whitelist(org)
+        ensure_demo_vault(organisation=org)
         seed_resource_links()
+        seed_demo_invoices(org)
 
         pending = User.objects.filter(email=PENDING_USER[0]).first()
         if pending is None:

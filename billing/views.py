@@ -1,0 +1,61 @@
+"""The Billing pages: admins and users allowed to view billing read their organisation's invoices."""
+
+from urllib.parse import urlencode
+
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import render
+
+from accounts.models import PortalPermission, User
+from accounts.types import AuthenticatedRequest
+from audit.services import record
+from billing import selectors, services
+from billing.forms import InvoiceFilterForm
+
+PAGE_SIZE = 24
+
+
+def _require_billing(user: User) -> None:
+    # Checked before the invoice is looked up: without the permission every billing URL is a 403.
+    if not user.has_portal_permission(PortalPermission.VIEW_BILLING):
+        raise PermissionDenied(
+            "Only your organisation's admins, and users they allow to view billing, can see invoices."
+        )
+
+
+def invoice_list(request: AuthenticatedRequest) -> HttpResponse:
+    _require_billing(request.user)
+    invoices = selectors.invoices_for(user=request.user)
+    form = InvoiceFilterForm(request.GET or None, years=selectors.invoice_years(user=request.user))
+    query = ""
+    if form.is_bound and form.is_valid():
+        if form.cleaned_data["year"]:
+            invoices = invoices.filter(issue_date__year=form.cleaned_data["year"])
+        if form.cleaned_data["status"]:
+            invoices = invoices.filter(status=form.cleaned_data["status"])
+        query = urlencode({key: value for key, value in form.cleaned_data.items() if value})
+    page = Paginator(invoices, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"form": form, "page": page, "invoices": page.object_list, "query": query}
+    return render(request, "billing/list.html", context)
+
+
+def invoice_detail(request: AuthenticatedRequest, invoice_id: int) -> HttpResponse:
+    _require_billing(request.user)
+    invoice = selectors.access_invoice(user=request.user, invoice_id=invoice_id)
+    return render(request, "billing/detail.html", {"invoice": invoice})
+
+
+def invoice_pdf(request: AuthenticatedRequest, invoice_id: int) -> FileResponse:
+    _require_billing(request.user)
+    invoice = selectors.access_invoice(user=request.user, invoice_id=invoice_id)
+    document = services.invoice_pdf(invoice)
+    record(action="file.downloaded", actor=request.user, target=f"{invoice} (PDF)")
+    response = FileResponse(
+        document.open("rb"),
+        as_attachment=True,
+        filename=services.download_name(invoice),
+        content_type="application/pdf",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

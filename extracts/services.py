@@ -1,0 +1,436 @@
+"""Batch token extracts (SPEC §6): requested by an admin or a schedule, written by a Celery task.
+
+The task streams the organisation's tokens from the vault (extracts.vault) through gzip into a
+temporary file, hashing and counting as it goes, then hands the file to the File Manager. Memory
+holds one chunk of rows at a time. Nothing reaches the File Manager until the whole file is
+written; if anything fails, the extract is marked failed and whatever was stored is removed.
+"""
+
+import calendar
+import csv
+import gzip
+import hashlib
+import io
+import logging
+import tempfile
+from contextlib import closing
+from datetime import datetime, timedelta
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.template.defaultfilters import filesizeformat
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts.models import Organisation, Role, User
+from audit.services import record
+from extracts import vault
+from extracts.models import ACTIVE_STATUSES, ExtractRequest, ExtractSchedule, Frequency, Kind, Status
+from files.models import Section, StoredFile
+from files.services import store_file
+from portal.mail import portal_url, queue_email
+
+logger = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/gzip"
+# zlib's default: gzip -6, the level a benchmark's `COPY … | gzip` uses.
+COMPRESS_LEVEL = 6
+# A running extract beats after every chunk (milliseconds apart); one silent this long lost its worker.
+STALE_AFTER = timedelta(minutes=10)
+# A queued extract no worker started in this long is given up, so it stops blocking new ones.
+QUEUED_TOO_LONG = timedelta(hours=6)
+ADMINS_ONLY = "Only your organisation's admins can request token extracts and schedule them."
+LOST_WORKER = "The extract stopped part-way: the worker running it was lost. Nothing was kept; request a new extract."
+NEVER_STARTED = "No worker started the extract within 6 hours. Nothing was kept; request a new extract."
+
+
+def _check_admin(user: User) -> Organisation:
+    if not user.is_active or not user.is_org_admin or user.organisation is None:
+        raise PermissionDenied(ADMINS_ONLY)
+    return user.organisation
+
+
+def _lock_organisation(organisation_id: int) -> Organisation:
+    return Organisation.objects.select_for_update().get(pk=organisation_id)
+
+
+def _already_active(extract: ExtractRequest) -> ValidationError:
+    person = extract.requested_by
+    if extract.kind == Kind.SCHEDULED or person is None:
+        who = "the schedule" if extract.kind == Kind.SCHEDULED else "a former user"
+    else:
+        who = person.full_name or person.email
+    when = timezone.localtime(extract.requested_at)
+    return ValidationError(
+        f"A token extract for {extract.organisation.name} is already {extract.get_status_display().lower()} "
+        f"(requested {when:%d %b %Y, %H:%M} by {who}). Wait until it has finished before requesting another.",
+        code="already_active",
+    )
+
+
+def _create_extract(organisation: Organisation, *, kind: Kind, requested_by: User | None) -> ExtractRequest:
+    """Under the organisation's row lock; the partial unique constraint is the database's last word."""
+    active = (
+        ExtractRequest.objects.filter(organisation=organisation, status__in=ACTIVE_STATUSES)
+        .select_related("organisation", "requested_by")
+        .first()
+    )
+    if active is not None:
+        raise _already_active(active)
+    try:
+        with transaction.atomic():
+            extract = ExtractRequest.objects.create(organisation=organisation, kind=kind, requested_by=requested_by)
+    except IntegrityError as exc:
+        raise ValidationError(
+            f"A token extract for {organisation.name} is already queued or running. "
+            "Wait until it has finished before requesting another.",
+            code="already_active",
+        ) from exc
+    record(
+        action="extract.requested",
+        actor=requested_by if kind == Kind.ONE_OFF else None,
+        organisation=organisation,
+        target=f"Token extract #{extract.pk} ({extract.get_kind_display().lower()})",
+        extract=extract.pk,
+        kind=kind,
+    )
+    from extracts.tasks import run_extract
+
+    extract_id = extract.pk
+    transaction.on_commit(lambda: run_extract.delay(extract_id))
+    return extract
+
+
+@transaction.atomic
+def request_extract(*, user: User) -> ExtractRequest:
+    """A one-off extract of the user's organisation; refused while another one is queued or running."""
+    organisation = _check_admin(user)
+    return _create_extract(_lock_organisation(organisation.pk), kind=Kind.ONE_OFF, requested_by=user)
+
+
+# --- Schedules -------------------------------------------------------------------------------
+
+
+def next_run_after(*, frequency: str, previous: datetime, anchor: datetime | None = None) -> datetime:
+    """The run after ``previous``, at the same wall-clock time in the portal's time zone.
+
+    Monthly runs fall on the anchor's day of the month, or the month's last day when it is
+    shorter: 31 January, 28 (or 29) February, 31 March.
+    """
+    local = timezone.localtime(previous)
+    if frequency == Frequency.DAILY:
+        return local + timedelta(days=1)
+    if frequency == Frequency.WEEKLY:
+        return local + timedelta(days=7)
+    if frequency != Frequency.MONTHLY:
+        raise ValueError(f"Unknown frequency {frequency!r}")
+    day = timezone.localtime(anchor).day if anchor is not None else local.day
+    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+    return local.replace(year=year, month=month, day=min(day, calendar.monthrange(year, month)[1]))
+
+
+def following_run(schedule: ExtractSchedule, *, now: datetime) -> datetime:
+    """The first run of the series after ``now``: runs missed while nothing was checking are skipped."""
+    run = schedule.next_run_at
+    while run <= now:
+        run = next_run_after(frequency=schedule.frequency, previous=run, anchor=schedule.first_run_at)
+    return run
+
+
+def due_schedules(now: datetime) -> QuerySet[ExtractSchedule]:
+    return ExtractSchedule.objects.filter(active=True, next_run_at__lte=now)
+
+
+@transaction.atomic
+def set_schedule(*, user: User, frequency: str, first_run_at: datetime | None = None) -> ExtractSchedule:
+    """Start (or change) the organisation's one schedule; the first extract runs at ``first_run_at``."""
+    organisation = _lock_organisation(_check_admin(user).pk)
+    if frequency not in Frequency.values:
+        raise ValidationError({"frequency": "Choose daily, weekly or monthly."})
+    now = timezone.now()
+    # A minute's grace: "now", typed into the form, is a few seconds old when it arrives.
+    if first_run_at is not None and first_run_at < now - timedelta(minutes=1):
+        raise ValidationError({"first_run_at": "Choose a time from now on, or leave it empty to start now."})
+    start = first_run_at or now
+    schedule, _ = ExtractSchedule.objects.update_or_create(
+        organisation=organisation,
+        defaults={
+            "frequency": frequency,
+            "first_run_at": start,
+            "next_run_at": start,
+            "active": True,
+            "created_by": user,
+        },
+    )
+    record(
+        action="extract.schedule_set",
+        actor=user,
+        organisation=organisation,
+        target=f"{schedule.get_frequency_display()} token extract",
+        frequency=frequency,
+        next_run_at=start.isoformat(),
+    )
+    return schedule
+
+
+@transaction.atomic
+def cancel_schedule(*, user: User) -> ExtractSchedule:
+    organisation = _lock_organisation(_check_admin(user).pk)
+    schedule = ExtractSchedule.objects.select_for_update().filter(organisation=organisation, active=True).first()
+    if schedule is None:
+        raise ValidationError("There is no extract schedule to cancel.", code="no_schedule")
+    schedule.active = False
+    schedule.save(update_fields=["active", "updated_at"])
+    record(
+        action="extract.schedule_cancelled",
+        actor=user,
+        organisation=organisation,
+        target=f"{schedule.get_frequency_display()} token extract",
+    )
+    return schedule
+
+
+@transaction.atomic
+def _start_scheduled(*, schedule_id: int, now: datetime) -> ExtractRequest | None:
+    """Queue the schedule's extract and move it to its next run; wait while another one is active."""
+    organisation_id = ExtractSchedule.objects.filter(pk=schedule_id).values_list("organisation_id", flat=True).first()
+    if organisation_id is None:
+        return None
+    organisation = _lock_organisation(organisation_id)  # the order every writer locks in: organisation first
+    schedule = ExtractSchedule.objects.select_for_update().filter(pk=schedule_id).first()
+    if schedule is None or not schedule.active or schedule.next_run_at > now:
+        return None  # changed or started by someone else a moment ago
+    try:
+        extract = _create_extract(organisation, kind=Kind.SCHEDULED, requested_by=schedule.created_by)
+    except ValidationError:
+        return None  # stays due: the next check after the active extract ends starts it
+    schedule.next_run_at = following_run(schedule, now=now)
+    schedule.save(update_fields=["next_run_at", "updated_at"])
+    return extract
+
+
+def start_due_extracts(*, now: datetime | None = None) -> list[int]:
+    """Give up on lost extracts, then queue every due schedule's extract (Celery beat, every 15 minutes)."""
+    now = now or timezone.now()
+    fail_abandoned_extracts(now=now)
+    started = []
+    for schedule_id in list(due_schedules(now).values_list("pk", flat=True)):
+        extract = _start_scheduled(schedule_id=schedule_id, now=now)
+        if extract is not None:
+            started.append(extract.pk)
+    return started
+
+
+def fail_abandoned_extracts(*, now: datetime) -> int:
+    """Running extracts whose worker died, and queued ones no worker took, become failed."""
+    lost = ExtractRequest.objects.filter(status=Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    never = ExtractRequest.objects.filter(status=Status.QUEUED, requested_at__lt=now - QUEUED_TOO_LONG)
+    failed = 0
+    for extract_id in list(lost.values_list("pk", flat=True)):
+        failed += _mark_failed(extract_id, reason=LOST_WORKER, only_if_beat_before=now - STALE_AFTER)
+    for extract_id in list(never.values_list("pk", flat=True)):
+        failed += _mark_failed(extract_id, reason=NEVER_STARTED, only_if_queued=True)
+    return failed
+
+
+# --- Running an extract ----------------------------------------------------------------------
+
+
+class _Digesting:
+    """A write-only file that hashes and counts the bytes it passes on to ``target``."""
+
+    def __init__(self, target: IO[bytes]) -> None:
+        self.target = target
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: Any) -> int:
+        self.sha256.update(data)
+        self.size += len(data)
+        return self.target.write(data)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
+def extract_file_name(organisation: Organisation, at: datetime) -> str:
+    slug = slugify(organisation.name)[:60].strip("-") or organisation.public_id
+    return f"token-extract-{slug}-{timezone.localtime(at):%Y%m%d-%H%M}.csv.gz"
+
+
+def _report_progress(extract_id: int, rows: int, total: int | None) -> None:
+    """Its own UPDATE, committed at once, so the page shows it while the extract runs."""
+    progress = min(99, rows * 100 // total) if total else 0
+    ExtractRequest.objects.filter(pk=extract_id).update(
+        rows_written=rows, progress=progress, heartbeat_at=timezone.now()
+    )
+
+
+def _write_gzip_csv(extract: ExtractRequest, spool: IO[bytes], total: int) -> tuple[int, int, str]:
+    """Rows written, compressed size and SHA-256 of the gzip CSV written to ``spool``."""
+    digesting = _Digesting(spool)
+    rows = 0
+    with (
+        gzip.GzipFile(fileobj=digesting, mode="wb", compresslevel=COMPRESS_LEVEL) as compressed,
+        io.TextIOWrapper(compressed, encoding="utf-8", newline="") as text,
+        closing(vault.iter_token_chunks(extract.organisation.public_id)) as chunks,
+    ):
+        writer = csv.writer(text)
+        writer.writerow(vault.CSV_HEADER)
+        for chunk in chunks:
+            writer.writerows(chunk)
+            rows += len(chunk)
+            _report_progress(extract.pk, rows, total)
+    return rows, digesting.size, digesting.sha256.hexdigest()
+
+
+def run_extract(*, extract_id: int) -> str:
+    """Write the extract's file and record how it went; returns the extract's status.
+
+    Safe to deliver twice: only a queued extract is started, by one conditional UPDATE, so a
+    second delivery finds it running, done or failed and leaves it alone.
+    """
+    now = timezone.now()
+    claimed = ExtractRequest.objects.filter(pk=extract_id, status=Status.QUEUED).update(
+        status=Status.RUNNING, started_at=now, heartbeat_at=now
+    )
+    if not claimed:
+        status = ExtractRequest.objects.filter(pk=extract_id).values_list("status", flat=True).first()
+        logger.info("Token extract %s not started: it is %s", extract_id, status or "gone")
+        return status or "missing"
+    extract = ExtractRequest.objects.select_related("organisation", "requested_by").get(pk=extract_id)
+    organisation = extract.organisation
+    stage = "counting the tokens in the vault"
+    stored: StoredFile | None = None
+    try:
+        total = vault.count_tokens(organisation.public_id)
+        ExtractRequest.objects.filter(pk=extract_id).update(rows_total=total)
+        stage = "reading the vault"
+        with tempfile.TemporaryFile() as spool:  # no name on disk: nothing to leave behind if the worker dies
+            rows, size, sha256 = _write_gzip_csv(extract, spool, total)
+            spool.seek(0)
+            stage = "storing the file"
+            name = extract_file_name(organisation, now)
+            with transaction.atomic():
+                stored = store_file(
+                    organisation=organisation,
+                    section=Section.EXTRACTS,
+                    name=name,
+                    content=File(spool, name=name),
+                    size=size,
+                    sha256=sha256,
+                    content_type=CONTENT_TYPE,
+                    uploaded_by=extract.requested_by,
+                )
+                _finish(extract, stored=stored, rows=rows)
+    except Exception as exc:
+        logger.exception("Token extract %s failed while %s", extract_id, stage)
+        if stored is not None:
+            _discard(stored)
+        _mark_failed(
+            extract_id,
+            reason=f"Failed while {stage} ({type(exc).__name__}). Nothing was kept; request a new extract, "
+            "or write to support if it fails again.",
+        )
+        return Status.FAILED
+    return Status.DONE
+
+
+def _finish(extract: ExtractRequest, *, stored: StoredFile, rows: int) -> None:
+    now = timezone.now()
+    done = ExtractRequest.objects.filter(pk=extract.pk, status=Status.RUNNING).update(
+        status=Status.DONE,
+        file=stored,
+        rows_written=rows,
+        rows_total=rows,
+        progress=100,
+        heartbeat_at=now,
+        finished_at=now,
+    )
+    if not done:  # given up as lost meanwhile: its failure stands
+        raise RuntimeError(f"Token extract {extract.pk} is no longer running")
+    organisation = extract.organisation
+    record(
+        action="extract.done",
+        actor=None,
+        organisation=organisation,
+        target=stored.name,
+        extract=extract.pk,
+        rows=rows,
+        size=stored.size,
+        sha256=stored.sha256,
+    )
+    _email_admins(
+        organisation,
+        subject="Your token extract is ready",
+        template="extracts/email/ready.txt",
+        context={"file": stored, "rows": rows, "size": filesizeformat(stored.size), "extract": extract},
+    )
+
+
+def _discard(stored: StoredFile) -> None:
+    """Remove a file whose extract did not finish: its row (if it was ever committed) and its object."""
+    try:
+        StoredFile.objects.filter(pk=stored.pk).delete()
+        stored.file.delete(save=False)
+    except Exception:
+        logger.exception("Could not remove the stored file %s of a failed extract", stored.file.name)
+
+
+def _mark_failed(
+    extract_id: int,
+    *,
+    reason: str,
+    only_if_queued: bool = False,
+    only_if_beat_before: datetime | None = None,
+) -> bool:
+    """Fail an extract that is still queued or running (conditions re-checked in the UPDATE)."""
+    with transaction.atomic():
+        active = ExtractRequest.objects.filter(pk=extract_id, status__in=ACTIVE_STATUSES)
+        if only_if_queued:
+            active = active.filter(status=Status.QUEUED)
+        if only_if_beat_before is not None:
+            active = active.filter(heartbeat_at__lt=only_if_beat_before)
+        failed = active.update(status=Status.FAILED, failure_reason=reason[:300], finished_at=timezone.now())
+        if not failed:
+            return False
+        extract = ExtractRequest.objects.select_related("organisation").get(pk=extract_id)
+        record(
+            action="extract.failed",
+            actor=None,
+            organisation=extract.organisation,
+            target=f"Token extract #{extract.pk}",
+            extract=extract.pk,
+            reason=extract.failure_reason,
+            rows_written=extract.rows_written,
+        )
+        _email_admins(
+            extract.organisation,
+            subject="Your token extract failed",
+            template="extracts/email/failed.txt",
+            context={"extract": extract},
+        )
+    return True
+
+
+def _email_admins(organisation: Organisation, *, subject: str, template: str, context: dict[str, Any]) -> None:
+    admins = User.objects.filter(organisation=organisation, role=Role.ADMIN, is_active=True).order_by("email")
+    for admin in admins:
+        body = render_to_string(
+            template,
+            {
+                **context,
+                "admin": admin,
+                "organisation": organisation,
+                "files_url": portal_url(reverse("files") + "?section=extracts"),
+                "extracts_url": portal_url(reverse("extract-list")),
+                "support_email": settings.SUPPORT_EMAIL,
+            },
+        )
+        queue_email(subject=f"{subject} ({organisation.name})", body=body, to=[admin.email])

@@ -1,0 +1,113 @@
+"""Support sees every organisation's files, downloads them and marks compliance documents reviewed."""
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponseBase
+from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import filesizeformat
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+
+from accounts.types import acting_user
+from files import services
+from files.models import Section, StoredFile
+from files.views import download_response
+
+
+class ReviewFilter(admin.SimpleListFilter):
+    title = "review"
+    parameter_name = "review"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("pending", "Pending review"), ("reviewed", "Reviewed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[StoredFile]) -> QuerySet[StoredFile]:
+        if self.value() == "pending":
+            return queryset.filter(section=Section.COMPLIANCE, reviewed_at__isnull=True)
+        if self.value() == "reviewed":
+            return queryset.filter(reviewed_at__isnull=False)
+        return queryset
+
+
+@admin.register(StoredFile)
+class StoredFileAdmin(admin.ModelAdmin):
+    list_display = ["name", "organisation", "section", "size_shown", "uploaded_by", "uploaded_at", "review", "download"]
+    list_filter = ["section", ReviewFilter, ("organisation", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name", "organisation__name", "uploaded_by__email", "sha256"]
+    list_select_related = ["organisation", "uploaded_by", "reviewed_by"]
+    fields = readonly_fields = (
+        "organisation",
+        "section",
+        "name",
+        "size_shown",
+        "content_type",
+        "sha256",
+        "uploaded_by",
+        "uploaded_at",
+        "review",
+        "download",
+    )
+    actions = ["mark_reviewed"]
+
+    # Files come from customers and extracts only; the stored object and the audit trail go
+    # with every change, so support reads and reviews here but does not edit or delete.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("files.change_storedfile")
+
+    @admin.display(description="Size", ordering="size")
+    def size_shown(self, obj: StoredFile) -> str:
+        return filesizeformat(obj.size)
+
+    @admin.display(description="Review")
+    def review(self, obj: StoredFile) -> str:
+        if obj.section != Section.COMPLIANCE:
+            return "—"
+        if obj.reviewed_at is None:
+            return "Pending"
+        who = obj.reviewed_by.full_name or obj.reviewed_by.email if obj.reviewed_by else "support"
+        return f"Reviewed by {who}, {obj.reviewed_at:%d %b %Y %H:%M}"
+
+    @admin.display(description="Download")
+    def download(self, obj: StoredFile) -> str:
+        return format_html('<a href="{}">Download</a>', reverse("admin:files_storedfile_download", args=[obj.pk]))
+
+    @admin.action(description="Mark selected compliance documents reviewed", permissions=["review"])
+    def mark_reviewed(self, request: HttpRequest, queryset: QuerySet[StoredFile]) -> None:
+        compliance = queryset.filter(section=Section.COMPLIANCE).select_related("organisation")
+        done = 0
+        for stored in compliance:
+            services.review(stored=stored, acting_user=acting_user(request))
+            done += 1
+        skipped = queryset.count() - done
+        text = f"{done} compliance document(s) marked reviewed."
+        if skipped:
+            text += f" {skipped} file(s) skipped: only compliance documents are reviewed."
+        self.message_user(request, text, messages.SUCCESS if done else messages.WARNING)
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<int:file_id>/download/",
+                self.admin_site.admin_view(self.download_view),
+                name="files_storedfile_download",
+            ),
+            *super().get_urls(),
+        ]
+
+    def download_view(self, request: HttpRequest, file_id: int) -> HttpResponseBase:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        stored = get_object_or_404(StoredFile.objects.select_related("organisation"), pk=file_id)
+        return download_response(stored, acting_user=acting_user(request))

@@ -1,0 +1,225 @@
+"""The File Manager's writes: upload, store (for extracts), review, download records, delete.
+
+A file is written to storage first, under a random name, then its row is saved; if the row (or
+anything after it in the same transaction) fails, the stored object is removed again, so a
+refused or failed file leaves nothing behind.
+"""
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files import File
+from django.core.files.storage import storages
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+
+from accounts.models import Organisation, PortalPermission, User
+from audit.services import record
+from files.models import Section, StoredFile
+from files.uploads import KINDS, check_upload, clean_name
+from portal.mail import portal_url, queue_email
+
+UPLOAD_SECTIONS = (Section.COMPLIANCE, Section.OTHER)
+# Extracts carry the vault's tokens: only the organisation's admins see them.
+ADMIN_ONLY_SECTIONS = (Section.EXTRACTS,)
+
+
+def can_see_section(user: User, section: str) -> bool:
+    if user.organisation_id is None or not user.is_active:
+        return False
+    return section not in ADMIN_ONLY_SECTIONS or user.is_org_admin
+
+
+def can_delete(user: User, stored: StoredFile) -> bool:
+    """The uploader, the organisation's admins and users allowed to manage files."""
+    if user.organisation_id != stored.organisation_id or not can_see_section(user, stored.section):
+        return False
+    return stored.uploaded_by_id == user.pk or user.has_portal_permission(PortalPermission.MANAGE_FILES)
+
+
+def _storage_extension(name: str) -> str:
+    extension = os.path.splitext(name)[1].lstrip(".").lower()
+    return extension if re.fullmatch(r"[a-z0-9]{1,10}", extension) else "bin"
+
+
+def _put(stored: StoredFile, content: File | IO[bytes], extension: str) -> None:
+    # A random name on disk: the display name may be longer in bytes than a file system allows,
+    # and the stored name says nothing about the customer or the document.
+    stored.file.save(
+        f"{uuid.uuid4().hex}.{extension}", content if isinstance(content, File) else File(content), save=False
+    )
+
+
+@contextmanager
+def _removed_on_failure(stored: StoredFile) -> Iterator[None]:
+    try:
+        with transaction.atomic():
+            yield
+    except BaseException:
+        stored.file.delete(save=False)
+        raise
+
+
+def store_file(
+    *,
+    organisation: Organisation,
+    section: str,
+    name: str,
+    content: File | IO[bytes],
+    size: int,
+    sha256: str,
+    content_type: str,
+    uploaded_by: User | None,
+) -> StoredFile:
+    """Keep an already checked file (token extracts are made by the portal itself).
+
+    Records no audit event: the caller records what happened in its own terms.
+    """
+    if section not in Section.values:
+        raise ValidationError(f"Unknown File Manager section “{section}”.")
+    extension = _storage_extension(name)
+    stored = StoredFile(
+        organisation=organisation,
+        section=section,
+        name=clean_name(name, extension),
+        size=size,
+        sha256=sha256,
+        content_type=content_type,
+        uploaded_by=uploaded_by,
+    )
+    _put(stored, content, extension)
+    with _removed_on_failure(stored):
+        stored.save()
+    return stored
+
+
+def _tell_support(stored: StoredFile) -> None:
+    uploader = stored.uploaded_by
+    who = f"{uploader.full_name} <{uploader.email}>" if uploader else "someone"
+    link = portal_url(reverse("admin:files_storedfile_change", args=[stored.pk]))
+    queue_email(
+        subject=f"[Compliance] {stored.organisation.name} uploaded {stored.name}",
+        body=(
+            f"{who} of {stored.organisation.name} uploaded a compliance document for review.\n\n"
+            f"File: {stored.name} ({filesizeformat(stored.size)}, {stored.content_type})\n"
+            f"SHA-256: {stored.sha256}\n\n"
+            f"Review it in the support admin: {link}\n"
+        ),
+        to=[settings.SUPPORT_EMAIL],
+    )
+
+
+def upload_file(*, user: User, section: str, upload: UploadedFile) -> StoredFile:
+    """A user's upload to Compliance or Other files; support hears about compliance documents."""
+    if user.organisation is None or not user.is_active:
+        raise PermissionDenied("Only users of an organisation can upload files.")
+    if section not in UPLOAD_SECTIONS:
+        raise ValidationError("Files can be uploaded to Compliance or Other files only.")
+    checked = check_upload(upload)
+    stored = StoredFile(
+        organisation=user.organisation,
+        section=section,
+        name=checked.name,
+        size=checked.size,
+        sha256=checked.sha256,
+        content_type=checked.content_type,
+        uploaded_by=user,
+    )
+    _put(stored, upload, KINDS[checked.kind][0])
+    with _removed_on_failure(stored):
+        stored.save()
+        record(
+            action="file.uploaded",
+            actor=user,
+            organisation=stored.organisation,
+            target=f"{stored.name} ({stored.get_section_display()})",
+            section=section,
+            size=stored.size,
+            sha256=stored.sha256,
+        )
+        if section == Section.COMPLIANCE:
+            _tell_support(stored)
+    return stored
+
+
+def record_download(*, stored: StoredFile, acting_user: User) -> None:
+    record(
+        action="file.downloaded",
+        actor=acting_user,
+        organisation=stored.organisation,
+        target=f"{stored.name} ({stored.get_section_display()})",
+        sha256=stored.sha256,
+    )
+
+
+def signed_download_url(stored: StoredFile) -> str | None:
+    """On S3, a link to the object that works for AWS_QUERYSTRING_EXPIRE seconds; else None.
+
+    The link makes S3 answer with the same Content-Disposition and type as the portal's own view.
+    """
+    try:
+        from storages.backends.s3 import S3Storage
+    except ImportError:  # pragma: no cover - django-storages[s3] is a dependency
+        return None
+    storage = storages["private"]
+    if not isinstance(storage, S3Storage):
+        return None
+    parameters: dict[str, Any] = {
+        "ResponseContentDisposition": content_disposition_header(True, stored.name),
+        "ResponseContentType": stored.content_type,
+    }
+    url: str = storage.url(stored.file.name, parameters=parameters, expire=settings.AWS_QUERYSTRING_EXPIRE)
+    return url
+
+
+def review(*, stored: StoredFile, acting_user: User) -> StoredFile:
+    """Support confirms a compliance document; the first review stands."""
+    if stored.section != Section.COMPLIANCE:
+        raise ValidationError("Only compliance documents are reviewed.")
+    with transaction.atomic():
+        # Conditional, so two people reviewing at once record one review.
+        first = StoredFile.objects.filter(pk=stored.pk, reviewed_at__isnull=True).update(
+            reviewed_at=timezone.now(), reviewed_by=acting_user
+        )
+        if first:
+            record(
+                action="file.reviewed",
+                actor=acting_user,
+                organisation=stored.organisation,
+                target=f"{stored.name} ({stored.get_section_display()})",
+                sha256=stored.sha256,
+            )
+    stored.refresh_from_db(fields=["reviewed_at", "reviewed_by"])
+    return stored
+
+
+def delete_file(*, stored: StoredFile, acting_user: User | None) -> None:
+    """Remove the row and the stored object.
+
+    ``acting_user`` None is the portal itself (a failed or expired extract); a person must be the
+    uploader, an admin of the organisation or allowed to manage files.
+    """
+    if acting_user is not None and not can_delete(acting_user, stored):
+        raise PermissionDenied("Only the person who uploaded a file, or an admin, can delete it.")
+    with transaction.atomic():
+        name, section_label = stored.name, stored.get_section_display()
+        StoredFile.objects.filter(pk=stored.pk).delete()
+        record(
+            action="file.deleted",
+            actor=acting_user,
+            organisation=stored.organisation,
+            target=f"{name} ({section_label})",
+            sha256=stored.sha256,
+        )
+        # Last, so a storage error rolls the row back instead of leaving a row without a file.
+        stored.file.delete(save=False)

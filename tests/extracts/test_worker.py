@@ -1,0 +1,70 @@
+"""An extract goes through Redis to a real Celery worker, as in production (SPEC §1, §6)."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from celery.signals import before_task_publish, task_postrun
+from django import db
+
+from extracts import services
+from extracts.models import ExtractRequest, Status
+from portal.celery import app
+from tests.extracts.conftest import BOTH_DATABASES, give_tokens, read_extract
+
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.django_db(transaction=True, databases=BOTH_DATABASES),
+    pytest.mark.filterwarnings("ignore:Call to deprecated setex:DeprecationWarning"),
+]
+
+
+def close_worker_db_connections(**kwargs: Any) -> None:
+    # The worker thread's connections (portal and vault) would keep the test databases open.
+    db.connections.close_all()
+
+
+@pytest.fixture
+def worker() -> Iterator[Any]:
+    app.conf.CELERY_TASK_ALWAYS_EAGER = False  # tests/conftest.py sets it back
+    app.control.purge()
+    task_postrun.connect(close_worker_db_connections, weak=False)
+    try:
+        with start_worker(app, pool="solo", loglevel="WARNING", perform_ping_check=False) as running:
+            yield running
+    finally:
+        task_postrun.disconnect(close_worker_db_connections)
+
+
+@pytest.fixture
+def published() -> Iterator[list[tuple[str, str]]]:
+    """Task name and id of every message sent to the broker."""
+    tasks: list[tuple[str, str]] = []
+
+    def on_publish(sender: str, headers: dict[str, Any], **kwargs: Any) -> None:
+        tasks.append((sender, headers["id"]))
+
+    before_task_publish.connect(on_publish, weak=False)
+    yield tasks
+    before_task_publish.disconnect(on_publish)
+
+
+def test_worker_writes_the_extract_queued_through_redis(
+    vault_table, owner, worker, published, django_capture_on_commit_callbacks, settings
+):
+    settings.EXTRACT_CHUNK_ROWS = 1000
+    tokens = give_tokens(owner.organisation, 4321)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        extract = services.request_extract(user=owner)
+
+    [(task, task_id)] = published
+    assert task == "extracts.tasks.run_extract"
+    # The status comes back through the Redis result backend, from the worker's thread.
+    assert app.AsyncResult(task_id).get(timeout=30) == "done"
+    extract.refresh_from_db()
+    assert (extract.status, extract.rows_written, extract.progress) == (Status.DONE, 4321, 100)
+    _, rows = read_extract(extract.file)
+    assert [token for token, _ in rows[1:]] == tokens
+    assert ExtractRequest.objects.count() == 1
