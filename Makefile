@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck install browser clean
+.PHONY: run test lint typecheck install browser clean deps-audit
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,29 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
-test: $(STAMP) browser lint typecheck
+# Known vulnerabilities in the pinned dependencies (skipped, with a message, when offline).
+deps-audit: $(STAMP)
+	$(BIN)/python scripts/audit_dependencies.py
+
+test: $(STAMP) browser lint typecheck deps-audit
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; \
 	exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# `make bench`: the SPEC §9 benchmark, not part of `make test` (docs/performance.md). Uses the
+# machine's PostgreSQL and Redis on 127.0.0.1 with its own databases, generates the data set once,
+# and runs Debian's wrk (installed here when root) against a local gunicorn. Flags: BENCH_ARGS.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal_bench
+BENCH_VAULT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/vault_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/1
+.PHONY: bench
+bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "wrk is not installed: apt-get install wrk"; exit 1; fi; }
+	DATABASE_URL=$(BENCH_DATABASE_URL) VAULT_DATABASE_URL=$(BENCH_VAULT_DATABASE_URL) \
+	  REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python -m bench.run $(BENCH_ARGS)
