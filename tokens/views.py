@@ -252,9 +252,13 @@ def token_unlock(request: AuthenticatedRequest, token: Token) -> HttpResponse:
 # --- Enrolment --------------------------------------------------------------------------------
 
 
-@recent_password_required
 def enrol(request: AuthenticatedRequest, kind: str, user_id: int | None = None) -> HttpResponse:
-    owner = _owner(request, user_id)
+    owner = _owner(request, user_id)  # 404/403 before anything else, the password check included
+    return _enrol_after_password(request, kind, owner)
+
+
+@recent_password_required
+def _enrol_after_password(request: AuthenticatedRequest, kind: str, owner: User) -> HttpResponse:
     views: dict[str, Callable[[AuthenticatedRequest, User], HttpResponse]] = {
         TokenKind.TOTP: _enrol_totp,
         TokenKind.HOTP: _enrol_hotp,

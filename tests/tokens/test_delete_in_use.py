@@ -25,3 +25,13 @@ def test_deleting_another_token_keeps_the_session(member_client, member):
 
     assert response.status_code == 302
     assert member_client.get("/").status_code == 200
+
+
+def test_enrolling_for_another_organisations_user_is_404_even_before_the_password_check(outsider_client, member):
+    session = outsider_client.session
+    del session["reauthenticated_at"]
+    session.save()
+
+    response = outsider_client.get(f"/users/{member.pk}/tokens/add/hotp/")
+
+    assert response.status_code == 404
