@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db import transaction
 
 from accounts.models import Organisation
+from dashboard import summary
 from dashboard.models import DailyMethodCount, ErrorLog, VaultStat
 from dashboard.selectors import utc_today
 
@@ -65,6 +66,7 @@ def seed_demo_usage(*, organisation: Organisation, today: date | None = None) ->
         )
         ErrorLog.objects.bulk_create(failures, batch_size=1000)
         VaultStat.objects.bulk_create(_vault_counts(organisation, days, calls, rng))
+        summary.bump_after_commit([organisation.pk])
     return True
 
 

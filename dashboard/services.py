@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Organisation
+from dashboard import summary
 from dashboard.ingest import UsageBatch, VaultReading
 from dashboard.models import DailyMethodCount, ErrorLog, IngestedBatch, VaultStat
 from platform_api.models import PlatformKey
@@ -55,6 +56,7 @@ def ingest_usage(*, batch: UsageBatch, key: PlatformKey | None) -> IngestResult:
             ),
             batch_size=1000,
         )
+        summary.bump_after_commit(organisation_id for organisation_id, _, _ in batch.counters)
     return IngestResult(batch_id=batch.batch_id, duplicate=False, events=batch.events, errors=len(batch.failed_calls))
 
 
@@ -87,9 +89,11 @@ def _add_to_counters(counters: dict[tuple[int, str, date], list[int]]) -> None:
 
 
 def record_vault_stat(*, reading: VaultReading) -> VaultStat:
-    return VaultStat.objects.create(
+    stat = VaultStat.objects.create(
         organisation_id=reading.organisation_id, at=reading.at, token_count=reading.token_count
     )
+    summary.bump_after_commit([reading.organisation_id])
+    return stat
 
 
 def delete_old_error_logs(*, now: datetime | None = None) -> int:
@@ -105,6 +109,8 @@ def delete_old_error_logs(*, now: datetime | None = None) -> int:
             old = ErrorLog.objects.filter(organisation_id=organisation_id, at__lt=cutoff).values("id")
             count, _ = ErrorLog.objects.filter(id__in=old[:RETENTION_CHUNK]).delete()
             deleted += count
+            if count:
+                summary.bump_after_commit([organisation_id])  # the latest failures may have gone
             if count < RETENTION_CHUNK:
                 break
     return deleted

@@ -9,7 +9,7 @@ from django.urls import reverse
 from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.types import AuthenticatedRequest
-from dashboard import charts, selectors
+from dashboard import selectors, summary
 from dashboard.export import error_log_csv
 from dashboard.forms import ErrorFilterForm
 from tokens import selectors as token_selectors
@@ -19,12 +19,9 @@ EXPORT_CHUNK_ROWS = 2000
 
 def home(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
-    usage = selectors.usage(user=user)
     context = {
-        "usage": usage,
-        "chart": charts.line_chart(usage) if usage.total_calls else None,
-        "vault": selectors.vault_summary(user=user, since=usage.first_day),
-        "recent_errors": selectors.recent_errors(user=user),
+        # The organisation's usage, vault and latest failures: the same for all its users, cached.
+        "usage_section": summary.usage_section(user=user),
         # The account side of the home page: reminders, second factors, requests with support.
         "show_fallback_reminder": user.fallback_phone_reminder and not account_services.has_fallback_phone(user),
         "open_change_requests": account_selectors.open_change_requests(user=user),

@@ -5,9 +5,13 @@ many tokens an organisation has. The demo (seed_demo) and the tests create and f
 Raw SQL on purpose: the platform owns this table, no portal model or migration touches it.
 """
 
+import csv
 import hashlib
+import io
 from collections.abc import Generator
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connections, transaction
@@ -50,6 +54,8 @@ _SELECT = {
         "FROM vault_tokens WHERE org_public_id = %s ORDER BY id"
     ),
 }
+# PostgreSQL formats the CSV itself (no Python object per field); the rows are read as COPY sends them.
+_COPY = f"COPY ({_SELECT['postgresql']}) TO STDOUT WITH (FORMAT csv)"
 _COUNT = "SELECT COUNT(*) FROM vault_tokens WHERE org_public_id = %s"
 
 
@@ -109,14 +115,58 @@ def ensure_demo_vault(*, organisation: Organisation, tokens: int = DEMO_TOKENS) 
     return missing
 
 
+@dataclass(frozen=True)
+class CsvBlock:
+    """``rows`` rows in CSV as PostgreSQL's COPY sent them, one protocol message per row.
+
+    ``csv_bytes()`` is byte for byte what ``csv.writer`` writes for the same rows.
+    """
+
+    data: bytes
+    rows: int
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def csv_bytes(self) -> bytes:
+        """COPY ends a row with \\n, csv.writer with \\r\\n.
+
+        Tokens and timestamps hold no line break, so every \\n of the block ends a row and one
+        replace converts them all. Should a field ever hold one (quoted, inside its row), the
+        block is read back and written again with the csv module instead.
+        """
+        if self.data.count(b"\n") == self.rows:
+            return self.data.replace(b"\n", b"\r\n")
+        text = io.StringIO(newline="")
+        csv.writer(text).writerows(csv.reader(io.StringIO(self.data.decode(), newline="")))
+        return text.getvalue().encode()
+
+
+def _copy_blocks(cursor: Any, org_public_id: str, size: int) -> Generator[CsvBlock, None, None]:
+    """``size`` rows at a time, gathered in one buffer: nothing per row is kept."""
+    with cursor.copy(_COPY, [org_public_id]) as copy:
+        data = bytearray()
+        rows = 0
+        for line in copy:
+            data += line
+            rows += 1
+            if rows == size:
+                yield CsvBlock(bytes(data), rows)
+                data.clear()
+                rows = 0
+        if rows:
+            yield CsvBlock(bytes(data), rows)
+
+
 def iter_token_chunks(
     org_public_id: str, *, chunk_rows: int | None = None
-) -> Generator[list[tuple[str, str]], None, None]:
-    """The organisation's tokens in id order, ``chunk_rows`` rows at a time, through a server-side cursor.
+) -> Generator[list[tuple[str, str]] | CsvBlock, None, None]:
+    """The organisation's tokens in id order, ``chunk_rows`` rows at a time.
 
-    Runs in a read-only transaction of the vault connection: PostgreSQL refuses any write in it,
-    and a named cursor (DECLARE … CURSOR) sends rows only as they are fetched. SQLite's cursor
-    steps through the result as rows are fetched anyway; ``query_only`` refuses writes.
+    Runs in a read-only transaction of the vault connection. PostgreSQL refuses any write in it
+    and streams the rows with ``COPY (…) TO STDOUT WITH (FORMAT csv)``: the chunks are CsvBlocks,
+    formatted by the server, and only the chunk being read is held. SQLite's cursor steps through
+    the result as rows are fetched, in lists of (token, created_at); ``query_only`` refuses writes.
     """
     size = chunk_rows or settings.EXTRACT_CHUNK_ROWS
     connection = vault_connection()
@@ -125,17 +175,16 @@ def iter_token_chunks(
         if vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION READ ONLY")
-            reader = connection.chunked_cursor()
-        else:
-            with connection.cursor() as cursor:
-                cursor.execute("PRAGMA query_only = ON")
-            reader = connection.cursor()
+                with connection.wrap_database_errors:
+                    yield from _copy_blocks(cursor, org_public_id, size)
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA query_only = ON")
         try:
-            with reader:
+            with connection.cursor() as reader:
                 reader.execute(_SELECT[vendor], [org_public_id])
                 while rows := reader.fetchmany(size):
                     yield rows
         finally:
-            if vendor == "sqlite":
-                with connection.cursor() as cursor:
-                    cursor.execute("PRAGMA query_only = OFF")
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA query_only = OFF")

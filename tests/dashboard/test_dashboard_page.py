@@ -4,9 +4,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from dashboard import selectors, summary
 from dashboard.models import DailyMethodCount, ErrorLog, VaultStat
+from tests.conftest import log_in
 from tests.dashboard.helpers import days_ago, error_event, ok_event, table_rows, text_of, utc_today
 
 
@@ -169,14 +172,91 @@ def _bulk_rows(organisation, count, first_day_back=0):
 
 
 def test_dashboard_query_count_does_not_grow_with_the_data(member_client, organisation):
+    # Each measure on a cold usage cache, as after every stored batch: the page reads the rows.
     _bulk_rows(organisation, 10)
     member_client.get("/")
+    summary.bump([organisation.pk])  # bulk_create bypasses the services that do this
     with CaptureQueriesContext(connection) as few:
         assert member_client.get("/").status_code == 200
 
     _bulk_rows(organisation, 9_990, first_day_back=1)
+    summary.bump([organisation.pk])
     with CaptureQueriesContext(connection) as many:
         page = member_client.get("/").content.decode()
 
     assert len(many) == len(few)
     assert text_of(page, "total-calls") == f"{30 * 10 * 9:,}"  # 30 days, 10 methods, 9 calls each
+
+
+def _dashboard_queries(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if "dashboard_" in q["sql"]]
+
+
+def test_a_second_request_serves_the_usage_from_the_cache_with_fewer_queries(member_client, owner, organisation):
+    _bulk_rows(organisation, 300)
+    member_client.get("/")
+    summary.bump([organisation.pk])
+    with CaptureQueriesContext(connection) as cold:
+        cold_page = member_client.get("/").content.decode()
+    with CaptureQueriesContext(connection) as warm:
+        warm_page = member_client.get("/").content.decode()
+
+    assert len(warm) < len(cold)
+    assert _dashboard_queries(cold)
+    assert _dashboard_queries(warm) == []
+    assert text_of(warm_page, "total-calls") == text_of(cold_page, "total-calls") == "2,700"
+    assert table_rows(warm_page, "daily-calls") == table_rows(cold_page, "daily-calls")
+    # The cached section is the organisation's, not the user's: the owner gets it too, with their own name.
+    owner_page = log_in(Client(), owner).get("/").content.decode()
+    assert text_of(owner_page, "total-calls") == "2,700"
+    assert "Welcome, Olivia Owner" in owner_page
+
+
+def test_a_stored_batch_shows_on_the_next_request_although_the_page_is_cached(
+    member_client, acme_usage, report, organisation, django_capture_on_commit_callbacks
+):
+    assert text_of(member_client.get("/").content.decode(), "total-calls") == "10"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        report(*(ok_event(organisation.public_id, "Search", days_ago(0)) for _ in range(5)))
+    page = member_client.get("/").content.decode()
+
+    assert text_of(page, "total-calls") == "15"
+    assert ["Search", "5", "0", "0.00%"] in table_rows(page, "method-totals")
+
+
+def test_a_vault_count_shows_on_the_next_request_although_the_page_is_cached(
+    member_client, acme_usage, report, organisation, django_capture_on_commit_callbacks
+):
+    assert text_of(member_client.get("/").content.decode(), "vault-tokens") == "1,500"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        report.vault(organisation, days_ago(0, hour=0) + timedelta(minutes=5), 1_750)
+
+    assert text_of(member_client.get("/").content.decode(), "vault-tokens") == "1,750"
+
+
+def test_another_organisations_batch_leaves_the_cached_page_as_it_was(
+    member_client, acme_usage, report, other_organisation, django_capture_on_commit_callbacks
+):
+    member_client.get("/")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        report(ok_event(other_organisation.public_id, "Search", days_ago(0)))
+    with CaptureQueriesContext(connection) as queries:
+        page = member_client.get("/").content.decode()
+
+    assert _dashboard_queries(queries) == []
+    assert text_of(page, "total-calls") == "10"
+
+
+def test_the_cached_30_days_roll_over_at_midnight_utc(member_client, acme_usage, monkeypatch):
+    label = lambda day: f"{day:%a} {day.day} {day:%b}"  # noqa: E731
+    today = utc_today()
+    assert table_rows(member_client.get("/").content.decode(), "daily-calls")[1][0] == label(today)
+
+    monkeypatch.setattr(selectors, "utc_today", lambda: today + timedelta(days=1))
+    rows = table_rows(member_client.get("/").content.decode(), "daily-calls")
+
+    assert rows[1][0] == label(today + timedelta(days=1))
+    assert len(rows) == 1 + 30
