@@ -4,42 +4,12 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from accounts.models import User
 from support import services
 from support.models import Comment, ResourceLink, Status, Ticket
 from tests.conftest import log_in
-from tests.factories import UserFactory
-from tests.support import pdf_file, use_private_folder
-
-
-@pytest.fixture(autouse=True)
-def private_root(settings, monkeypatch, tmp_path):
-    return use_private_folder(settings, monkeypatch, tmp_path / "private")
-
-
-@pytest.fixture
-def support(db) -> User:
-    return UserFactory.create(
-        organisation=None, is_staff=True, is_superuser=True, email="sam@support.example", full_name="Sam Support"
-    )
-
-
-@pytest.fixture
-def support_client(support) -> Client:
-    return log_in(Client(), support)
-
-
-@pytest.fixture
-def colleague(organisation) -> User:
-    return UserFactory.create(organisation=organisation, email="cleo@acme.example", full_name="Cleo Colleague")
-
-
-def _page(response) -> str:
-    return response.content.decode()
-
-
-def recipients() -> list[str]:
-    return sorted(address for message in mail.outbox for address in message.to)
+from tests.support import pdf_file
+from tests.support.conftest import page_text as _page
+from tests.support.conftest import recipients
 
 
 def _inlines(ticket: Ticket | None) -> dict[str, object]:

@@ -9,43 +9,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from accounts import services as account_services
-from accounts.models import ChangeRequestStatus, CompanyDetailsChangeRequest, Organisation, User
+from accounts.models import ChangeRequestStatus, CompanyDetailsChangeRequest, Organisation
 from support.models import Attachment, Category, Status, Ticket
 from tests.conftest import log_in
-from tests.factories import UserFactory
-from tests.support import ELF, PDF, pdf_file, stored_files, use_private_folder
+from tests.support import ELF, PDF, pdf_file, stored_files
+from tests.support.conftest import page_text as _page
+from tests.support.conftest import recipients
 
 CHANGES = {"name": "Acme Payments Group Ltd", "address": "2 Low Road\nLeeds", "message": "We moved."}
-
-
-@pytest.fixture(autouse=True)
-def private_root(settings, monkeypatch, tmp_path):
-    return use_private_folder(settings, monkeypatch, tmp_path / "private")
-
-
-@pytest.fixture
-def support(db) -> User:
-    return UserFactory.create(
-        organisation=None, is_staff=True, is_superuser=True, email="sam@support.example", full_name="Sam Support"
-    )
-
-
-@pytest.fixture
-def support_client(support) -> Client:
-    return log_in(Client(), support)
-
-
-@pytest.fixture
-def colleague(organisation) -> User:
-    return UserFactory.create(organisation=organisation, email="cleo@acme.example", full_name="Cleo Colleague")
-
-
-def _page(response) -> str:
-    return response.content.decode()
-
-
-def recipients() -> list[str]:
-    return sorted(address for message in mail.outbox for address in message.to)
 
 
 def _support_acts(client: Client, action: str, change_request: CompanyDetailsChangeRequest):
