@@ -1,28 +1,17 @@
 """Read-only views of what the platform reported, for support answering questions about it."""
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from dashboard.models import DailyMethodCount, ErrorLog, IngestedBatch, VaultStat
+from portal.admin import ReadOnlyModelAdmin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyModelAdmin):
     """Only the platform writes these rows; support looks."""
 
     # Counting a million error rows for "n of N selected" is slow and tells support nothing.
     show_full_result_count = False
     list_per_page = 50
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(DailyMethodCount)

@@ -15,6 +15,7 @@ from accounts.types import acting_user
 from files import services
 from files.models import Section, StoredFile
 from files.views import download_response
+from portal.admin import ReadOnlyModelAdmin
 
 
 class ReviewFilter(admin.SimpleListFilter):
@@ -33,7 +34,7 @@ class ReviewFilter(admin.SimpleListFilter):
 
 
 @admin.register(StoredFile)
-class StoredFileAdmin(admin.ModelAdmin):
+class StoredFileAdmin(ReadOnlyModelAdmin):
     list_display = ["name", "organisation", "section", "size_shown", "uploaded_by", "uploaded_at", "review", "download"]
     list_filter = ["section", ReviewFilter, ("organisation", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "organisation__name", "uploaded_by__email", "sha256"]
@@ -54,15 +55,6 @@ class StoredFileAdmin(admin.ModelAdmin):
 
     # Files come from customers and extracts only; the stored object and the audit trail go
     # with every change, so support reads and reviews here but does not edit or delete.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def has_review_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("files.change_storedfile")
 
