@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "audit.context.AuditContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "accounts.middleware.IdleTimeoutMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -219,7 +220,11 @@ EXTRACT_CHUNK_ROWS = env_int("EXTRACT_CHUNK_ROWS", 5000)
 
 # --- Sessions, cookies, security headers ------------------------------------------------------
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_TIMEOUT_MINUTES", 30) * 60
-SESSION_SAVE_EVERY_REQUEST = True  # the age counts from the last request: an inactivity timeout
+# An inactivity timeout: accounts.middleware.IdleTimeoutMiddleware saves the session (restarting
+# its age) on the first request after SESSION_ACTIVITY_RESOLUTION seconds, not on every request,
+# so reading a page costs no session write; the session ends 29-30 minutes after the last request.
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_ACTIVITY_RESOLUTION = 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -9,6 +9,9 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
 from django.core import mail
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_otp.oath import TOTP, hotp, totp
 from django_otp.plugins.otp_email.models import EmailDevice
@@ -17,6 +20,7 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
+from accounts.middleware import LAST_ACTIVITY_SESSION_KEY
 from accounts.models import User
 from tests.factories import PASSWORD, UserFactory
 from tokens import services as tokens
@@ -559,13 +563,46 @@ def test_session_ends_after_30_minutes_without_a_request(member_client):
     assert response.url == "/login/?next=/profile/"
 
 
-def test_each_request_restarts_the_idle_timeout(member_client):
-    assert settings.SESSION_SAVE_EVERY_REQUEST
-    session_key = member_client.session.session_key
-    # The previous request was 29 minutes ago: one minute of the session left.
-    Session.objects.filter(session_key=session_key).update(expire_date=timezone.now() + timedelta(minutes=1))
+def _last_activity_minutes_ago(client, minutes: int) -> str:
+    session = client.session
+    session[LAST_ACTIVITY_SESSION_KEY] = int(time.time()) - minutes * 60
+    session.save()
+    # The previous save was that long ago too: this many minutes of the 30 are used up.
+    Session.objects.filter(session_key=session.session_key).update(
+        expire_date=timezone.now() + timedelta(minutes=30 - minutes)
+    )
+    cache.clear()  # the cached_db engine would otherwise answer from its cached copy
+    return session.session_key
+
+
+def test_a_request_after_a_minute_restarts_the_idle_timeout(member_client):
+    session_key = _last_activity_minutes_ago(member_client, 29)
 
     assert member_client.get("/").status_code == 200
 
     expires = Session.objects.get(session_key=session_key).expire_date
     assert expires > timezone.now() + timedelta(minutes=29)
+
+
+def test_requests_within_a_minute_do_not_write_the_session(member_client):
+    session_key = member_client.session.session_key
+    member_client.get("/")  # restarts the timeout and notes when
+    expires = Session.objects.get(session_key=session_key).expire_date
+
+    with CaptureQueriesContext(connection) as queries:
+        assert member_client.get("/").status_code == 200
+
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(("UPDATE", "INSERT"))]
+    assert not [sql for sql in writes if "django_session" in sql]
+    assert Session.objects.get(session_key=session_key).expire_date == expires
+
+
+def test_an_unknown_session_cookie_creates_no_session(client, member):
+    client.cookies[settings.SESSION_COOKIE_NAME] = "no-such-session-key-0123456789abcdef"
+
+    response = client.get("/login/")
+
+    assert response.status_code == 200
+    assert not Session.objects.exists()
+
+
