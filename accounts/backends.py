@@ -39,6 +39,11 @@ class EmailBackend(ModelBackend):
             return user
         return None
 
+    def get_user(self, user_id: Any) -> User | None:
+        # Every portal page shows the organisation's name: load it with the user, in one query.
+        user = User.objects.select_related("organisation").filter(pk=user_id).first()
+        return user if user is not None and self.user_can_authenticate(user) else None
+
 
 class TemporaryPasswordBackend(ModelBackend):
     """The one-time password from the welcome email; spent on first successful use."""

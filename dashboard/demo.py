@@ -66,7 +66,7 @@ def seed_demo_usage(*, organisation: Organisation, today: date | None = None) ->
         )
         ErrorLog.objects.bulk_create(failures, batch_size=1000)
         VaultStat.objects.bulk_create(_vault_counts(organisation, days, calls, rng))
-        summary.bump_after_commit([organisation.pk])
+        summary.bump([organisation.pk])
     return True
 
 

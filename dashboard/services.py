@@ -56,7 +56,7 @@ def ingest_usage(*, batch: UsageBatch, key: PlatformKey | None) -> IngestResult:
             ),
             batch_size=1000,
         )
-        summary.bump_after_commit(organisation_id for organisation_id, _, _ in batch.counters)
+        summary.bump(organisation_id for organisation_id, _, _ in batch.counters)
     return IngestResult(batch_id=batch.batch_id, duplicate=False, events=batch.events, errors=len(batch.failed_calls))
 
 
@@ -92,7 +92,7 @@ def record_vault_stat(*, reading: VaultReading) -> VaultStat:
     stat = VaultStat.objects.create(
         organisation_id=reading.organisation_id, at=reading.at, token_count=reading.token_count
     )
-    summary.bump_after_commit([reading.organisation_id])
+    summary.bump([reading.organisation_id])
     return stat
 
 
@@ -110,7 +110,7 @@ def delete_old_error_logs(*, now: datetime | None = None) -> int:
             count, _ = ErrorLog.objects.filter(id__in=old[:RETENTION_CHUNK]).delete()
             deleted += count
             if count:
-                summary.bump_after_commit([organisation_id])  # the latest failures may have gone
+                summary.bump([organisation_id])  # the latest failures may have gone
             if count < RETENTION_CHUNK:
                 break
     return deleted

@@ -1,71 +1,69 @@
-"""The organisation-wide part of the home page, rendered once and cached (SPEC §9).
+"""The home page's cached parts (SPEC §9): the organisation's usage and the user's account.
 
 Every user of an organisation sees the same usage section: the totals, the SVG chart, the
 30-day by method table, the vault figures and the latest failures. Drawing it is most of the
-page's cost (~800 template nodes), so its HTML is cached per organisation under a version
-number that the dashboard's services bump after each stored batch or vault count: new numbers
-show on the next request. The UTC day is in the key, so the 30-day window rolls over at
-midnight, and the language, for the month names and number formats. The short timeout bounds
-how long writes that do not go through the services (the demo data, a manual fix in the
-database) can go unseen.
+page's cost (~800 template nodes), so its HTML is cached per organisation under the version
+``usage:<organisation>``, which the dashboard's services bump after each stored batch or vault
+count: new numbers show on the next request. The user's own part (the fallback-phone reminder,
+account facts, second factors, requests with support) is cached per user under the versions
+``account:<user>`` and ``organisation:<organisation>``, which dashboard/signals.py bumps on
+every save or delete of the rows it shows; it is never kept past a token's expiry.
+
+Both are read with their versions in one cache round trip (portal/fragments.py). The UTC day
+is in the usage key, so the 30-day window rolls over at midnight, and the language, for the
+month names and number formats. The short timeouts bound how long writes that go around the
+ORM (bulk SQL, a manual fix in the database) can go unseen.
 """
 
-import time
+import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from django.core.cache import cache
-from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.safestring import SafeString
 
+from accounts import selectors as account_selectors
+from accounts import services as account_services
 from accounts.models import User
 from dashboard import charts, selectors
+from portal import fragments
+from tokens import selectors as token_selectors
 
-CACHE_SECONDS = 60
-TEMPLATE = "dashboard/_usage.html"
-
-
-def _version_key(organisation_id: int) -> str:
-    return f"dashboard:summary-version:{organisation_id}"
-
-
-def _fresh_version() -> int:
-    # Not 1: a version key lost from the cache (evicted, flushed) must not reuse an old page's key.
-    return time.time_ns()
+USAGE_SECONDS = 60
+ACCOUNT_SECONDS = 60
+USAGE_TEMPLATE = "dashboard/_usage.html"
+ACCOUNT_TEMPLATE = "dashboard/_account.html"
+REMINDER_TEMPLATE = "dashboard/_fallback_reminder.html"
 
 
-def version(organisation_id: int) -> int:
-    key = _version_key(organisation_id)
-    value = cache.get(key)
-    if value is None:
-        cache.add(key, _fresh_version(), timeout=None)
-        value = cache.get(key, _fresh_version())
-    return int(value)
+def usage_version(organisation_id: int) -> str:
+    return f"usage:{organisation_id}"
+
+
+def account_version(user_id: int) -> str:
+    return f"account:{user_id}"
+
+
+def organisation_version(organisation_id: int) -> str:
+    return f"organisation:{organisation_id}"
 
 
 def bump(organisation_ids: Iterable[int]) -> None:
-    """Make the next request of these organisations render their usage section anew."""
-    for organisation_id in set(organisation_ids):
-        key = _version_key(organisation_id)
-        try:
-            cache.incr(key)
-        except ValueError:  # no version yet: any new one differs from those of cached pages
-            cache.add(key, _fresh_version(), timeout=None)
+    """Make the next request of these organisations' users render their usage section anew."""
+    fragments.bump(usage_version(organisation_id) for organisation_id in organisation_ids)
 
 
-def bump_after_commit(organisation_ids: Iterable[int]) -> None:
-    """bump() once the current transaction commits (at once outside one).
-
-    Before the commit a request could still read the old rows and cache them under the new version.
-    """
-    ids = set(organisation_ids)
-    if ids:
-        transaction.on_commit(lambda: bump(ids))
+@dataclass(frozen=True)
+class HomeSections:
+    reminder: SafeString
+    usage: SafeString
+    account: SafeString
 
 
-def _render(user: User, today: date) -> str:
+def _render_usage(user: User, today: date) -> str:
     usage = selectors.usage(user=user, today=today)
     context = {
         "usage": usage,
@@ -73,20 +71,50 @@ def _render(user: User, today: date) -> str:
         "vault": selectors.vault_summary(user=user, since=usage.first_day),
         "recent_errors": selectors.recent_errors(user=user),
     }
-    return render_to_string(TEMPLATE, context)
+    return render_to_string(USAGE_TEMPLATE, context)
 
 
-def usage_section(*, user: User) -> SafeString:
-    """The usage section's HTML for the user's organisation, from the cache when it is current."""
+def _render_account(user: User) -> tuple[tuple[str, str], int]:
+    """The reminder and the account cards, and how long they may be served."""
+    tokens = token_selectors.tokens_of(user=user)
+    context = {
+        "user": user,
+        "tokens": tokens,
+        "open_change_requests": list(account_selectors.open_change_requests(user=user)),
+    }
+    show_reminder = user.fallback_phone_reminder and not account_services.has_fallback_phone(user)
+    reminder = render_to_string(REMINDER_TEMPLATE) if show_reminder else ""
+    now = timezone.now()
+    seconds_left = [(t.expires_at - now).total_seconds() for t in tokens if t.expires_at and t.expires_at > now]
+    # A token that expires while the fragment is cached must show EXPIRED at once: stop before it.
+    timeout = math.floor(min([ACCOUNT_SECONDS, *seconds_left]))
+    return (reminder, render_to_string(ACCOUNT_TEMPLATE, context)), timeout
+
+
+def home_sections(*, user: User) -> HomeSections:
+    """The home page's reminder, usage section and account cards, from the cache when current."""
     today = selectors.utc_today()
     if user.organisation_id is None:
-        return SafeString(_render(user, today))
-    key = (
-        f"dashboard:summary:{user.organisation_id}:{version(user.organisation_id)}:"
-        f"{today.isoformat()}:{translation.get_language()}"
-    )
-    html = cache.get(key)
-    if html is None:
-        html = _render(user, today)
-        cache.set(key, html, CACHE_SECONDS)
-    return SafeString(html)
+        (reminder, account), _ = _render_account(user)
+        return HomeSections(SafeString(reminder), SafeString(_render_usage(user, today)), SafeString(account))
+    organisation_id = user.organisation_id
+    language = translation.get_language()
+    parts = {
+        "usage": fragments.Fragment(
+            key=f"dashboard:usage:{organisation_id}:{today.isoformat()}:{language}",
+            depends_on=(usage_version(organisation_id),),
+        ),
+        "account": fragments.Fragment(
+            key=f"dashboard:account:{user.pk}:{language}",
+            depends_on=(account_version(user.pk), organisation_version(organisation_id)),
+        ),
+    }
+
+    def render(name: str) -> tuple[Any, int]:
+        if name == "usage":
+            return _render_usage(user, today), USAGE_SECONDS
+        return _render_account(user)
+
+    drawn = fragments.cached_many(parts, render)
+    reminder, account = drawn["account"]
+    return HomeSections(SafeString(reminder), SafeString(drawn["usage"]), SafeString(account))

@@ -6,26 +6,21 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from accounts import selectors as account_selectors
-from accounts import services as account_services
 from accounts.types import AuthenticatedRequest
 from dashboard import selectors, summary
 from dashboard.export import error_log_csv
 from dashboard.forms import ErrorFilterForm
-from tokens import selectors as token_selectors
 
 EXPORT_CHUNK_ROWS = 2000
 
 
 def home(request: AuthenticatedRequest) -> HttpResponse:
-    user = request.user
+    # The organisation's usage and the user's own cards, each cached until what it shows changes.
+    sections = summary.home_sections(user=request.user)
     context = {
-        # The organisation's usage, vault and latest failures: the same for all its users, cached.
-        "usage_section": summary.usage_section(user=user),
-        # The account side of the home page: reminders, second factors, requests with support.
-        "show_fallback_reminder": user.fallback_phone_reminder and not account_services.has_fallback_phone(user),
-        "open_change_requests": account_selectors.open_change_requests(user=user),
-        "tokens": token_selectors.tokens_of(user=user),
+        "reminder_section": sections.reminder,
+        "usage_section": sections.usage,
+        "account_section": sections.account,
     }
     return render(request, "dashboard/home.html", context)
 

@@ -1,6 +1,7 @@
 """Shared fixtures. People are named by role: owner (org admin), member (same org), outsider."""
 
 import os
+import time
 
 import pytest
 from django.core.cache import cache
@@ -9,6 +10,7 @@ from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.middleware import LAST_ACTIVITY_SESSION_KEY
 from accounts.models import User
 from portal.celery import app as celery_app
 from tests.factories import AdminFactory, OrganisationFactory, UserFactory
@@ -99,11 +101,12 @@ def outsider(db) -> User:
 def log_in(client: Client, user: User) -> Client:
     """A session that passed password and second factor, as after a real login."""
     client.force_login(user, backend="accounts.backends.EmailBackend")
+    session = client.session
+    session[LAST_ACTIVITY_SESSION_KEY] = int(time.time())  # the login request was the last activity
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     if device is not None:
-        session = client.session
         session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
+    session.save()
     return client
 
 

@@ -604,5 +604,3 @@ def test_an_unknown_session_cookie_creates_no_session(client, member):
 
     assert response.status_code == 200
     assert not Session.objects.exists()
-
-
