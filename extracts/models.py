@@ -37,6 +37,9 @@ class ExtractRequest(models.Model):
         null=True, blank=True, help_text="Counted in the vault when the extract starts; exact once it is done."
     )
     progress = models.PositiveSmallIntegerField(default=0, help_text="Percent.")
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Times a worker started it; more than one when a worker was lost part-way."
+    )
     requested_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)

@@ -9,6 +9,7 @@ and whatever was stored is removed.
 
 import calendar
 import csv
+import functools
 import gzip
 import hashlib
 import io
@@ -25,7 +26,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -34,7 +35,7 @@ from django.utils.text import slugify
 
 from accounts.models import Organisation, Role, User
 from audit.services import record
-from extracts import vault
+from extracts import locks, vault
 from extracts.models import ACTIVE_STATUSES, ExtractRequest, ExtractSchedule, Frequency, Kind, Status
 from files.models import Section, StoredFile
 from files.services import store_file
@@ -52,7 +53,12 @@ STALE_AFTER = timedelta(minutes=10)
 # A queued extract no worker started in this long is given up, so it stops blocking new ones.
 QUEUED_TOO_LONG = timedelta(hours=6)
 ADMINS_ONLY = "Only your organisation's admins can request token extracts and schedule them."
-LOST_WORKER = "The extract stopped part-way: the worker running it was lost. Nothing was kept; request a new extract."
+# Each attempt whose worker is lost starts again from zero; after this many the extract fails.
+MAX_ATTEMPTS = 3
+LOST_TOO_OFTEN = (
+    f"The extract stopped part-way {MAX_ATTEMPTS} times: the workers running it were lost. "
+    "Nothing was kept; request a new extract, or write to support if it happens again."
+)
 NEVER_STARTED = "No worker started the extract within 6 hours. Nothing was kept; request a new extract."
 
 
@@ -224,7 +230,7 @@ def _start_scheduled(*, schedule_id: int, now: datetime) -> ExtractRequest | Non
 def start_due_extracts(*, now: datetime | None = None) -> list[int]:
     """Give up on lost extracts, then queue every due schedule's extract (Celery beat, every 15 minutes)."""
     now = now or timezone.now()
-    fail_abandoned_extracts(now=now)
+    recover_abandoned_extracts(now=now)
     started = []
     for schedule_id in list(due_schedules(now).values_list("pk", flat=True)):
         extract = _start_scheduled(schedule_id=schedule_id, now=now)
@@ -233,16 +239,30 @@ def start_due_extracts(*, now: datetime | None = None) -> list[int]:
     return started
 
 
-def fail_abandoned_extracts(*, now: datetime) -> int:
-    """Running extracts whose worker died, and queued ones no worker took, become failed."""
+def recover_abandoned_extracts(*, now: datetime) -> int:
+    """Running extracts whose worker is gone go back to a worker; queued ones no worker took fail.
+
+    A running extract silent for STALE_AFTER whose run lock nobody holds lost its worker and its
+    task message (a redelivered message takes it over on its own, see run_extract): it is sent to
+    a worker again, up to MAX_ATTEMPTS in all, then failed. Returns how many were resent or failed.
+    """
     lost = ExtractRequest.objects.filter(status=Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
     never = ExtractRequest.objects.filter(status=Status.QUEUED, requested_at__lt=now - QUEUED_TOO_LONG)
-    failed = 0
-    for extract_id in list(lost.values_list("pk", flat=True)):
-        failed += _mark_failed(extract_id, reason=LOST_WORKER, only_if_beat_before=now - STALE_AFTER)
+    handled = 0
+    for extract_id, attempts in list(lost.values_list("pk", "attempts")):
+        if locks.running_elsewhere(extract_id):
+            continue  # a live worker holds it: slow, not lost
+        if attempts >= MAX_ATTEMPTS:
+            handled += _mark_failed(extract_id, reason=LOST_TOO_OFTEN, only_if_beat_before=now - STALE_AFTER)
+            continue
+        from extracts.tasks import run_extract as run_extract_task
+
+        logger.warning("Token extract %s lost its worker: sending it to a worker again", extract_id)
+        transaction.on_commit(functools.partial(run_extract_task.delay, extract_id))
+        handled += 1
     for extract_id in list(never.values_list("pk", flat=True)):
-        failed += _mark_failed(extract_id, reason=NEVER_STARTED, only_if_queued=True)
-    return failed
+        handled += _mark_failed(extract_id, reason=NEVER_STARTED, only_if_queued=True)
+    return handled
 
 
 # --- Running an extract ----------------------------------------------------------------------
@@ -321,18 +341,73 @@ def _write_gzip_csv(extract: ExtractRequest, spool: IO[bytes], total: int) -> tu
 def run_extract(*, extract_id: int) -> str:
     """Write the extract's file and record how it went; returns the extract's status.
 
-    Safe to deliver twice: only a queued extract is started, by one conditional UPDATE, so a
-    second delivery finds it running, done or failed and leaves it alone.
+    Safe to deliver twice (Celery redelivers a task whose worker was lost: acks_late,
+    reject_on_worker_lost). The delivery that holds the extract's run lock (extracts/locks.py)
+    starts a queued extract, or takes over a running one whose worker is gone and writes it
+    again from the start; one that finds the lock held by a live worker leaves the extract to
+    it. Either way exactly one file is stored.
     """
-    now = timezone.now()
-    claimed = ExtractRequest.objects.filter(pk=extract_id, status=Status.QUEUED).update(
-        status=Status.RUNNING, started_at=now, heartbeat_at=now
-    )
-    if not claimed:
-        status = ExtractRequest.objects.filter(pk=extract_id).values_list("status", flat=True).first()
-        logger.info("Token extract %s not started: it is %s", extract_id, status or "gone")
-        return status or "missing"
-    extract = ExtractRequest.objects.select_related("organisation", "requested_by").get(pk=extract_id)
+    with locks.run_lock(extract_id) as held:
+        if held is False:
+            logger.info("Token extract %s is being written by another worker", extract_id)
+            return _status_of(extract_id)
+        extract = _claim(extract_id, lock_held=held is True)
+        if extract is None:
+            status = _status_of(extract_id)
+            logger.info("Token extract %s not started: it is %s", extract_id, status)
+            return status
+        return _write(extract)
+
+
+def _status_of(extract_id: int) -> str:
+    return ExtractRequest.objects.filter(pk=extract_id).values_list("status", flat=True).first() or "missing"
+
+
+def _claim(extract_id: int, *, lock_held: bool) -> ExtractRequest | None:
+    """Mark the extract running for this attempt; a running one (its worker lost) starts again from zero.
+
+    With the run lock, a running extract is a lost one (its worker would hold the lock); without
+    advisory locks (SQLite) only one whose heartbeat stopped STALE_AFTER ago is taken for lost.
+    """
+    lost_run = Q(status=Status.RUNNING)
+    if not lock_held:
+        lost_run &= Q(heartbeat_at__lt=timezone.now() - STALE_AFTER)
+    with transaction.atomic():
+        extract = (
+            ExtractRequest.objects.select_for_update(of=("self",))
+            .select_related("organisation", "requested_by")
+            .filter(Q(status=Status.QUEUED) | lost_run, pk=extract_id)
+            .first()
+        )
+        if extract is None:
+            return None
+        lost = extract.status == Status.RUNNING
+        if lost and extract.attempts >= MAX_ATTEMPTS:
+            _mark_failed(extract_id, reason=LOST_TOO_OFTEN)
+            return None
+        now = timezone.now()
+        extract.status = Status.RUNNING
+        extract.attempts += 1
+        extract.started_at = now
+        extract.heartbeat_at = now
+        extract.rows_written = 0
+        extract.progress = 0
+        extract.save(update_fields=["status", "attempts", "started_at", "heartbeat_at", "rows_written", "progress"])
+        if lost:
+            record(
+                action="extract.restarted",
+                actor=None,
+                organisation=extract.organisation,
+                target=f"Token extract #{extract.pk}",
+                extract=extract.pk,
+                attempt=extract.attempts,
+            )
+    return extract
+
+
+def _write(extract: ExtractRequest) -> str:
+    extract_id = extract.pk
+    now = extract.started_at or timezone.now()
     organisation = extract.organisation
     stage = "counting the tokens in the vault"
     stored: StoredFile | None = None

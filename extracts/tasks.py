@@ -7,11 +7,11 @@ from extracts import services
 
 @shared_task(acks_late=True)
 def run_extract(extract_id: int) -> str:
-    """Idempotent: a second delivery finds the extract running, done or failed and leaves it alone."""
+    """Safe to deliver again: a lost run is taken over, a live or finished one left alone (services.run_extract)."""
     return services.run_extract(extract_id=extract_id)
 
 
 @shared_task
 def start_due_extracts() -> list[int]:
-    """Scheduled in CELERY_BEAT_SCHEDULE every 15 minutes; also gives up on lost extracts."""
+    """Scheduled in CELERY_BEAT_SCHEDULE every 15 minutes; also resends extracts whose worker was lost."""
     return services.start_due_extracts()

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
+from psycopg import sql as psycopg_sql
 
 from accounts.models import Organisation
 
@@ -55,7 +56,10 @@ _SELECT = {
     ),
 }
 # PostgreSQL formats the CSV itself (no Python object per field); the rows are read as COPY sends them.
-_COPY = f"COPY ({_SELECT['postgresql']}) TO STDOUT WITH (FORMAT csv)"
+# The organisation goes in as a quoted literal: Django's debug cursor (DEBUG=True) takes no parameters.
+_COPY = psycopg_sql.SQL(
+    "COPY ({}) TO STDOUT WITH (FORMAT csv)".format(_SELECT["postgresql"].replace("%s", "{organisation}"))
+)
 _COUNT = "SELECT COUNT(*) FROM vault_tokens WHERE org_public_id = %s"
 
 
@@ -144,7 +148,7 @@ class CsvBlock:
 
 def _copy_blocks(cursor: Any, org_public_id: str, size: int) -> Generator[CsvBlock, None, None]:
     """``size`` rows at a time, gathered in one buffer: nothing per row is kept."""
-    with cursor.copy(_COPY, [org_public_id]) as copy:
+    with cursor.copy(_COPY.format(organisation=psycopg_sql.Literal(org_public_id))) as copy:
         data = bytearray()
         rows = 0
         for line in copy:
