@@ -6,8 +6,10 @@ from datetime import timedelta
 
 import phonenumbers
 import pytest
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.core import mail
+from django.db.models import F
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
@@ -405,3 +407,23 @@ def test_resent_welcome_email_replaces_the_temporary_password(
 
     assert submit_password(client, newcomer.email, temporary_password).status_code == 200
     assert submit_password(client, newcomer.email, new_temporary).status_code == 302
+
+
+def test_guessing_a_temporary_password_locks_the_account_until_the_cool_off(client, newcomer, temporary_password):
+    """The welcome email's password goes through the same login form, so django-axes counts its guesses."""
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/login/", {"username": newcomer.email, "password": f"guess-{n}"}, REMOTE_ADDR=f"198.51.100.{n}")
+
+    refused = client.post(
+        "/login/", {"username": newcomer.email, "password": temporary_password}, REMOTE_ADDR="203.0.113.5"
+    )
+    assert refused.status_code == 429
+    assert "Too many failed attempts" in refused.content.decode()
+
+    cool_off = timedelta(hours=settings.AXES_COOLOFF_TIME)
+    AccessAttempt.objects.update(attempt_time=F("attempt_time") - cool_off - timedelta(minutes=1))
+    allowed = client.post(
+        "/login/", {"username": newcomer.email, "password": temporary_password}, REMOTE_ADDR="203.0.113.5"
+    )
+    assert allowed.status_code == 302
+    assert allowed.url != "/login/"

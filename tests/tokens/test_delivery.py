@@ -7,6 +7,7 @@ sent after commit, so each sending call runs inside ``django_capture_on_commit_c
 """
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -374,3 +375,18 @@ def test_emailed_code_goes_through_the_mail_task(member, django_capture_on_commi
     (message,) = mail.outbox
     device.refresh_from_db()
     assert f"security code is {device.token}." in message.body
+
+
+def test_hourly_limits_lift_in_the_next_hour(channel, member, settings, monkeypatch):
+    settings.TOKEN_SENDS_PER_USER_PER_HOUR = 1
+    device = channel.start(member)
+    let_cooldown_pass(device, settings.TOKEN_SEND_COOLDOWN_SECONDS)
+    with pytest.raises(RateLimited):
+        channel.send_again(device, member)
+
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 3600)  # the next hour's window
+    channel.send_again(device, member)
+
+    assert len(channel.texts()) == 2
+    assert confirm(member, device, channel.codes()[-1]) is not None
