@@ -150,3 +150,9 @@ def test_compose_environment_passes_check_deploy(compose):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_the_image_installs_the_font_invoice_pdfs_embed():
+    """Without DejaVu Sans, billing/pdf.py falls back to Helvetica and simplifies non-Latin-1 names."""
+    dockerfile = (BASE_DIR / "Dockerfile").read_text()
+    assert re.search(r"apt-get install[^\n]*fonts-dejavu-core", dockerfile)
