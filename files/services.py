@@ -8,7 +8,7 @@ refused or failed file leaves nothing behind.
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -18,6 +18,7 @@ from django.core.files import File
 from django.core.files.storage import storages
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models.fields.files import FieldFile
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
@@ -52,21 +53,27 @@ def _storage_extension(name: str) -> str:
     return extension if re.fullmatch(r"[a-z0-9]{1,10}", extension) else "bin"
 
 
-def _put(stored: StoredFile, content: File | IO[bytes], extension: str) -> None:
-    # A random name on disk: the display name may be longer in bytes than a file system allows,
-    # and the stored name says nothing about the customer or the document.
-    stored.file.save(
-        f"{uuid.uuid4().hex}.{extension}", content if isinstance(content, File) else File(content), save=False
-    )
+def put_under_random_name(field: FieldFile, content: File | IO[bytes], extension: str) -> None:
+    """Write a checked upload to private storage for a row not saved yet (the caller saves it).
+
+    A random name on disk: the display name may be longer in bytes than a file system allows,
+    and the stored name says nothing about the customer or the document.
+    """
+    field.save(f"{uuid.uuid4().hex}.{extension}", content if isinstance(content, File) else File(content), save=False)
 
 
 @contextmanager
-def _removed_on_failure(stored: StoredFile) -> Iterator[None]:
+def removed_on_failure(fields: Iterable[FieldFile]) -> Iterator[None]:
+    """Run the block in a transaction; if it fails, delete the stored objects whose rows it was writing.
+
+    ``fields`` is read when the block fails, so a list the block appends to works.
+    """
     try:
         with transaction.atomic():
             yield
     except BaseException:
-        stored.file.delete(save=False)
+        for field in fields:
+            field.delete(save=False)
         raise
 
 
@@ -97,8 +104,8 @@ def store_file(
         content_type=content_type,
         uploaded_by=uploaded_by,
     )
-    _put(stored, content, extension)
-    with _removed_on_failure(stored):
+    put_under_random_name(stored.file, content, extension)
+    with removed_on_failure([stored.file]):
         stored.save()
     return stored
 
@@ -135,8 +142,8 @@ def upload_file(*, user: User, section: str, upload: UploadedFile) -> StoredFile
         content_type=checked.content_type,
         uploaded_by=user,
     )
-    _put(stored, upload, KINDS[checked.kind][0])
-    with _removed_on_failure(stored):
+    put_under_random_name(stored.file, upload, KINDS[checked.kind][0])
+    with removed_on_failure([stored.file]):
         stored.save()
         record(
             action="file.uploaded",

@@ -1,16 +1,17 @@
 """Tickets: open, comment, attach, close and reopen; everyone included hears about it."""
 
-import uuid
 from collections.abc import Iterable, Sequence
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models.fields.files import FieldFile
 from django.urls import reverse
 
 from accounts.models import CompanyDetailsChangeRequest, User
 from audit.services import record
+from files.services import put_under_random_name, removed_on_failure
 from files.uploads import KINDS, CheckedUpload, check_upload
 from portal.mail import portal_url, queue_email
 from support.models import Attachment, Comment, Status, Ticket
@@ -34,8 +35,8 @@ def check_attachments(files: Sequence[UploadedFile]) -> list[tuple[UploadedFile,
 def _store_attachments(
     ticket: Ticket, comment: Comment | None, checked: list[tuple[UploadedFile, CheckedUpload]], user: User | None
 ) -> None:
-    stored: list[Attachment] = []
-    try:
+    stored: list[FieldFile] = []
+    with removed_on_failure(stored):  # nothing half-written: stored objects go if a row fails
         for upload, info in checked:
             attachment = Attachment(
                 ticket=ticket,
@@ -46,10 +47,8 @@ def _store_attachments(
                 content_type=info.content_type,
                 uploaded_by=user,
             )
-            # Stored under a random name: the display name can be longer in bytes than a file
-            # system allows (120 characters of CJK text are 360 bytes), and says nothing on disk.
-            attachment.file.save(f"{uuid.uuid4().hex}.{KINDS[info.kind][0]}", upload, save=False)
-            stored.append(attachment)
+            put_under_random_name(attachment.file, upload, KINDS[info.kind][0])
+            stored.append(attachment.file)
             attachment.save()
             record(
                 action="file.uploaded",
@@ -58,10 +57,6 @@ def _store_attachments(
                 target=f"{info.name} (ticket #{ticket.pk})",
                 sha256=info.sha256,
             )
-    except Exception:
-        for attachment in stored:  # nothing half-written: drop stored objects if the rows fail
-            attachment.file.delete(save=False)
-        raise
 
 
 def included(ticket: Ticket) -> set[User]:
