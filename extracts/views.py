@@ -37,7 +37,14 @@ def _page(request: AuthenticatedRequest, form: ScheduleForm | None = None, statu
         initial = {"frequency": schedule.frequency} if schedule and schedule.active else {}
         form = ScheduleForm(initial=initial)
     active = next((e for e in extracts if e.is_active), None)
-    context = {"extracts": extracts, "schedule": schedule, "form": form, "active": active, "scheduled": Kind.SCHEDULED}
+    context = {
+        "extracts": extracts,
+        "schedule": schedule,
+        "form": form,
+        "active": active,
+        "scheduled": Kind.SCHEDULED,
+        "max_attempts": services.MAX_ATTEMPTS,
+    }
     response = render(request, "extracts/list.html", context, status=status)
     if active is not None:
         response["Refresh"] = str(REFRESH_SECONDS)

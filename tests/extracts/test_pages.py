@@ -146,6 +146,16 @@ def test_page_reloads_itself_while_an_extract_is_queued_or_running(owner_client,
     assert "25%" in page
 
 
+def test_extract_taken_over_after_a_lost_worker_says_it_started_again(owner_client, owner):
+    ExtractRequest.objects.create(
+        organisation=owner.organisation, requested_by=owner, status=Status.RUNNING, attempts=2, progress=10
+    )
+
+    page = _page(owner_client.get("/extracts/"))
+
+    assert "Started again from the beginning: the worker writing it was lost (attempt 2 of 3)." in page
+
+
 def test_failed_extract_shows_its_reason(owner_client, owner):
     ExtractRequest.objects.create(
         organisation=owner.organisation,
