@@ -28,7 +28,7 @@ def filtered_events(
         events = events.filter(action=action)
     if date_from:
         events = events.filter(at__gte=timezone.make_aware(datetime.combine(date_from, time.min)))
-    if date_to:
+    if date_to and date_to < date.max:  # up to 31 December 9999 is no limit (and has no day after it)
         events = events.filter(at__lt=timezone.make_aware(datetime.combine(date_to + timedelta(days=1), time.min)))
     return events
 

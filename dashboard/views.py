@@ -12,6 +12,8 @@ from dashboard.export import error_log_csv
 from dashboard.forms import ErrorFilterForm
 
 EXPORT_CHUNK_ROWS = 2000
+# Django refuses to redirect to an address over 16,384 characters; no real filter comes close.
+MAX_QUERY_CARRIED = 4096
 
 
 def home(request: AuthenticatedRequest) -> HttpResponse:
@@ -47,7 +49,9 @@ def error_log_export(request: AuthenticatedRequest) -> HttpResponse | StreamingH
     form = ErrorFilterForm(request.GET, methods=selectors.error_methods(user=user))
     if not form.is_valid():
         messages.error(request, "Correct the filters, then export again.")
-        return redirect(f"{reverse('error-log')}?{request.GET.urlencode()}")
+        query = request.GET.urlencode()
+        # Back to the page with the filters, to show what is wrong, unless they are too long to carry.
+        return redirect(f"{reverse('error-log')}?{query}" if len(query) <= MAX_QUERY_CARRIED else "error-log")
     rows = (
         selectors.filtered_errors(user=user, filters=form.filters())
         .values_list("at", "method", "code", "message", "request_id", "source_ip")

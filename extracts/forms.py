@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 from django import forms
 from django.conf import settings
 
@@ -22,3 +24,12 @@ class ScheduleForm(forms.Form):
         "Monthly extracts run on the same day each month, or the month's last day when it is shorter.",
         error_messages={"invalid": "Enter a date and time, such as 2030-01-31 06:00."},
     )
+
+    def clean_first_run_at(self) -> datetime | None:
+        value: datetime | None = self.cleaned_data.get("first_run_at")
+        if value is not None:
+            try:
+                value.astimezone(UTC)  # "9999-12-31T23:59-05:00" is after the last time there is
+            except OverflowError:
+                raise forms.ValidationError("Choose a time within the next year.") from None
+        return value

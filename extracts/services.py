@@ -53,6 +53,8 @@ STALE_AFTER = timedelta(minutes=10)
 # A queued extract no worker started in this long is given up, so it stops blocking new ones.
 QUEUED_TOO_LONG = timedelta(hours=6)
 ADMINS_ONLY = "Only your organisation's admins can request token extracts and schedule them."
+# How far ahead the first scheduled extract may be set (also keeps times far from year 9999).
+FIRST_RUN_WITHIN = timedelta(days=366)
 # Each attempt whose worker is lost starts again from zero; after this many the extract fails.
 MAX_ATTEMPTS = 3
 LOST_TOO_OFTEN = (
@@ -169,6 +171,8 @@ def set_schedule(*, user: User, frequency: str, first_run_at: datetime | None = 
     # A minute's grace: "now", typed into the form, is a few seconds old when it arrives.
     if first_run_at is not None and first_run_at < now - timedelta(minutes=1):
         raise ValidationError({"first_run_at": "Choose a time from now on, or leave it empty to start now."})
+    if first_run_at is not None and first_run_at > now + FIRST_RUN_WITHIN:
+        raise ValidationError({"first_run_at": "Choose a time within the next year."})
     start = first_run_at or now
     schedule, _ = ExtractSchedule.objects.update_or_create(
         organisation=organisation,

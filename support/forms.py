@@ -7,11 +7,28 @@ from files.forms import MultipleFileField
 from support.models import Category, Status
 
 
+class ColleagueChoiceField(forms.ModelMultipleChoiceField):
+    """Ids no database row can have are invalid choices: SQLite cannot even run the ``IN`` query
+    for an integer past 64 bits (Django guards ``=`` lookups against that, not ``IN``)."""
+
+    def clean(self, value: Any) -> Any:
+        for pk in value if isinstance(value, list | tuple) else ():
+            try:
+                out_of_range = not -(2**63) <= int(pk) < 2**63
+            except (TypeError, ValueError):
+                continue  # Django's own checks say what is wrong with it
+            if out_of_range:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_choice"], code="invalid_choice", params={"value": pk}
+                )
+        return super().clean(value)
+
+
 class TicketForm(forms.Form):
     subject = forms.CharField(label="Subject", max_length=200)
     category = forms.ChoiceField(label="Category", choices=[c for c in Category.choices if c[0] != "company_details"])
     body = forms.CharField(label="What do you need?", max_length=10_000, widget=forms.Textarea(attrs={"rows": 6}))
-    participants = forms.ModelMultipleChoiceField(
+    participants = ColleagueChoiceField(
         label="Include colleagues",
         queryset=User.objects.none(),
         required=False,

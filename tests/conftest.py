@@ -4,6 +4,7 @@ import os
 import time
 
 import pytest
+from celery.result import _set_task_join_will_block  # type: ignore[attr-defined]  # not in celery-types
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
@@ -69,6 +70,10 @@ def _eager_celery_and_clean_cache():
     # Celery looks up the Django-namespaced name before `task_always_eager`, so only this name
     # overrides CELERY_TASK_ALWAYS_EAGER from settings (False when REDIS_URL is set).
     celery_app.conf.CELERY_TASK_ALWAYS_EAGER = True
+    # Eager tasks raise a process-wide "joining would block" flag while they run and put back the
+    # value they found; tests that race threads through eager tasks can leave it raised, and a later
+    # test's result.get() then fails with "Never call result.get() within a task!".
+    _set_task_join_will_block(False)
     cache.clear()
     yield
     celery_app.conf.CELERY_TASK_ALWAYS_EAGER = True

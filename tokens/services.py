@@ -146,7 +146,7 @@ def _matches_without_spending(token: Token, code: str) -> bool:
         return device.token_set.filter(token=code).exists()
     if isinstance(device, SideChannelDevice):
         return device.token is not None and device.token == code and timezone.now() < device.valid_until
-    if not code.isdigit():
+    if not code.isdecimal():  # isdigit() would let "²" through, which int() refuses
         return False
     if isinstance(device, TOTPDevice):
         totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
@@ -278,8 +278,10 @@ def enrol_hotp(
         raise TokenError(
             {"code": "That code does not match this secret. Press the token's button and enter the new code."}
         )
+    # The serial may fill the form's 64 characters; the device's name column holds 64 in all.
+    name = f"hardware {serial}"[: HOTPDevice._meta.get_field("name").max_length]
     device = HOTPDevice.objects.create(
-        user=user, name=f"hardware {serial}", key=key, digits=digits, counter=counter + 1, confirmed=True
+        user=user, name=name, key=key, digits=digits, counter=counter + 1, confirmed=True
     )
     token = _create_token(
         user=user,

@@ -338,7 +338,7 @@ def _enrol_side_channel(request: AuthenticatedRequest, owner: User) -> HttpRespo
         except RateLimited as exc:
             messages.error(request, exc.message)
         return redirect(request.path)
-    if code_form.is_bound and pending is None:
+    if (code_form.is_bound or "resend" in request.POST) and pending is None:
         messages.error(request, _nothing_to_confirm(kind))
     if code_form.is_bound and code_form.is_valid() and pending is not None:
         token = services.confirm_side_channel(

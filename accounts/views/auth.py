@@ -119,7 +119,8 @@ class LoginCodeView(View):
         return HttpResponseRedirect(target)
 
     def send(self, token_id: str) -> HttpResponse:
-        token = selectors.code_senders(user=self.user).filter(pk=token_id if token_id.isdigit() else 0).first()
+        # isdecimal(), not isdigit(): "²" is a digit that int() (and so the pk lookup) refuses.
+        token = selectors.code_senders(user=self.user).filter(pk=token_id if token_id.isdecimal() else 0).first()
         if token is None:
             messages.error(self.request, "That token cannot receive codes.")
         else:

@@ -132,6 +132,9 @@ def setup_phone(request: AuthenticatedRequest) -> HttpResponse:
             return redirect("onboarding-phone")
         except (RateLimited, ValidationError) as exc:
             number_form.add_error("number", getattr(exc, "message", str(exc)))
+    if code_form.is_bound and pending is None:
+        # A code with no number waiting for it (an old tab, or a crafted post): say so, not nothing.
+        messages.error(request, "Enter your mobile number first: we text it a code to confirm.")
     if code_form.is_bound and code_form.is_valid() and pending is not None:
         if throttled := _throttled_message(pending):
             code_form.add_error("token", throttled)

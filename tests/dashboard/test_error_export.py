@@ -125,3 +125,10 @@ def test_export_needs_a_login(client, db):
 
     assert response.status_code == 302
     assert response.url.startswith("/login/")
+
+
+def test_export_with_a_huge_refused_filter_goes_back_to_the_page_with_the_message(member_client):
+    response = member_client.get("/errors/export.csv", {"method": "x" * 20_000, "from": "not a date"}, follow=True)
+
+    assert response.redirect_chain == [("/errors/", 302)]
+    assert "Correct the filters, then export again." in response.content.decode()
