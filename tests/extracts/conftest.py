@@ -8,9 +8,12 @@ VAULT_DATABASE_URL points there).
 import csv
 import gzip
 import io
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from celery.signals import before_task_publish
 from django.conf import settings
 from django.db import connections
 
@@ -50,3 +53,16 @@ def private_files() -> list[Path]:
     """Every object in the private storage folder of this test."""
     root = Path(settings.STORAGES["private"]["OPTIONS"]["location"])
     return [path for path in root.rglob("*") if path.is_file()] if root.exists() else []
+
+
+@pytest.fixture
+def published() -> Iterator[list[tuple[str, str]]]:
+    """Task name and id of every message sent to the broker."""
+    tasks: list[tuple[str, str]] = []
+
+    def on_publish(sender: str, headers: dict[str, Any], **kwargs: Any) -> None:
+        tasks.append((sender, headers["id"]))
+
+    before_task_publish.connect(on_publish, weak=False)
+    yield tasks
+    before_task_publish.disconnect(on_publish)

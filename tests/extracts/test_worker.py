@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from celery.signals import before_task_publish, task_postrun
+from celery.signals import task_postrun
 from django import db
 
 from extracts import services
@@ -35,19 +35,6 @@ def worker() -> Iterator[Any]:
             yield running
     finally:
         task_postrun.disconnect(close_worker_db_connections)
-
-
-@pytest.fixture
-def published() -> Iterator[list[tuple[str, str]]]:
-    """Task name and id of every message sent to the broker."""
-    tasks: list[tuple[str, str]] = []
-
-    def on_publish(sender: str, headers: dict[str, Any], **kwargs: Any) -> None:
-        tasks.append((sender, headers["id"]))
-
-    before_task_publish.connect(on_publish, weak=False)
-    yield tasks
-    before_task_publish.disconnect(on_publish)
 
 
 def test_worker_writes_the_extract_queued_through_redis(

@@ -21,7 +21,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from celery.signals import before_task_publish
 from django.conf import settings
 from django.db import connection, connections
 
@@ -133,18 +132,6 @@ def worker(tmp_path: Path) -> Iterator[Worker]:
         yield running
     finally:
         running.stop()
-
-
-@pytest.fixture
-def published() -> Iterator[list[tuple[str, str]]]:
-    tasks: list[tuple[str, str]] = []
-
-    def on_publish(sender: str, headers: dict[str, Any], **kwargs: Any) -> None:
-        tasks.append((sender, headers["id"]))
-
-    before_task_publish.connect(on_publish, weak=False)
-    yield tasks
-    before_task_publish.disconnect(on_publish)
 
 
 def sent_mail(folder: Path) -> list[str]:

@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 from PIL import Image
 
+from tests.files.helpers import EXE, PDF
+
 # A test makes one or more requests per example through the real stack: few examples, no deadline.
 # FUZZ_EXAMPLES=500 (for example) digs deeper, for a nightly run or after changing a form.
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
@@ -230,13 +232,6 @@ extra_keys = st.one_of(
 
 # --- Files ----------------------------------------------------------------------------------------
 
-PDF = (
-    b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"
-    b"1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
-    b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
-    b"trailer << /Root 1 0 R >>\n%%EOF\n"
-)
-EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 44 + b"PE\x00\x00" + b"\x00" * 200
 GIF = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"
 ZIP = b"PK\x03\x04" + b"\x00" * 60
 
