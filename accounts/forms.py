@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from accounts.models import CompanyDetailsChangeRequest, PortalPermission, Role, User
 from accounts.phones import parse_phone_number, validate_factor_phone_number
 from files.forms import MultipleFileField
+from tokens.forms import OneTimeCodeField
 
 
 class LoginForm(AuthenticationForm):
@@ -41,18 +42,7 @@ class QueuedPasswordResetForm(PasswordResetForm):
 
 
 class TokenForm(forms.Form):
-    token = forms.CharField(
-        label="Code",
-        min_length=6,
-        max_length=8,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
-    )
-
-    def clean_token(self) -> str:
-        token = self.cleaned_data["token"].strip().replace(" ", "")
-        if not token.isdigit():
-            raise ValidationError("The code is made of digits only.")
-        return token
+    token = OneTimeCodeField(min_length=6, max_length=8)
 
 
 class CodeForm(forms.Form):

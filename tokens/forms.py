@@ -1,4 +1,5 @@
 from datetime import datetime, time
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -12,20 +13,31 @@ from tokens.models import Token
 
 def _digits(value: str) -> str:
     code = value.strip().replace(" ", "")
-    if not code.isdigit():
+    # ASCII digits: "²" and other script's digits pass isdigit() but are no code of ours.
+    if not (code.isascii() and code.isdecimal()):
         raise ValidationError("The code is made of digits only.")
     return code
 
 
-class CodeForm(forms.Form):
-    code = forms.CharField(
-        label="Code",
-        max_length=10,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
-    )
+class OneTimeCodeField(forms.CharField):
+    """A code from an authenticator app, hardware token, text or email: digits, spaces ignored."""
 
-    def clean_code(self) -> str:
-        return _digits(self.cleaned_data["code"])
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", "Code")
+        kwargs.setdefault("max_length", 10)
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> str:
+        code: str = super().clean(value)
+        return _digits(code) if code else code
+
+
+class CodeForm(forms.Form):
+    code = OneTimeCodeField()
 
 
 class TestCodeForm(forms.Form):
