@@ -92,6 +92,17 @@ class ContactNumbersForm(forms.Form):
 
 
 class ChangeRequestForm(forms.ModelForm):
+    # Bounded here (the columns are text): the request becomes a ticket, whose body holds 10,000 characters.
+    address = forms.CharField(
+        label="New registered address", max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    message = forms.CharField(
+        label="Message",
+        max_length=5_000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=CompanyDetailsChangeRequest._meta.get_field("message").help_text,
+    )
     documents = MultipleFileField(
         label="Supporting documents",
         required=False,
@@ -101,8 +112,7 @@ class ChangeRequestForm(forms.ModelForm):
     class Meta:
         model = CompanyDetailsChangeRequest
         fields = ["name", "registration_number", "vat_number", "address", "country", "message"]
-        labels = {"name": "New registered name", "address": "New registered address"}
-        widgets = {"address": forms.Textarea(attrs={"rows": 3}), "message": forms.Textarea(attrs={"rows": 3})}
+        labels = {"name": "New registered name"}
 
 
 permission_field = forms.MultipleChoiceField(

@@ -183,3 +183,15 @@ def test_refused_supporting_document_stores_no_request_and_no_ticket(
     assert not Ticket.objects.exists()
     assert stored_files(private_root) == []
     assert mail.outbox == []
+
+
+def test_an_over_long_address_or_message_is_refused_and_nothing_is_sent(member_client):
+    response = member_client.post(
+        "/profile/company-change/", {**CHANGES, "address": "x" * 501, "message": "y" * 5_001}, follow=True
+    )
+
+    page = _page(response)
+    assert "Ensure this value has at most 500 characters (it has 501)." in page
+    assert "Ensure this value has at most 5000 characters (it has 5001)." in page
+    assert not CompanyDetailsChangeRequest.objects.exists()
+    assert not Ticket.objects.exists()
