@@ -26,6 +26,7 @@ from accounts.phones import validate_factor_phone_number
 from accounts.ratelimit import enforce_hourly_limit
 from audit.services import record
 from portal.mail import queue_email
+from tokens import backup_codes
 from tokens.models import EmailCodeDevice, SmsDevice, Token, TokenKind
 
 BACKUP_CODE_COUNT = 10
@@ -50,6 +51,8 @@ def verify_device(device: Device, code: str) -> bool:
         if not allowed:
             return False
         failures_before = getattr(device, "throttling_failure_count", 0)
+        if isinstance(device, StaticDevice):
+            code = backup_codes.stored_value(device, code)  # kept as digests, see tokens/backup_codes.py
         if device.verify_token(code):
             if hasattr(device, "throttle_reset"):
                 device.throttle_reset(commit=False)
@@ -143,7 +146,7 @@ def _matches_without_spending(token: Token, code: str) -> bool:
     """Whether the code is this token's current one, without using it up or counting a failure."""
     device = token.device
     if isinstance(device, StaticDevice):
-        return device.token_set.filter(token=code).exists()
+        return device.token_set.filter(token__in=backup_codes.candidates(code)).exists()
     if isinstance(device, SideChannelDevice):
         return device.token is not None and device.token == code and timezone.now() < device.valid_until
     if not code.isdecimal():  # isdigit() would let "²" through, which int() refuses
@@ -384,7 +387,7 @@ def generate_backup_codes(*, user: User, acting_user: User, request: HttpRequest
         _delete(token)
     device = StaticDevice.objects.create(user=user, name="backup", confirmed=True)
     codes = [secrets.token_hex(4) for _ in range(BACKUP_CODE_COUNT)]
-    StaticToken.objects.bulk_create(StaticToken(device=device, token=c) for c in codes)
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=backup_codes.digest(c)) for c in codes)
     token = _create_token(user=user, kind=TokenKind.BACKUP, device=device)
     _enrolled(token, acting_user=acting_user, request=request)
     return codes

@@ -38,6 +38,7 @@ from tests.fuzz.strategies import (
     printable_text,
     submissions,
 )
+from tokens import backup_codes
 from tokens import services as token_services
 from tokens.models import SmsDevice, Token, TokenKind
 
@@ -127,7 +128,7 @@ def test_login_code_form_logs_in_only_with_a_right_code(owner, backup_device, su
     for model in (TOTPDevice, StaticDevice):
         model.objects.filter(user=owner).update(throttling_failure_count=0, throttling_failure_timestamp=None)
     StaticToken.objects.filter(device=backup_device).delete()
-    StaticToken.objects.create(device=backup_device, token=fresh_code)
+    StaticToken.objects.create(device=backup_device, token=backup_codes.digest(fresh_code))
     client = Client()
     assert client.post("/login/", {"username": owner.email, "password": PASSWORD}).url == "/login/code/"
     before = counts(User, Token, StaticToken)

@@ -5,11 +5,13 @@ The member (same organisation as the owner) starts with an authenticator app fro
 hardware tokens hold the RFC 4226 seed, so their codes are known (``code_at``).
 """
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from django.apps import apps as django_apps
 from django.conf import settings as django_settings
 from django.core import mail
 from django.core.exceptions import ValidationError
@@ -38,6 +40,7 @@ from tests.tokens.helpers import (
     settings_under_environment,
 )
 from tokens import selectors, services
+from tokens.backup_codes import digest as backup_code_digest
 from tokens.forms import HardwareTokenForm
 from tokens.models import Token, TokenKind, TokenStatus
 
@@ -679,3 +682,38 @@ def test_enrolment_without_a_request_records_no_address(member, owner):
 
     (event,) = audit_since(mark)
     assert event.ip_address is None
+
+
+def test_backup_codes_are_stored_as_keyed_digests_not_as_the_codes(member):
+    codes = services.generate_backup_codes(user=member, acting_user=member)
+
+    stored = set(StaticToken.objects.filter(device__user=member).values_list("token", flat=True))
+    assert len(stored) == len(codes)
+    assert not stored & set(codes)
+    assert all(len(value) == 16 and value not in code for value in stored for code in codes)
+    # Still a working code, however it is typed.
+    assert services.verify_login_code(user=member, code=codes[0].upper()).token is not None
+
+
+def test_backup_codes_survive_a_secret_key_rotation_until_the_old_key_is_dropped(member, settings):
+    codes = services.generate_backup_codes(user=member, acting_user=member)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-secret-key-" + "x" * 40
+
+    assert services.verify_login_code(user=member, code=codes[0]).token is not None
+
+    settings.SECRET_KEY_FALLBACKS = []
+    assert services.verify_login_code(user=member, code=codes[1]).token is None
+
+
+def test_plain_backup_codes_from_before_digests_are_converted_and_still_work(member):
+    migration = importlib.import_module("tokens.migrations.0004_backup_codes_as_digests")
+    device = StaticDevice.objects.create(user=member, name="backup", confirmed=True)
+    Token.objects.create(user=member, kind=TokenKind.BACKUP, device=device)
+    StaticToken.objects.create(device=device, token="1a2b3c4d")  # as django-otp stored it
+
+    migration.codes_to_digests(django_apps, None)
+    migration.codes_to_digests(django_apps, None)  # run twice: digests are left alone
+
+    assert list(device.token_set.values_list("token", flat=True)) == [backup_code_digest("1a2b3c4d")]
+    assert services.verify_login_code(user=member, code="1a2b3c4d").token is not None

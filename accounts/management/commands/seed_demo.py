@@ -17,6 +17,7 @@ from billing.demo import seed_demo_invoices
 from dashboard.demo import seed_demo_usage
 from extracts.vault import ensure_demo_vault
 from support.demo import seed_resource_links
+from tokens import backup_codes
 from tokens.models import Token, TokenKind
 from whitelist.demo import seed_demo_whitelist
 
@@ -94,10 +95,11 @@ class Command(BaseCommand):
         )
         self._token(user, TokenKind.TOTP, totp, description="Demo authenticator")
         static, _ = StaticDevice.objects.get_or_create(user=user, name="backup", defaults={"confirmed": True})
+        # The printed codes, usable again on every run; stored as digests (tokens/backup_codes.py).
+        wanted = [backup_codes.digest(code) for code in demo_backup_codes(email)]
+        static.token_set.exclude(token__in=wanted).delete()
         existing = set(static.token_set.values_list("token", flat=True))
-        StaticToken.objects.bulk_create(
-            StaticToken(device=static, token=code) for code in demo_backup_codes(email) if code not in existing
-        )
+        StaticToken.objects.bulk_create(StaticToken(device=static, token=d) for d in wanted if d not in existing)
         self._token(user, TokenKind.BACKUP, static)
         return user
 
