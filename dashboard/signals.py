@@ -15,7 +15,7 @@ from django_otp.models import Device
 from accounts.models import CompanyDetailsChangeRequest, Organisation, User
 from dashboard import summary
 from portal import fragments
-from tokens.models import Token
+from tokens.models import Token, TokenType
 
 
 def _user_changed(sender: type, instance: User, **kwargs: Any) -> None:
@@ -38,6 +38,10 @@ def _factor_changed(sender: type, instance: Token | Device, **kwargs: Any) -> No
         fragments.bump([summary.account_version(instance.user_id)])
 
 
+def _token_type_changed(sender: type, instance: TokenType, **kwargs: Any) -> None:
+    fragments.bump([summary.TOKEN_TYPES_VERSION])
+
+
 def connect() -> None:
     for signal in (post_save, post_delete):
         signal.connect(_user_changed, sender=User, dispatch_uid=f"home-user-{signal}")
@@ -46,6 +50,7 @@ def connect() -> None:
             _change_request_changed, sender=CompanyDetailsChangeRequest, dispatch_uid=f"home-change-{signal}"
         )
         signal.connect(_factor_changed, sender=Token, dispatch_uid=f"home-token-{signal}")
+        signal.connect(_token_type_changed, sender=TokenType, dispatch_uid=f"home-token-type-{signal}")
         for model in apps.get_models():
             if issubclass(model, Device):
                 signal.connect(_factor_changed, sender=model, dispatch_uid=f"home-{model._meta.label}-{signal}")

@@ -51,6 +51,9 @@ def organisation_version(organisation_id: int) -> str:
     return f"organisation:{organisation_id}"
 
 
+TOKEN_TYPES_VERSION = "token-types"  # the labels support gives each kind of token
+
+
 def bump(organisation_ids: Iterable[int]) -> None:
     """Make the next request of these organisations' users render their usage section anew."""
     fragments.bump(usage_version(organisation_id) for organisation_id in organisation_ids)
@@ -77,9 +80,10 @@ def _render_usage(user: User, today: date) -> str:
 def _render_account(user: User) -> tuple[tuple[str, str], int]:
     """The reminder and the account cards, and how long they may be served."""
     tokens = token_selectors.tokens_of(user=user)
+    labels = token_selectors.type_names()  # as support names them
     context = {
         "user": user,
-        "tokens": tokens,
+        "factors": [(token, labels[token.kind]) for token in tokens],
         "open_change_requests": list(account_selectors.open_change_requests(user=user)),
     }
     show_reminder = user.fallback_phone_reminder and not account_services.has_fallback_phone(user)
@@ -106,7 +110,7 @@ def home_sections(*, user: User) -> HomeSections:
         ),
         "account": fragments.Fragment(
             key=f"dashboard:account:{user.pk}:{language}",
-            depends_on=(account_version(user.pk), organisation_version(organisation_id)),
+            depends_on=(account_version(user.pk), organisation_version(organisation_id), TOKEN_TYPES_VERSION),
         ),
     }
 

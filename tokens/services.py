@@ -26,7 +26,7 @@ from accounts.phones import validate_factor_phone_number
 from accounts.ratelimit import enforce_hourly_limit
 from audit.services import record
 from portal.mail import queue_email
-from tokens import backup_codes
+from tokens import backup_codes, selectors
 from tokens.models import EmailCodeDevice, SmsDevice, Token, TokenKind
 
 BACKUP_CODE_COUNT = 10
@@ -135,7 +135,8 @@ def verify_login_code(*, user: User, code: str, request: HttpRequest | None = No
     record(action="login.second_factor_failed", actor=user, request=request)
     locked = [t for t in tokens if t.enabled and t.is_locked]
     if locked:
-        names = ", ".join(sorted({t.get_kind_display().lower() for t in locked}))
+        labels = selectors.type_names()
+        names = ", ".join(sorted({labels[t.kind] for t in locked}))
         return Verification(
             None, f"{WRONG_CODE} Your {names} is locked after too many wrong codes; an admin can unlock it."
         )
@@ -196,7 +197,7 @@ def _notify_new_factor(user: User, token: Token, acting_user: User) -> None:
         subject="A new second factor was added to your portal account",
         body=(
             f"Hello {user.full_name or user.email},\n\n"
-            f"A {token.get_kind_display().lower()} was added to your account by {by} "
+            f"A new second factor ({selectors.type_names()[token.kind]}) was added to your account by {by} "
             f"on {timezone.localtime():%d %b %Y at %H:%M %Z}.\n\n"
             "If this was not expected, tell your organisation's admin or support at once.\n"
         ),

@@ -210,6 +210,7 @@ def token_delete(request: AuthenticatedRequest, token: Token) -> HttpResponse:
         return redirect(list_url)
     context = {
         "token": token,
+        "type_name": selectors.type_names()[token.kind],
         "last_one": services.leaves_no_active_token(token),
         "list_url": list_url,
         "in_use": in_use,

@@ -13,7 +13,7 @@ from accounts import services as account_services
 from tests.conftest import log_in
 from tests.factories import UserFactory
 from tokens import services as tokens
-from tokens.models import Token, TokenKind
+from tokens.models import Token, TokenKind, TokenType
 
 
 def _factor_lines(page: str) -> list[str]:
@@ -117,3 +117,13 @@ def test_each_user_gets_their_own_cards(member_client, owner, member):
 
     assert "Olivia's phone" not in page
     assert "<dt>Email</dt><dd>member@acme.example</dd>" in page
+
+
+def test_the_labels_support_gives_token_types_show_on_the_home_page_at_once(member_client):
+    assert _factor_lines(home(member_client))[0].startswith("Authenticator app")
+
+    label = TokenType.objects.get(kind=TokenKind.TOTP)
+    label.display_name = "Phone app"
+    label.save()  # as support renames it in the admin
+
+    assert _factor_lines(home(member_client))[0].startswith("Phone app")

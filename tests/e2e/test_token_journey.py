@@ -96,7 +96,7 @@ def test_admin_enrols_tests_disables_resets_and_deletes_a_members_hardware_token
 
     # The admin deletes the token after the confirmation page; it is gone from the list.
     page.get_by_role("link", name="Delete…").click()
-    expect(page.get_by_role("heading", name="Delete this hardware token?")).to_be_visible()
+    expect(page.get_by_role("heading", name="Delete Hardware token?")).to_be_visible()
     page.get_by_role("button", name="Delete token").click()
     expect(page.get_by_role("status").filter(has_text="The token is deleted.")).to_be_visible()
     expect(page.get_by_role("heading", name="Tokens of Max Member")).to_be_visible()

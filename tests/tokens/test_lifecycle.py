@@ -104,7 +104,10 @@ def test_admin_enrols_a_hardware_token_for_a_member(member, owner, django_captur
     assert token.device_label == "HW-0001"
     (notice,) = mail.outbox
     assert notice.to == [member.email]
-    assert "hardware token was added to your account by Olivia Owner (owner@acme.example)" in notice.body
+    assert (
+        "A new second factor (Hardware token) was added to your account by Olivia Owner (owner@acme.example)"
+        in notice.body
+    )
 
 
 def test_eight_digit_hardware_token_is_enrolled_and_used(member, owner):

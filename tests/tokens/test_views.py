@@ -695,7 +695,7 @@ def test_delete_page_does_not_warn_when_another_active_token_remains(actor_clien
     response = actor_client.get(f"/tokens/{hardware.pk}/delete/")
 
     assert response.status_code == 200
-    assert "Delete this hardware token?" in page(response)
+    assert "Delete Hardware token?" in page(response)
     assert "last active token" not in page(response)
 
 
@@ -1118,7 +1118,7 @@ def test_holder_is_emailed_when_an_admin_adds_a_factor(
 
     assert [(m.subject, m.to) for m in mailoutbox] == [(NEW_FACTOR_SUBJECT, [member.email])]
     body = mailoutbox[0].body
-    assert "hardware token" in body and owner.full_name in body and owner.email in body
+    assert "(Hardware token)" in body and owner.full_name in body and owner.email in body
 
 
 def test_user_is_emailed_when_they_add_a_factor_themselves(
@@ -1278,3 +1278,15 @@ def test_audit_page_never_shows_another_organisations_events(owner_client, outsi
     assert "outsider@globex.example" not in text
     assert "GLOBEX-HW" not in text
     assert "token.disabled" not in text
+
+
+def test_the_label_support_gives_a_type_is_used_on_the_delete_page_and_in_emails(
+    actor_client, member, owner, mailoutbox, django_capture_on_commit_callbacks
+):
+    TokenType.objects.filter(kind=TokenKind.HOTP).update(display_name="YubiKey")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        token = add_hardware(member, acting_user=owner, description="Desk key")
+
+    assert "A new second factor (YubiKey) was added" in mailoutbox[-1].body
+    assert "Delete YubiKey “Desk key”?" in page(actor_client.get(f"/tokens/{token.pk}/delete/"))
