@@ -103,6 +103,14 @@ def outsider(db) -> User:
     )
 
 
+@pytest.fixture
+def support(db) -> User:
+    """Support staff: no organisation, works in the admin."""
+    return UserFactory.create(
+        organisation=None, is_staff=True, is_superuser=True, email="sam@support.example", full_name="Sam Support"
+    )
+
+
 def log_in(client: Client, user: User) -> Client:
     """A session that passed password and second factor, as after a real login."""
     client.force_login(user, backend="accounts.backends.EmailBackend")
@@ -113,6 +121,11 @@ def log_in(client: Client, user: User) -> Client:
         session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
     return client
+
+
+@pytest.fixture
+def support_client(support) -> Client:
+    return log_in(Client(), support)
 
 
 @pytest.fixture

@@ -17,22 +17,6 @@ from tokens.models import Token
 from tokens.services import generate_backup_codes
 
 
-@pytest.fixture
-def support(db):
-    return UserFactory(
-        organisation=None,
-        is_staff=True,
-        is_superuser=True,
-        email="sam@support.example",
-        full_name="Sam Support",
-    )
-
-
-@pytest.fixture
-def support_client(support) -> Client:
-    return log_in(Client(), support)
-
-
 def _page(response) -> str:
     return response.content.decode()
 

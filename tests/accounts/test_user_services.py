@@ -20,11 +20,6 @@ LIMIT_MESSAGE = "already has 4 active users, the most its plan allows"
 LAST_ADMIN_MESSAGE = "is the organisation's only active admin"
 
 
-@pytest.fixture
-def support(db):
-    return UserFactory(organisation=None, is_staff=True, is_superuser=True, email="support@portal.example")
-
-
 def _add(organisation, owner, email: str, **kwargs) -> User:
     return services.add_user(
         organisation=organisation,

@@ -6,28 +6,12 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
-from accounts.models import User
 from audit.models import AuditEvent
 from billing.models import Invoice, InvoiceLine, Status
 from tests.billing.helpers import PDF_BYTES, make_invoice
-from tests.conftest import log_in
-from tests.factories import UserFactory
 
 ADD_URL = "/admin/billing/invoice/"
-
-
-@pytest.fixture
-def support(db) -> User:
-    return UserFactory.create(
-        organisation=None, is_staff=True, is_superuser=True, email="sam@support.example", full_name="Sam Support"
-    )
-
-
-@pytest.fixture
-def support_client(support) -> Client:
-    return log_in(Client(), support)
 
 
 def _page(response) -> str:

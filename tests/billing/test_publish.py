@@ -14,11 +14,6 @@ from tests.factories import AdminFactory, UserFactory
 
 
 @pytest.fixture
-def support(db):
-    return UserFactory.create(organisation=None, is_staff=True, is_superuser=True, email="sam@support.example")
-
-
-@pytest.fixture
 def draft(organisation) -> Invoice:
     return make_invoice(organisation, number="INV-2025-002", status=Status.DRAFT, tax_rate=Decimal("20"))
 

@@ -1,18 +1,9 @@
 """Support reads what the platform reported in the admin, and cannot change it."""
 
 import pytest
-from django.test import Client
 
 from dashboard.models import DailyMethodCount, ErrorLog, IngestedBatch, VaultStat
-from tests.conftest import log_in
 from tests.dashboard.helpers import error_event, hours_ago
-from tests.factories import UserFactory
-
-
-@pytest.fixture
-def support_client(db) -> Client:
-    support = UserFactory.create(organisation=None, is_staff=True, is_superuser=True, email="sam@support.example")
-    return log_in(Client(), support)
 
 
 @pytest.fixture

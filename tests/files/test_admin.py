@@ -1,9 +1,7 @@
 """Support sees every organisation's files in the admin, downloads them and reviews compliance documents."""
 
-import pytest
 from django.test import Client
 
-from accounts.models import User
 from audit.models import AuditEvent
 from files import services
 from files.models import StoredFile
@@ -12,18 +10,6 @@ from tests.factories import UserFactory
 from tests.files.helpers import PDF, stored_objects, upload
 
 CHANGELIST = "/admin/files/storedfile/"
-
-
-@pytest.fixture
-def support(db) -> User:
-    return UserFactory.create(
-        organisation=None, is_staff=True, is_superuser=True, email="sam@support.example", full_name="Sam Support"
-    )
-
-
-@pytest.fixture
-def support_client(support) -> Client:
-    return log_in(Client(), support)
 
 
 def _page(response) -> str:

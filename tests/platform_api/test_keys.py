@@ -4,13 +4,11 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.http import HttpRequest
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 
 from audit.models import AuditEvent
 from platform_api import services
 from platform_api.models import PlatformKey
-from tests.conftest import log_in
-from tests.factories import UserFactory
 
 
 def bearer(plain: str) -> HttpRequest:
@@ -51,11 +49,6 @@ def test_revoked_key_is_refused_and_last_use_is_recorded(db):
 
     assert services.authenticate(bearer(plain)) is None
     assert AuditEvent.objects.filter(action="platform_key.revoked").count() == 1
-
-
-@pytest.fixture
-def support_client(db):
-    return log_in(Client(), UserFactory(organisation=None, is_staff=True, is_superuser=True))
 
 
 def test_support_issues_a_key_in_the_admin_and_sees_it_once(support_client):

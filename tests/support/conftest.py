@@ -2,10 +2,8 @@
 
 import pytest
 from django.core import mail
-from django.test import Client
 
 from accounts.models import User
-from tests.conftest import log_in
 from tests.factories import UserFactory
 from tests.support import use_private_folder
 
@@ -13,18 +11,6 @@ from tests.support import use_private_folder
 @pytest.fixture(autouse=True)
 def private_root(settings, monkeypatch, tmp_path):
     return use_private_folder(settings, monkeypatch, tmp_path / "private")
-
-
-@pytest.fixture
-def support(db) -> User:
-    return UserFactory.create(
-        organisation=None, is_staff=True, is_superuser=True, email="sam@support.example", full_name="Sam Support"
-    )
-
-
-@pytest.fixture
-def support_client(support) -> Client:
-    return log_in(Client(), support)
 
 
 @pytest.fixture

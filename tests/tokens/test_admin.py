@@ -1,24 +1,11 @@
 """Support works tokens in the admin: rename types, test, resynchronise, add, disable, unlock."""
 
 import pytest
-from django.test import Client
 
 from audit.models import AuditEvent
-from tests.conftest import log_in
-from tests.factories import UserFactory
 from tests.tokens.helpers import SEED_HEX, code_at
 from tokens import services
 from tokens.models import Token, TokenKind, TokenType
-
-
-@pytest.fixture
-def support(db):
-    return UserFactory(organisation=None, is_staff=True, is_superuser=True, email="sam@support.example")
-
-
-@pytest.fixture
-def support_client(support) -> Client:
-    return log_in(Client(), support)
 
 
 @pytest.fixture

@@ -1,17 +1,7 @@
 """Support reads every organisation's whitelist in the admin; changes stay with the customer's admins."""
 
-import pytest
-from django.test import Client
-
-from tests.conftest import log_in
-from tests.factories import UserFactory
 from tests.whitelist.helpers import add
 from whitelist.models import WhitelistEntry
-
-
-@pytest.fixture
-def support_client(db) -> Client:
-    return log_in(Client(), UserFactory.create(organisation=None, is_staff=True, is_superuser=True))
 
 
 def test_support_sees_entries_per_organisation(support_client, organisation, owner, outsider):
