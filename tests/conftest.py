@@ -11,10 +11,12 @@ from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import sms
 from accounts.middleware import LAST_ACTIVITY_SESSION_KEY
 from accounts.models import User
 from portal.celery import app as celery_app
 from tests.factories import AdminFactory, OrganisationFactory, UserFactory
+from tests.twilio_http import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, RecordingTwilioHttp
 
 USING_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 USING_REDIS = bool(os.environ.get("REDIS_URL"))
@@ -77,6 +79,18 @@ def _eager_celery_and_clean_cache():
     cache.clear()
     yield
     celery_app.conf.CELERY_TASK_ALWAYS_EAGER = True
+
+
+@pytest.fixture
+def twilio(settings, monkeypatch) -> RecordingTwilioHttp:
+    """SMS go to Twilio's real client, whose HTTP requests this records and answers."""
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
+    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
+    settings.TWILIO_FROM_NUMBER = FROM_NUMBER
+    http = RecordingTwilioHttp()
+    monkeypatch.setattr(sms, "twilio_http_client", http)
+    return http
 
 
 @pytest.fixture

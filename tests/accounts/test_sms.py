@@ -4,10 +4,7 @@ Twilio is the one outside service: the real ``twilio.rest.Client`` builds and se
 and only its ``http_client`` (``accounts.sms.twilio_http_client``) is a recording stand-in.
 """
 
-import json
-import logging
 import re
-from urllib.parse import unquote
 
 import pytest
 import requests
@@ -15,96 +12,15 @@ from celery.exceptions import Retry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from twilio.base.exceptions import TwilioRestException
-from twilio.http import HttpClient
-from twilio.http.response import Response
 
-from accounts import sms, tasks
+from accounts import tasks
 from accounts.models import User
 from accounts.phones import validate_factor_phone_number
 from portal.celery import app as celery_app
 from tests.conftest import log_in
 from tests.factories import PASSWORD, UserFactory
+from tests.twilio_http import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, MESSAGES_URL, TO_NUMBER, RecordingTwilioHttp
 from tokens.models import SmsDevice, Token, TokenKind
-
-ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
-AUTH_TOKEN = "twilio-test-auth-token"
-FROM_NUMBER = "+441618500000"
-TO_NUMBER = "+447400123456"
-MESSAGES_URL = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
-
-
-class RecordingTwilioHttp(HttpClient):
-    """Answers Twilio API calls from a script and remembers every request it was given."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.getLogger("tests.twilio"), is_async=False)
-        self.requests: list[dict[str, object]] = []
-        self.message_answers: list[tuple[int, dict[str, object]] | Exception] = []
-        self.line_type: str | None = "mobile"
-        self.lookup_status = 200
-
-    def request(
-        self,
-        method,
-        uri,
-        params=None,
-        data=None,
-        headers=None,
-        auth=None,
-        timeout=None,
-        allow_redirects=False,
-    ):
-        self.requests.append({"method": method, "uri": uri, "params": params, "data": data, "auth": auth})
-        if uri.startswith("https://lookups.twilio.com/v2/PhoneNumbers/"):
-            number = unquote(uri.rsplit("/", 1)[1])
-            body = {
-                "phone_number": number,
-                "valid": True,
-                "line_type_intelligence": {"type": self.line_type, "carrier_name": "Test Carrier"},
-            }
-            if self.lookup_status != 200:
-                body = {"code": 20500, "message": "Internal Server Error", "status": self.lookup_status}
-            return Response(self.lookup_status, json.dumps(body))
-        answer = self.message_answers.pop(0) if self.message_answers else (201, self.message(data))
-        if isinstance(answer, Exception):
-            raise answer
-        status, answer_body = answer
-        return Response(status, json.dumps(answer_body))
-
-    @staticmethod
-    def message(data) -> dict[str, object]:
-        return {
-            "sid": "SM" + "f" * 32,
-            "account_sid": ACCOUNT_SID,
-            "to": data["To"],
-            "from": data["From"],
-            "body": data["Body"],
-            "status": "queued",
-        }
-
-    def fail_next(self, *answers: int | Exception) -> None:
-        for answer in answers:
-            if isinstance(answer, Exception):
-                self.message_answers.append(answer)
-            else:
-                self.message_answers.append(
-                    (answer, {"code": 20000 + answer, "message": f"HTTP {answer}", "status": answer})
-                )
-
-    @property
-    def sent(self) -> list[dict[str, object]]:
-        return [r for r in self.requests if r["uri"] == MESSAGES_URL]
-
-
-@pytest.fixture
-def twilio(settings, monkeypatch) -> RecordingTwilioHttp:
-    settings.SMS_BACKEND = "twilio"
-    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
-    settings.TWILIO_FROM_NUMBER = FROM_NUMBER
-    http = RecordingTwilioHttp()
-    monkeypatch.setattr(sms, "twilio_http_client", http)
-    return http
 
 
 def test_text_message_is_posted_to_the_accounts_messages_endpoint(twilio):

@@ -19,13 +19,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_otp.plugins.otp_email.models import EmailDevice
 
-from accounts import sms
 from accounts.models import User
 from accounts.ratelimit import RateLimited
 from portal.celery import app as celery_app
-from tests.accounts.test_sms import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, RecordingTwilioHttp
 from tests.factories import UserFactory
 from tests.tokens.helpers import let_throttle_pass, settings_under_environment
+from tests.twilio_http import RecordingTwilioHttp
 from tokens import services
 from tokens.forms import EmailAddressForm
 from tokens.models import SmsDevice, Token, TokenKind
@@ -34,17 +33,6 @@ NUMBER = "+44 7400 123456"
 E164 = "+447400123456"
 ADDRESS = "max.alt@acme.example"
 CODE_IN_TEXT = re.compile(r"security code is (\S+?)\. ")
-
-
-@pytest.fixture
-def twilio(settings, monkeypatch) -> RecordingTwilioHttp:
-    settings.SMS_BACKEND = "twilio"
-    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
-    settings.TWILIO_FROM_NUMBER = FROM_NUMBER
-    http = RecordingTwilioHttp()
-    monkeypatch.setattr(sms, "twilio_http_client", http)
-    return http
 
 
 @pytest.fixture
