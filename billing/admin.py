@@ -22,6 +22,7 @@ from audit.services import record
 from billing import formatting, services
 from billing.forms import check_attached_pdf
 from billing.models import Invoice, InvoiceLine, Status
+from portal.downloads import attachment_response
 
 # Fields that make up the document; frozen once it is published.
 DOCUMENT_FIELDS = [
@@ -140,14 +141,9 @@ class InvoiceAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request, invoice):
             raise PermissionDenied
         document = services.invoice_pdf(invoice)
-        response = FileResponse(
-            document.open("rb"),
-            as_attachment=True,
-            filename=services.download_name(invoice),
-            content_type="application/pdf",
+        return attachment_response(
+            document.open("rb"), filename=services.download_name(invoice), content_type="application/pdf"
         )
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
 
     def save_model(self, request: HttpRequest, obj: Invoice, form: Any, change: bool) -> None:
         new_status = obj.status

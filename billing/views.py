@@ -12,6 +12,7 @@ from accounts.types import AuthenticatedRequest
 from audit.services import record
 from billing import selectors, services
 from billing.forms import InvoiceFilterForm
+from portal.downloads import attachment_response
 
 PAGE_SIZE = 24
 
@@ -51,11 +52,6 @@ def invoice_pdf(request: AuthenticatedRequest, invoice_id: int) -> FileResponse:
     invoice = selectors.access_invoice(user=request.user, invoice_id=invoice_id)
     document = services.invoice_pdf(invoice)
     record(action="file.downloaded", actor=request.user, target=f"{invoice} (PDF)")
-    response = FileResponse(
-        document.open("rb"),
-        as_attachment=True,
-        filename=services.download_name(invoice),
-        content_type="application/pdf",
+    return attachment_response(
+        document.open("rb"), filename=services.download_name(invoice), content_type="application/pdf"
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    return response

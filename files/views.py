@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import (
-    FileResponse,
     Http404,
     HttpResponse,
     HttpResponseBase,
@@ -21,6 +20,7 @@ from files import selectors, services
 from files.forms import UploadForm
 from files.models import Section, StoredFile
 from files.upload_handlers import SizeLimitUploadHandler
+from portal.downloads import attachment_response
 
 PAGE_SIZE = 50
 
@@ -117,9 +117,7 @@ def download_response(stored: StoredFile, *, acting_user: User) -> HttpResponseB
     except FileNotFoundError:
         raise Http404("The file is missing from storage.") from None
     services.record_download(stored=stored, acting_user=acting_user)
-    response = FileResponse(handle, as_attachment=True, filename=stored.name, content_type=stored.content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return attachment_response(handle, filename=stored.name, content_type=stored.content_type)
 
 
 def file_delete(request: AuthenticatedRequest, file_id: int) -> HttpResponse:

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 
 from accounts.types import AuthenticatedRequest
 from audit.services import record
+from portal.downloads import attachment_response
 from support import selectors, services
 from support.forms import CommentForm, StatusFilterForm, TicketForm
 from support.models import Status
@@ -81,11 +82,9 @@ ticket_reopen = _status_change(Status.WAITING_SUPPORT, "The ticket is open again
 def attachment_download(request: AuthenticatedRequest, ticket_id: int, attachment_id: int) -> FileResponse:
     attachment = selectors.access_attachment(user=request.user, ticket_id=ticket_id, attachment_id=attachment_id)
     record(action="file.downloaded", actor=request.user, target=f"{attachment.name} (ticket #{ticket_id})")
-    response = FileResponse(
-        attachment.file.open("rb"), as_attachment=True, filename=attachment.name, content_type=attachment.content_type
+    return attachment_response(
+        attachment.file.open("rb"), filename=attachment.name, content_type=attachment.content_type
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 def resources(request: AuthenticatedRequest) -> HttpResponse:
