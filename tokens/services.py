@@ -220,6 +220,16 @@ def start_totp(*, user: User) -> TOTPDevice:
     return device or TOTPDevice.objects.create(user=user, name="pending", confirmed=False)
 
 
+def _confirm_pending(device: TOTPDevice | SmsDevice | EmailCodeDevice, *, user: User, code: str, name: str) -> bool:
+    """Confirm the user's pending device if the code is right; False (and nothing changed) if not."""
+    if device.user_id != user.pk or device.confirmed or not verify_device(device, code):
+        return False
+    device.confirmed = True
+    device.name = name
+    device.save(update_fields=["confirmed", "name"])
+    return True
+
+
 @transaction.atomic
 def confirm_totp(
     *,
@@ -230,11 +240,8 @@ def confirm_totp(
     acting_user: User,
     request: HttpRequest | None = None,
 ) -> Token | None:
-    if device.user_id != user.pk or device.confirmed or not verify_device(device, code):
+    if not _confirm_pending(device, user=user, code=code, name="authenticator"):
         return None
-    device.confirmed = True
-    device.name = "authenticator"
-    device.save(update_fields=["confirmed", "name"])
     token = _create_token(user=user, kind=TokenKind.TOTP, device=device, description=description)
     return _enrolled(token, acting_user=acting_user, request=request)
 
@@ -364,11 +371,8 @@ def confirm_side_channel(
     request: HttpRequest | None = None,
 ) -> Token | None:
     """Confirm a number or address with the code sent to it; it then becomes (or replaces) a token."""
-    if device.user_id != user.pk or device.confirmed or not verify_device(device, code):
+    if not _confirm_pending(device, user=user, code=code, name="sms" if isinstance(device, SmsDevice) else "email"):
         return None
-    device.confirmed = True
-    device.name = "sms" if isinstance(device, SmsDevice) else "email"
-    device.save(update_fields=["confirmed", "name"])
     kind = TokenKind.SMS if isinstance(device, SmsDevice) else TokenKind.EMAIL
     if replaces is not None:
         old_device = replaces.device
