@@ -4,13 +4,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from celery.contrib.testing.worker import start_worker
-from celery.signals import task_postrun
-from django import db
 
 from extracts import services
 from extracts.models import ExtractRequest, Status
 from portal.celery import app
+from tests.celery_worker import thread_worker
 from tests.extracts.conftest import BOTH_DATABASES, give_tokens, read_extract
 
 pytestmark = [
@@ -20,21 +18,10 @@ pytestmark = [
 ]
 
 
-def close_worker_db_connections(**kwargs: Any) -> None:
-    # The worker thread's connections (portal and vault) would keep the test databases open.
-    db.connections.close_all()
-
-
 @pytest.fixture
 def worker() -> Iterator[Any]:
-    app.conf.CELERY_TASK_ALWAYS_EAGER = False  # tests/conftest.py sets it back
-    app.control.purge()
-    task_postrun.connect(close_worker_db_connections, weak=False)
-    try:
-        with start_worker(app, pool="solo", loglevel="WARNING", perform_ping_check=False) as running:
-            yield running
-    finally:
-        task_postrun.disconnect(close_worker_db_connections)
+    with thread_worker() as worker:
+        yield worker
 
 
 def test_worker_writes_the_extract_queued_through_redis(

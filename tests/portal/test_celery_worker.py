@@ -6,37 +6,21 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from celery.result import AsyncResult
-from celery.signals import before_task_publish, task_postrun, task_prerun
-from django import db
+from celery.signals import before_task_publish, task_prerun
 from django.core import mail
 
 from accounts.models import Role, User
 from accounts.services import add_user
 from portal.celery import app
+from tests.celery_worker import thread_worker
 from tests.factories import OrganisationFactory
-
-
-def close_worker_db_connections(**kwargs: Any) -> None:
-    # The worker thread keeps its own (persistent) database connection; left open, it would stop
-    # the test database from being flushed and dropped.
-    db.connections.close_all()
 
 
 @pytest.fixture
 def worker(transactional_db) -> Iterator[Any]:
-    # The name Celery reads first; the autouse fixture in tests/conftest.py sets it back to True.
-    app.conf.CELERY_TASK_ALWAYS_EAGER = False
-    assert app.conf.task_always_eager is False
-    # Messages left on the queue by an interrupted run would be delivered into this test.
-    app.control.purge()
-    task_postrun.connect(close_worker_db_connections, weak=False)
-    try:
-        with start_worker(app, pool="solo", loglevel="WARNING", perform_ping_check=False) as worker:
-            yield worker
-    finally:
-        task_postrun.disconnect(close_worker_db_connections)
+    with thread_worker() as worker:
+        yield worker
 
 
 @pytest.fixture
