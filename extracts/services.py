@@ -248,19 +248,17 @@ def recover_abandoned_extracts(*, now: datetime) -> int:
 
     A running extract silent for STALE_AFTER whose run lock nobody holds lost its worker and its
     task message (a redelivered message takes it over on its own, see run_extract): it is sent to
-    a worker again, up to MAX_ATTEMPTS in all, then failed. Returns how many were resent or failed.
+    a worker again, whose run_extract takes it over, or fails it after MAX_ATTEMPTS. Returns how
+    many were resent or failed.
     """
+    from extracts.tasks import run_extract as run_extract_task
+
     lost = ExtractRequest.objects.filter(status=Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
     never = ExtractRequest.objects.filter(status=Status.QUEUED, requested_at__lt=now - QUEUED_TOO_LONG)
     handled = 0
-    for extract_id, attempts in list(lost.values_list("pk", "attempts")):
+    for extract_id in list(lost.values_list("pk", flat=True)):
         if locks.running_elsewhere(extract_id):
             continue  # a live worker holds it: slow, not lost
-        if attempts >= MAX_ATTEMPTS:
-            handled += _mark_failed(extract_id, reason=LOST_TOO_OFTEN, only_if_beat_before=now - STALE_AFTER)
-            continue
-        from extracts.tasks import run_extract as run_extract_task
-
         logger.warning("Token extract %s lost its worker: sending it to a worker again", extract_id)
         transaction.on_commit(functools.partial(run_extract_task.delay, extract_id))
         handled += 1
