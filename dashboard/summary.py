@@ -6,8 +6,9 @@ page's cost (~800 template nodes), so its HTML is cached per organisation under 
 ``usage:<organisation>``, which the dashboard's services bump after each stored batch or vault
 count: new numbers show on the next request. The user's own part (the fallback-phone reminder,
 account facts, second factors, requests with support) is cached per user under the versions
-``account:<user>`` and ``organisation:<organisation>``, which dashboard/signals.py bumps on
-every save or delete of the rows it shows; it is never kept past a token's expiry.
+``account:<user>``, ``organisation:<organisation>`` and ``token-types`` (the labels support
+gives the kinds of token), which dashboard/signals.py bumps on every save or delete of the rows
+it shows; it is never kept past a token's expiry.
 
 Both are read with their versions in one cache round trip (portal/fragments.py). The UTC day
 is in the usage key, so the 30-day window rolls over at midnight, and the language, for the
