@@ -7,6 +7,7 @@ import pytest
 from celery.result import _set_task_join_will_block  # type: ignore[attr-defined]  # not in celery-types
 from django.core.cache import cache
 from django.db import connection
+from django.http import HttpResponse
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -123,6 +124,11 @@ def support(db) -> User:
     return UserFactory.create(
         organisation=None, is_staff=True, is_superuser=True, email="sam@support.example", full_name="Sam Support"
     )
+
+
+def page_text(response: HttpResponse) -> str:
+    """The HTML of a test-client response."""
+    return response.content.decode()
 
 
 def log_in(client: Client, user: User) -> Client:

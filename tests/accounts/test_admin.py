@@ -12,13 +12,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import services
 from accounts.models import ChangeRequestStatus, CompanyDetailsChangeRequest, Organisation, Role, User
 from tests.conftest import log_in
+from tests.conftest import page_text as _page
 from tests.factories import PASSWORD, NewUserFactory, OrganisationFactory, UserFactory
 from tokens.models import Token
 from tokens.services import generate_backup_codes
-
-
-def _page(response) -> str:
-    return response.content.decode()
 
 
 def _action(client: Client, url: str, action: str, objects) -> object:

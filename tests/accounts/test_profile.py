@@ -6,11 +6,8 @@ from django.core import mail
 from django.forms.models import model_to_dict
 
 from accounts.models import ChangeRequestStatus, CompanyDetailsChangeRequest, Organisation, User
+from tests.conftest import page_text as _page
 from tests.factories import OrganisationFactory
-
-
-def _page(response) -> str:
-    return response.content.decode()
 
 
 def _header(response) -> str:

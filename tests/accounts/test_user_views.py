@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import CompanyDetailsChangeRequest, PortalPermission, Role, User
+from tests.conftest import page_text as _page
 from tests.factories import AdminFactory, NewUserFactory, UserFactory
 from tokens.models import Token
 
@@ -26,10 +27,6 @@ def _user_urls(user_id: int) -> list[str]:
 def _snapshot(user: User) -> tuple:
     user = User.objects.get(pk=user.pk)
     return (user.role, user.is_active, user.session_epoch, user.password, sorted(user.granted_permissions))
-
-
-def _page(response) -> str:
-    return response.content.decode()
 
 
 # --- The list ---------------------------------------------------------------------------------

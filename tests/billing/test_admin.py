@@ -10,12 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from audit.models import AuditEvent
 from billing.models import Invoice, InvoiceLine, Status
 from tests.billing.helpers import PDF_BYTES, make_invoice
+from tests.conftest import page_text as _page
 
 ADD_URL = "/admin/billing/invoice/"
-
-
-def _page(response) -> str:
-    return response.content.decode()
 
 
 def _lines(rows: list[tuple[str, str, str]], *, existing: Sequence[InvoiceLine] = ()) -> dict[str, str]:

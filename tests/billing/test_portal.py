@@ -13,6 +13,7 @@ from audit.models import AuditEvent
 from billing.models import Invoice, InvoiceLine, Status
 from tests.billing.helpers import grant_billing, make_invoice
 from tests.conftest import log_in
+from tests.conftest import page_text as _page
 
 
 @pytest.fixture
@@ -38,10 +39,6 @@ def viewer_client(client, viewer):
 
 def _urls(invoice: Invoice) -> list[str]:
     return ["/billing/", f"/billing/{invoice.pk}/", f"/billing/{invoice.pk}/pdf/"]
-
-
-def _page(response) -> str:
-    return response.content.decode()
 
 
 def _listed(response) -> list[str]:

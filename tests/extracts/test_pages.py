@@ -11,15 +11,12 @@ from django.utils import timezone
 from extracts.models import ExtractRequest, ExtractSchedule, Frequency, Kind, Status
 from extracts.vault import demo_token
 from files.services import delete_file
+from tests.conftest import page_text as _page
 from tests.extracts.conftest import BOTH_DATABASES, give_tokens
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
 
 URLS = ["/extracts/", "/extracts/request/", "/extracts/schedule/", "/extracts/schedule/cancel/"]
-
-
-def _page(response) -> str:
-    return response.content.decode()
 
 
 def test_owner_sees_the_request_button_schedule_form_and_empty_list(owner_client):

@@ -6,14 +6,11 @@ from audit.models import AuditEvent
 from files import services
 from files.models import StoredFile
 from tests.conftest import log_in
+from tests.conftest import page_text as _page
 from tests.factories import UserFactory
 from tests.files.helpers import PDF, stored_objects, upload
 
 CHANGELIST = "/admin/files/storedfile/"
-
-
-def _page(response) -> str:
-    return response.content.decode()
 
 
 def test_support_lists_every_organisations_files_by_section(support_client, member, outsider):

@@ -18,6 +18,7 @@ from audit.models import AuditEvent
 from files import services
 from files.models import Section, StoredFile
 from tests.conftest import log_in
+from tests.conftest import page_text as _page
 from tests.factories import UserFactory
 from tests.files.helpers import (
     EXE,
@@ -43,10 +44,6 @@ def private_root(tmp_path):
 @pytest.fixture
 def colleague(organisation) -> User:
     return UserFactory.create(organisation=organisation, email="cleo@acme.example", full_name="Cleo Colleague")
-
-
-def _page(response) -> str:
-    return response.content.decode()
 
 
 def _actions() -> list[str]:

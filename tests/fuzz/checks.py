@@ -8,12 +8,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Model
 
+from tests.conftest import page_text as page
+
 # How the portal shows a refusal: a field's error, the form's own errors, a flash message, a failed test.
 REFUSAL_MARKERS = ('class="error"', 'class="form-errors"', "message--error", "message--warning", "result--fail")
-
-
-def page(response: Any) -> str:
-    return response.content.decode()
 
 
 def says_why(response: Any) -> bool:

@@ -18,9 +18,5 @@ def colleague(organisation) -> User:
     return UserFactory.create(organisation=organisation, email="cleo@acme.example", full_name="Cleo Colleague")
 
 
-def page_text(response) -> str:
-    return response.content.decode()
-
-
 def recipients() -> list[str]:
     return sorted(address for message in mail.outbox for address in message.to)

@@ -7,8 +7,8 @@ from django.test import Client
 from support import services
 from support.models import Comment, ResourceLink, Status, Ticket
 from tests.conftest import log_in
+from tests.conftest import page_text as _page
 from tests.support import pdf_file
-from tests.support.conftest import page_text as _page
 from tests.support.conftest import recipients
 
 

@@ -12,8 +12,8 @@ from accounts import services as account_services
 from accounts.models import ChangeRequestStatus, CompanyDetailsChangeRequest, Organisation
 from support.models import Attachment, Category, Status, Ticket
 from tests.conftest import log_in
+from tests.conftest import page_text as _page
 from tests.support import ELF, PDF, pdf_file, stored_files
-from tests.support.conftest import page_text as _page
 from tests.support.conftest import recipients
 
 CHANGES = {"name": "Acme Payments Group Ltd", "address": "2 Low Road\nLeeds", "message": "We moved."}

@@ -15,6 +15,7 @@ from accounts.models import User
 from support import services
 from support.models import Attachment, Comment, ResourceLink, Status, Ticket
 from tests.conftest import log_in
+from tests.conftest import page_text as _page
 from tests.factories import UserFactory
 from tests.support import ELF, PDF, pdf_file, png, stored_files, use_private_folder
 
@@ -37,10 +38,6 @@ def bystander(organisation) -> User:
 
 def client_for(user: User) -> Client:
     return log_in(Client(), user)
-
-
-def _page(response) -> str:
-    return response.content.decode()
 
 
 def open_ticket(user: User, subject: str = "Card payments fail", participants=(), files=()) -> Ticket:

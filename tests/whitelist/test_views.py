@@ -7,13 +7,10 @@ from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
 from tests.conftest import log_in
+from tests.conftest import page_text as _page
 from tests.factories import AdminFactory, UserFactory
 from tests.whitelist.helpers import add, grant_whitelist, networks
 from whitelist.models import WhitelistEntry
-
-
-def _page(response) -> str:
-    return response.content.decode()
 
 
 @pytest.fixture
