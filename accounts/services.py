@@ -149,10 +149,10 @@ def add_support_user(*, email: str, full_name: str, acting_user: User | None) ->
     return user
 
 
-def _queue_welcome_email(user_id: int) -> None:
+def _queue_welcome_email(user_id: int, *, after_reset: bool = False) -> None:
     from accounts.tasks import send_welcome_email
 
-    send_welcome_email.delay(user_id)
+    send_welcome_email.delay(user_id, after_reset=after_reset)
 
 
 def can_resend_welcome(user: User) -> bool:
@@ -178,12 +178,13 @@ def issue_temporary_password(*, user: User) -> str:
     return password
 
 
-def send_welcome_email(*, user: User) -> None:
+def send_welcome_email(*, user: User, after_reset: bool = False) -> None:
     password = issue_temporary_password(user=user)
     body = render_to_string(
         "accounts/email/welcome.txt",
         {
             "user": user,
+            "after_reset": after_reset,
             "temporary_password": password,
             "valid_hours": settings.TEMPORARY_PASSWORD_VALID_HOURS,
             "login_url": portal_url(reverse("login")),
@@ -295,13 +296,26 @@ def remove_user(*, user: User, acting_user: User) -> None:
 
 @transaction.atomic
 def reset_second_factors(*, user: User, acting_user: User) -> None:
-    """Remove every factor so the user enrols again at next login; ends their sessions."""
+    """Remove every factor and restart account set-up through a new temporary password.
+
+    The user's own password stops working: set-up without a second factor must start from the
+    emailed temporary password, so a leaked password alone can never enrol a new factor.
+    Ends every session of the user.
+    """
+    if user.pk == acting_user.pk:
+        raise ValidationError(
+            "You cannot reset your own second factors. Add a new token from your Tokens page first, "
+            "or ask another admin or support.",
+            code="self",
+        )
     tokens.delete_all_tokens(user=user)
     record(action="user.factors_reset", actor=acting_user, subject_user=user, target=user.email)
     user.onboarded_at = None
     user.fallback_phone_reminder = False
+    user.set_unusable_password()
     _end_sessions(user)
-    user.save(update_fields=["onboarded_at", "fallback_phone_reminder", "session_epoch"])
+    user.save(update_fields=["onboarded_at", "fallback_phone_reminder", "password", "session_epoch"])
+    transaction.on_commit(lambda: _queue_welcome_email(user.pk, after_reset=True))
 
 
 # --- Onboarding -------------------------------------------------------------------------------
@@ -312,7 +326,9 @@ def next_onboarding_step(user: User) -> str | None:
     if user.must_change_password or not user.has_usable_password():
         return "onboarding-password"
     if not tokens.has_factor(user):
-        return "onboarding-authenticator"
+        # Only during set-up: a user who finished it and has lost every factor since cannot add
+        # one without a second factor; an admin resets their factors (a new temporary password).
+        return "onboarding-authenticator" if user.onboarded_at is None else None
     if user.onboarded_at is None:
         return "onboarding-phone"
     return None

@@ -14,10 +14,10 @@ from portal.mail import deliver_email
 
 
 @shared_task(acks_late=True)
-def send_welcome_email(user_id: int) -> str:
+def send_welcome_email(user_id: int, after_reset: bool = False) -> str:
     """Issue a fresh temporary password and email it; the plain password never leaves this task."""
     user = User.objects.select_related("organisation").get(pk=user_id)
-    services.send_welcome_email(user=user)
+    services.send_welcome_email(user=user, after_reset=after_reset)
     return user.email
 
 

@@ -31,5 +31,6 @@ urlpatterns = [
     path("users/<int:user_id>/deactivate/", users.user_deactivate, name="user-deactivate"),
     path("users/<int:user_id>/reactivate/", users.user_reactivate, name="user-reactivate"),
     path("users/<int:user_id>/resend-welcome/", users.user_resend_welcome, name="user-resend-welcome"),
+    path("users/<int:user_id>/reset-factors/", users.user_reset_factors, name="user-reset-factors"),
     path("users/<int:user_id>/remove/", users.user_remove, name="user-remove"),
 ]

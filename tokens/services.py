@@ -40,16 +40,65 @@ class TokenError(ValidationError):
 # --- Verification -----------------------------------------------------------------------------
 
 
-def verify_device(device: Device, code: str) -> bool:
-    """Check a code with django-otp's throttling applied the same way for every kind of device.
+def wait_message(seconds: int) -> str:
+    return f"Too many wrong codes. Wait {seconds} second{'s' if seconds != 1 else ''}, then try again."
 
-    The device row is locked for the check, so the same code sent twice at once passes once.
+
+LOCKED_MESSAGE = "This token is locked after too many wrong codes. An admin of your organisation can unlock it."
+WRONG_CODE = "That code is not right, or it has been used already."
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    """What checking one code against one device gave: passed, wrong, or refused unchecked."""
+
+    passed: bool
+    wait: int | None = None  # refused unchecked: django-otp's back-off has this many seconds left
+    locked: bool = False  # refused unchecked: the token locked after too many wrong codes
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    @property
+    def refusal(self) -> str | None:
+        """Why the code was not even looked at, or None if it was checked."""
+        if self.locked:
+            return LOCKED_MESSAGE
+        if self.wait is not None:
+            return wait_message(self.wait)
+        return None
+
+
+def _serialise_code_checks(user_id: int) -> None:
+    """Take the user's row lock for the rest of the transaction.
+
+    Every path that checks a code (login, onboarding, test, resync) takes it before reading a
+    device's failure count, so concurrent guesses queue up: each checked code is counted on rows
+    read under the lock, and none is checked once the count reaches the lock. Without it, N
+    requests read the same count, all check their code, and all write count + 1.
+    """
+    list(User.objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True))
+
+
+def _locked_out(device: Device) -> bool:
+    """A confirmed device (a token) refuses every code after TOKEN_LOCK_AFTER_FAILURES failures."""
+    failures = getattr(device, "throttling_failure_count", 0)
+    return bool(device.confirmed) and failures >= settings.TOKEN_LOCK_AFTER_FAILURES
+
+
+def verify_device(device: Device, code: str) -> CodeCheck:
+    """Check a code with django-otp's throttling and the portal's lock, atomically.
+
+    The device is read again under the user's lock (see ``_serialise_code_checks``), so the same
+    code sent twice at once passes once and concurrent wrong codes are each counted.
     """
     with transaction.atomic():
+        _serialise_code_checks(device.user_id)
         device = type(device).objects.select_for_update().get(pk=device.pk)
-        allowed, _ = device.verify_is_allowed()
-        if not allowed:
-            return False
+        if _locked_out(device):
+            return CodeCheck(False, locked=True)
+        if (wait := _throttle_wait(device)) is not None:
+            return CodeCheck(False, wait=wait)
         failures_before = getattr(device, "throttling_failure_count", 0)
         if isinstance(device, StaticDevice):
             code = backup_codes.stored_value(device, code)  # kept as digests, see tokens/backup_codes.py
@@ -59,10 +108,10 @@ def verify_device(device: Device, code: str) -> bool:
             if hasattr(device, "set_last_used_timestamp"):
                 device.set_last_used_timestamp(commit=False)
             device.save()
-            return True
+            return CodeCheck(True)
         if hasattr(device, "throttle_increment") and device.throttling_failure_count == failures_before:
             device.throttle_increment(commit=True)
-        return False
+        return CodeCheck(False)
 
 
 def _refusal(token: Token) -> str | None:
@@ -75,7 +124,7 @@ def _refusal(token: Token) -> str | None:
             "Use another token, or ask an admin for a replacement."
         )
     if token.is_locked:
-        return "This token is locked after too many wrong codes. An admin of your organisation can unlock it."
+        return LOCKED_MESSAGE
     return None
 
 
@@ -93,26 +142,23 @@ class Verification:
     error: str = ""
 
 
-WRONG_CODE = "That code is not right, or it has been used already."
-
-
+@transaction.atomic
 def verify_login_code(*, user: User, code: str, request: HttpRequest | None = None) -> Verification:
     """Accept the code if it belongs to an ACTIVE, unlocked token of the user.
 
     The token the code belongs to is found first without side effects, so a code from one
     token never counts as a wrong guess against the others; a code that fits none counts
     against each usable token (django-otp's throttling, and the lock after repeated failures).
+    The tokens are read under the user's lock, so concurrent guesses are each counted.
     """
     code = code.strip().replace(" ", "")
+    _serialise_code_checks(user.pk)
     tokens = list(Token.objects.filter(user=user).prefetch_related("device"))
     usable = [t for t in tokens if _refusal(t) is None]
     waits = [w for t in usable if (w := _throttle_wait(t.device)) is not None]
     if usable and len(waits) == len(usable):
         # Every usable token is throttled: the code is not even looked at.
-        wait = min(waits)
-        return Verification(
-            None, f"Too many wrong codes. Wait {wait} second{'s' if wait != 1 else ''}, then try again."
-        )
+        return Verification(None, wait_message(min(waits)))
     candidates = [t for t in usable if _throttle_wait(t.device) is None]
     match = next((t for t in candidates if _matches_without_spending(t, code)), None)
     if match is not None:
@@ -120,6 +166,9 @@ def verify_login_code(*, user: User, code: str, request: HttpRequest | None = No
             record(action="login.second_factor", actor=user, request=request, target=_label(match))
             return Verification(token=match)
         candidates.remove(match)  # a replayed code: verify_device counted the failure
+    elif not usable and (locked := [t for t in tokens if t.enabled and t.is_locked]):
+        # Nothing left to check the code against: say why, without claiming the code was wrong.
+        return Verification(None, _locked_message(locked))
     else:
         refused = next(
             (t for t in tokens if t not in usable and not t.is_locked and _matches_without_spending(t, code)), None
@@ -135,12 +184,14 @@ def verify_login_code(*, user: User, code: str, request: HttpRequest | None = No
     record(action="login.second_factor_failed", actor=user, request=request)
     locked = [t for t in tokens if t.enabled and t.is_locked]
     if locked:
-        labels = selectors.type_names()
-        names = ", ".join(sorted({labels[t.kind] for t in locked}))
-        return Verification(
-            None, f"{WRONG_CODE} Your {names} is locked after too many wrong codes; an admin can unlock it."
-        )
+        return Verification(None, f"{WRONG_CODE} {_locked_message(locked)}")
     return Verification(token=None, error=WRONG_CODE)
+
+
+def _locked_message(locked: list[Token]) -> str:
+    labels = selectors.type_names()
+    names = ", ".join(sorted({labels[t.kind] for t in locked}))
+    return f"Your {names} is locked after too many wrong codes; an admin can unlock it."
 
 
 def _matches_without_spending(token: Token, code: str) -> bool:
@@ -221,8 +272,16 @@ def start_totp(*, user: User) -> TOTPDevice:
 
 
 def _confirm_pending(device: TOTPDevice | SmsDevice | EmailCodeDevice, *, user: User, code: str, name: str) -> bool:
-    """Confirm the user's pending device if the code is right; False (and nothing changed) if not."""
-    if device.user_id != user.pk or device.confirmed or not verify_device(device, code):
+    """Confirm the user's pending device if the code is right; False (and nothing changed) if not.
+
+    Raises TokenError saying how long to wait when the code was refused without being checked.
+    """
+    if device.user_id != user.pk or device.confirmed:
+        return False
+    check = verify_device(device, code)
+    if check.refusal is not None:
+        raise TokenError(check.refusal)
+    if not check:
         return False
     device.confirmed = True
     device.name = name
@@ -321,18 +380,28 @@ def _find_counter(key: bytes, digits: int, codes: list[str], *, start: int) -> i
 @transaction.atomic
 def resync_hotp(
     *, token: Token, first_code: str, second_code: str, acting_user: User, request: HttpRequest | None = None
-) -> bool:
-    """Move the counter past two consecutive codes found in the window; otherwise change nothing."""
+) -> CodeCheck:
+    """Move the counter past two consecutive codes found in the window; otherwise change nothing
+    but count the failure, like any wrong code (a locked or throttled token is not even checked)."""
+    _serialise_code_checks(token.user_id)
     device = HOTPDevice.objects.select_for_update().get(pk=token.device_id)
+    if _locked_out(device):
+        return CodeCheck(False, locked=True)
+    if (wait := _throttle_wait(device)) is not None:
+        return CodeCheck(False, wait=wait)
     counter = _find_counter(device.bin_key, device.digits, [first_code, second_code], start=device.counter)
-    ok = counter is not None
-    if counter is not None:
-        device.counter = counter + 2
-        device.throttle_reset(commit=False)
-        device.save()
-        token.save(update_fields=["updated_at"])
-    _audit("token.resync" if ok else "token.resync_failed", token, acting_user, request)
-    return ok
+    if counter is None:
+        device.throttle_increment(commit=True)
+        _audit("token.resync_failed", token, acting_user, request)
+        if _locked_out(device):
+            _audit("token.locked", token, acting_user, request)
+        return CodeCheck(False)
+    device.counter = counter + 2
+    device.throttle_reset(commit=False)
+    device.save()
+    token.save(update_fields=["updated_at"])
+    _audit("token.resync", token, acting_user, request)
+    return CodeCheck(True)
 
 
 @transaction.atomic
@@ -401,8 +470,15 @@ def generate_backup_codes(*, user: User, acting_user: User, request: HttpRequest
 # --- Sending codes ----------------------------------------------------------------------------
 
 
+@transaction.atomic
 def send_code(*, device: SmsDevice | EmailCodeDevice, user: User) -> None:
-    """Generate a code for an SMS or e-mail device and hand it to Celery, within the limits."""
+    """Generate a code for an SMS or e-mail device and hand it to Celery, within the limits.
+
+    The device row is locked and read again first, so of several requests at once after the
+    cooldown exactly one sends; the others see its cooldown.
+    """
+    list(type(device).objects.select_for_update().filter(pk=device.pk).values_list("pk", flat=True))
+    device.refresh_from_db()  # the caller's object then holds the code sent
     allowed, info = device.generate_is_allowed()
     if not allowed and info and info.get("next_generation_at"):
         from accounts.ratelimit import RateLimited
@@ -445,9 +521,11 @@ def test_token(*, token: Token, code: str, acting_user: User, request: HttpReque
     """Check a code against one token. Never logs anyone in; a code that passes is spent."""
     if (reason := _refusal(token)) is not None:
         raise TokenError(reason)
-    ok = verify_device(token.device, code.strip().replace(" ", ""))
-    _audit("token.test_passed" if ok else "token.test_failed", token, acting_user, request)
-    return ok
+    check = verify_device(token.device, code.strip().replace(" ", ""))
+    if check.refusal is not None:
+        raise TokenError(check.refusal)
+    _audit("token.test_passed" if check else "token.test_failed", token, acting_user, request)
+    return check.passed
 
 
 def set_enabled(*, token: Token, enabled: bool, acting_user: User, request: HttpRequest | None = None) -> Token:
@@ -466,8 +544,15 @@ def update_description(
     return token
 
 
+@transaction.atomic
 def unlock(*, token: Token, acting_user: User, request: HttpRequest | None = None) -> Token:
-    token.device.throttle_reset(commit=True)
+    _serialise_code_checks(token.user_id)
+    # Only the throttle's fields: saving the whole (possibly stale) device could move a hardware
+    # token's counter back and let a spent code through again.
+    device = type(token.device).objects.select_for_update().get(pk=token.device_id)
+    device.throttle_reset(commit=False)
+    device.save(update_fields=["throttling_failure_count", "throttling_failure_timestamp"])
+    token.device = device
     token.save(update_fields=["updated_at"])
     _audit("token.unlocked", token, acting_user, request)
     return token
@@ -502,4 +587,19 @@ def delete_all_tokens(*, user: User) -> None:
 
 
 def has_factor(user: User) -> bool:
-    return Token.objects.filter(user=user).exclude(kind=TokenKind.BACKUP).exists()
+    """Whether the login must ask this user for a second factor: any token they have, disabled,
+    expired or locked ones included (the code step says why each is refused), and backup codes
+    while any are left. Without one, only a user still in account set-up logs in on a password."""
+    if Token.objects.filter(user=user).exclude(kind=TokenKind.BACKUP).exists():
+        return True
+    return StaticToken.objects.filter(device__user=user, device__confirmed=True).exists()
+
+
+def leaves_no_factor(token: Token) -> bool:
+    """Whether deleting this token leaves its user nothing to log in with, backup codes included."""
+    if Token.objects.filter(user_id=token.user_id).exclude(pk=token.pk).exclude(kind=TokenKind.BACKUP).exists():
+        return False
+    codes = StaticToken.objects.filter(device__user_id=token.user_id, device__confirmed=True)
+    if token.kind == TokenKind.BACKUP:
+        codes = codes.exclude(device_id=token.device_id)
+    return not codes.exists()

@@ -140,18 +140,22 @@ def _change_destination(request: AuthenticatedRequest, token: Token) -> HttpResp
     if code_form.is_bound and pending is None:
         messages.error(request, _nothing_to_confirm(token.kind))
     if code_form.is_bound and code_form.is_valid() and pending is not None:
-        changed = services.confirm_side_channel(
-            user=token.user,
-            device=pending,
-            code=code_form.cleaned_data["code"],
-            replaces=token,
-            acting_user=request.user,
-            request=request,
-        )
-        if changed is not None:
-            messages.success(request, "Confirmed: codes now go to the new destination.")
-            return redirect("token-detail", token_id=token.pk)
-        code_form.add_error("code", "That code is not right, or it has expired.")
+        try:
+            changed = services.confirm_side_channel(
+                user=token.user,
+                device=pending,
+                code=code_form.cleaned_data["code"],
+                replaces=token,
+                acting_user=request.user,
+                request=request,
+            )
+        except ValidationError as exc:
+            code_form.add_error("code", _error(exc))
+        else:
+            if changed is not None:
+                messages.success(request, "Confirmed: codes now go to the new destination.")
+                return redirect("token-detail", token_id=token.pk)
+            code_form.add_error("code", "That code is not right, or it has expired.")
     context = {"token": token, "form": form, "code_form": code_form, "pending": pending}
     bound = form.is_bound or code_form.is_bound
     return render(request, "tokens/change_destination.html", context, status=400 if bound else 200)
@@ -212,6 +216,8 @@ def token_delete(request: AuthenticatedRequest, token: Token) -> HttpResponse:
         "token": token,
         "type_name": selectors.type_names()[token.kind],
         "last_one": services.leaves_no_active_token(token),
+        "leaves_no_factor": services.leaves_no_factor(token),
+        "is_self": token.user_id == request.user.pk,
         "list_url": list_url,
         "in_use": in_use,
     }
@@ -224,18 +230,20 @@ def token_reset(request: AuthenticatedRequest, token: Token) -> HttpResponse:
         raise Http404
     form = ResyncForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if services.resync_hotp(
+        check = services.resync_hotp(
             token=token,
             first_code=form.cleaned_data["first_code"],
             second_code=form.cleaned_data["second_code"],
             acting_user=request.user,
             request=request,
-        ):
+        )
+        if check:
             messages.success(request, "The token is back in step.")
             return redirect("token-detail", token_id=token.pk)
         form.add_error(
             None,
-            "Those two codes do not follow each other on this token (within 1000 presses). Nothing was changed.",
+            check.refusal
+            or "Those two codes do not follow each other on this token (within 1000 presses). Nothing was changed.",
         )
     return render(request, "tokens/reset.html", {"token": token, "form": form}, status=400 if form.errors else 200)
 
@@ -283,17 +291,21 @@ def _enrol_totp(request: AuthenticatedRequest, owner: User) -> HttpResponse:
     form = CodeForm(request.POST if "code" in request.POST else None)
     description = DescriptionForm(request.POST or None)
     if form.is_bound and form.is_valid() and description.is_valid():
-        token = services.confirm_totp(
-            user=owner,
-            device=device,
-            code=form.cleaned_data["code"],
-            description=description.cleaned_data["description"],
-            acting_user=request.user,
-            request=request,
-        )
-        if token is not None:
-            return _enrolled(request, token)
-        form.add_error("code", "That code is not right. Check the time on the phone and enter the current code.")
+        try:
+            token = services.confirm_totp(
+                user=owner,
+                device=device,
+                code=form.cleaned_data["code"],
+                description=description.cleaned_data["description"],
+                acting_user=request.user,
+                request=request,
+            )
+        except ValidationError as exc:
+            form.add_error("code", _error(exc))
+        else:
+            if token is not None:
+                return _enrolled(request, token)
+            form.add_error("code", "That code is not right. Check the time on the phone and enter the current code.")
     context = {
         "owner": owner,
         "form": form,
@@ -342,17 +354,22 @@ def _enrol_side_channel(request: AuthenticatedRequest, owner: User) -> HttpRespo
     if (code_form.is_bound or "resend" in request.POST) and pending is None:
         messages.error(request, _nothing_to_confirm(kind))
     if code_form.is_bound and code_form.is_valid() and pending is not None:
-        token = services.confirm_side_channel(
-            user=owner,
-            device=pending,
-            code=code_form.cleaned_data["code"],
-            description=request.session.pop(f"enrol-description-{kind}", ""),
-            acting_user=request.user,
-            request=request,
-        )
-        if token is not None:
-            return _enrolled(request, token)
-        code_form.add_error("code", "That code is not right, or it has expired. Ask for a new one.")
+        try:
+            token = services.confirm_side_channel(
+                user=owner,
+                device=pending,
+                code=code_form.cleaned_data["code"],
+                description=request.session.get(f"enrol-description-{kind}", ""),
+                acting_user=request.user,
+                request=request,
+            )
+        except ValidationError as exc:
+            code_form.add_error("code", _error(exc))
+        else:
+            if token is not None:
+                request.session.pop(f"enrol-description-{kind}", None)
+                return _enrolled(request, token)
+            code_form.add_error("code", "That code is not right, or it has expired. Ask for a new one.")
     context = {"owner": owner, "form": form, "code_form": code_form, "pending": pending, "kind": kind}
     bound = form.is_bound or code_form.is_bound
     return render(

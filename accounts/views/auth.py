@@ -1,4 +1,3 @@
-import math
 import time
 from typing import Any
 
@@ -11,7 +10,6 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse_lazy
-from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
@@ -26,6 +24,11 @@ from tokens import selectors
 from tokens import services as tokens
 
 PENDING_LOGIN = "pending_login"
+NO_FACTOR_LEFT = (
+    "Your account has no second factor left to log in with. Ask an admin of your organisation (or "
+    "support) to reset your second factors: you will get an email with a temporary password to set "
+    "up a new one."
+)
 
 
 @method_decorator([sensitive_post_parameters(), never_cache], name="dispatch")
@@ -38,6 +41,11 @@ class LoginView(auth_views.LoginView):
     def form_valid(self, form: LoginForm) -> HttpResponse:  # type: ignore[override]
         user = form.get_user()
         if not tokens.has_factor(user):
+            if user.onboarded_at is not None:
+                # Set up once, every factor gone since: a password alone never logs in.
+                record(action="login.refused_no_factor", actor=user, request=self.request)
+                form.add_error(None, NO_FACTOR_LEFT)
+                return self.form_invalid(form)
             # Account set-up: the middleware takes the user to their first factor next.
             auth_login(self.request, user)
             record(action="login.password_only", actor=user, request=self.request)
@@ -58,24 +66,6 @@ def _pending_user(request: HttpRequest) -> tuple[User, dict[str, Any]] | None:
         return None
     user = User.objects.filter(pk=pending["user_id"], is_active=True).first()
     return (user, pending) if user else None
-
-
-def _throttled_message(user: User) -> str | None:
-    """Why a code will be checked against none of the user's tokens: each usable one is still
-    waiting out django-otp's throttle after wrong codes. Saying "not right" would be untrue."""
-    waits = []
-    for token in selectors.tokens_of(user=user):
-        if not token.is_active or token.is_locked:
-            continue
-        allowed, info = token.device.verify_is_allowed()
-        locked_until = None if allowed or not info else info.get("locked_until")
-        if locked_until is None:
-            return None
-        waits.append((locked_until - timezone.now()).total_seconds())
-    if not waits:
-        return None
-    wait = max(1, math.ceil(max(waits)))
-    return f"Too many wrong codes. Wait {wait} second{'s' if wait != 1 else ''}, then try again."
 
 
 @method_decorator([sensitive_post_parameters(), never_cache], name="dispatch")
@@ -107,10 +97,9 @@ class LoginCodeView(View):
         form = CodeForm(request.POST)
         if not form.is_valid():
             return self.render(form, status=400)
-        throttled = _throttled_message(self.user)
         result = tokens.verify_login_code(user=self.user, code=form.cleaned_data["code"], request=request)
         if result.token is None:
-            form.add_error("code", throttled or result.error)
+            form.add_error("code", result.error)
             return self.render(form, status=400)
         del request.session[PENDING_LOGIN]
         auth_login(request, self.user, backend=self.pending["backend"])

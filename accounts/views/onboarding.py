@@ -1,6 +1,5 @@
 """Account setup: new password, authenticator app, optional fallback mobile number (SPEC §2)."""
 
-import math
 from collections.abc import Mapping
 
 from django.contrib import messages
@@ -10,10 +9,8 @@ from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
-from django_otp.models import ThrottlingMixin
 
 from accounts import services
 from accounts.forms import PhoneNumberForm, TokenForm
@@ -80,32 +77,25 @@ def setup_authenticator(request: AuthenticatedRequest) -> HttpResponse:
     device = tokens.start_totp(user=user)
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if throttled := _throttled_message(device):
-            form.add_error("token", throttled)
-        elif tokens.confirm_totp(
-            user=user,
-            device=device,
-            code=form.cleaned_data["token"],
-            description="Set up at first login",
-            acting_user=user,
-            request=request,
-        ):
-            otp_login(request, device)
-            messages.success(request, "Your authenticator app is set up.")
-            return redirect(services.next_onboarding_step(user) or "home")
+        try:
+            confirmed = tokens.confirm_totp(
+                user=user,
+                device=device,
+                code=form.cleaned_data["token"],
+                description="Set up at first login",
+                acting_user=user,
+                request=request,
+            )
+        except ValidationError as exc:  # too many wrong codes: how long to wait
+            form.add_error("token", exc.messages[0])
         else:
+            if confirmed:
+                otp_login(request, device)
+                messages.success(request, "Your authenticator app is set up.")
+                return redirect(services.next_onboarding_step(user) or "home")
             form.add_error("token", "That code is not right. Check the time on your phone and enter the current code.")
     context = {"form": form, **authenticator_setup(user=user, device=device)}
     return _render_step(request, "accounts/onboarding/authenticator.html", "onboarding-authenticator", context)
-
-
-def _throttled_message(device: ThrottlingMixin) -> str | None:
-    """Why django-otp's throttling will refuse a code right now, or None if it will check it."""
-    allowed, info = device.verify_is_allowed()
-    if allowed or not info or not info.get("locked_until"):
-        return None
-    wait = max(1, math.ceil((info["locked_until"] - timezone.now()).total_seconds()))
-    return f"Too many wrong codes. Wait {wait} second{'s' if wait != 1 else ''}, then try again."
 
 
 def _pending_phone(user: User) -> SmsDevice | None:
@@ -136,12 +126,16 @@ def setup_phone(request: AuthenticatedRequest) -> HttpResponse:
         # A code with no number waiting for it (an old tab, or a crafted post): say so, not nothing.
         messages.error(request, "Enter your mobile number first: we text it a code to confirm.")
     if code_form.is_bound and code_form.is_valid() and pending is not None:
-        if throttled := _throttled_message(pending):
-            code_form.add_error("token", throttled)
-        elif services.confirm_fallback_phone(user=user, device=pending, token=code_form.cleaned_data["token"]):
-            messages.success(request, "Your fallback number is confirmed. Your account is ready.")
-            return redirect("home")
+        try:
+            confirmed = services.confirm_fallback_phone(
+                user=user, device=pending, token=code_form.cleaned_data["token"]
+            )
+        except ValidationError as exc:  # too many wrong codes: how long to wait
+            code_form.add_error("token", exc.messages[0])
         else:
+            if confirmed:
+                messages.success(request, "Your fallback number is confirmed. Your account is ready.")
+                return redirect("home")
             code_form.add_error("token", "That code is not right, or it has expired. Ask for a new one.")
     context = {
         "number_form": number_form,

@@ -508,11 +508,19 @@ def test_user_who_stopped_before_the_phone_step_is_sent_back_to_it(client, organ
     assert response.url == "/setup/phone/"
 
 
-def test_user_whose_factors_were_reset_is_sent_to_enrol_an_authenticator(client, member, owner):
-    services.reset_second_factors(user=member, acting_user=owner)
-
-    response = submit_password(client, member.email, PASSWORD)
+def test_user_whose_factors_were_reset_is_sent_to_enrol_an_authenticator(
+    client, member, owner, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reset_second_factors(user=member, acting_user=owner)
+    # The old password no longer works (a password alone must never enrol a factor): set-up
+    # starts again from the temporary password emailed with the reset.
+    assert BAD_LOGIN in submit_password(client, member.email, PASSWORD).content.decode()
+    temporary = re.search(r"Temporary password: (\S+)", mail.outbox[-1].body).group(1)
+    response = submit_password(client, member.email, temporary)
     assert response.url == "/"  # no factor to ask for yet
+    new_password = "another-long-passphrase-7"
+    client.post("/setup/password/", {"new_password1": new_password, "new_password2": new_password})
     response = client.get("/")
 
     assert response.url == "/setup/authenticator/"

@@ -287,6 +287,10 @@ def test_user_must_enrol_again_after_reset_second_factors(organisation, owner, m
     services.reset_second_factors(user=member, acting_user=owner)
 
     member.refresh_from_db()
+    # A new password first (the old one was removed with the factors), then an authenticator.
+    assert services.next_onboarding_step(member) == "onboarding-password"
+    member.set_password("a-new-long-passphrase-1")
+    member.save()
     assert services.next_onboarding_step(member) == "onboarding-authenticator"
     response = log_in(client, member).get("/")
     assert response.status_code == 302

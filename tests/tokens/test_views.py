@@ -546,6 +546,20 @@ def test_wrong_code_shows_failure(actor, actor_client, member):
     assert session_state(actor_client) == before
 
 
+def test_right_code_while_throttled_is_told_to_wait_not_that_it_is_wrong(actor_client, member):
+    device = TOTPDevice.objects.get(user=member, confirmed=True)
+    token = totp_token(member)
+    actor_client.post(f"/tokens/{token.pk}/test/", {"code": wrong_authenticator_code(device)})
+
+    response = actor_client.post(f"/tokens/{token.pk}/test/", {"code": authenticator_code(device)})
+
+    assert response.status_code == 400
+    assert re.search(r"Too many wrong codes\. Wait \d+ seconds?, then try again\.", page(response))
+    assert "Failed: that code is not right" not in page(response)
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 1  # refused unchecked: not counted again
+
+
 def test_code_used_in_a_test_is_spent(actor_client, member, hardware):
     assert "Success" in page(actor_client.post(f"/tokens/{hardware.pk}/test/", {"code": press(1)}))
 
@@ -672,13 +686,16 @@ def test_state_changes_need_a_post(owner_client, member, hardware, action):
 # --- Delete -----------------------------------------------------------------------------------
 
 
-def test_delete_page_warns_when_the_last_active_token_would_go(actor_client, member):
+def test_delete_page_warns_when_the_last_active_token_would_go(actor, actor_client, member):
     token = totp_token(member)
 
     response = actor_client.get(f"/tokens/{token.pk}/delete/")
 
     assert response.status_code == 200
-    assert f"This is the last active token of {member.full_name}." in page(response)
+    # Nothing at all would be left: the strongest warning (tests/accounts/test_factor_downgrade.py).
+    whose = "your last second factor" if actor == member else f"the last second factor of {member.full_name}"
+    assert f"This is {whose}." in page(response)
+    assert "cannot log in at all" in page(response)
     assert Token.objects.filter(pk=token.pk).exists()
 
 
@@ -753,6 +770,10 @@ def test_reset_with_codes_that_do_not_follow_each_other_changes_nothing(
     assert response.status_code == 400
     assert "Those two codes do not follow each other" in page(response)
     assert "Nothing was changed." in page(response)
+    # The counter stays; the failure counts like any wrong code (issue 13: every path counts).
+    device = HOTPDevice.objects.get(pk=hardware.device_id)
+    assert device.throttling_failure_count == 1
+    HOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0, throttling_failure_timestamp=None)
     assert snapshot() == before
     assert actions_since(mark) == [("token.resync_failed", actor.email)]
 
