@@ -1,6 +1,7 @@
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.exceptions import ValidationError
 
@@ -21,7 +22,12 @@ class LoginForm(AuthenticationForm):
 
 
 class QueuedPasswordResetForm(PasswordResetForm):
-    """Django's reset form, with the email sent by a Celery task instead of in the request."""
+    """Django's reset form, with the email sent by a Celery task instead of in the request.
+
+    The link is built on ``PORTAL_BASE_URL``, never on the request's Host header (Django's
+    ``domain``/``protocol`` context): a forged Host that the server accepts would otherwise put
+    the attacker's address in front of a valid reset token (password-reset poisoning).
+    """
 
     def send_mail(
         self,
@@ -36,6 +42,7 @@ class QueuedPasswordResetForm(PasswordResetForm):
 
         from portal.mail import queue_email
 
+        context = {**context, "portal_base_url": settings.PORTAL_BASE_URL}
         subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
         body = loader.render_to_string(email_template_name, context)
         queue_email(subject=subject, body=body, to=[to_email])

@@ -4,6 +4,7 @@ The cache is Redis in any multi-process deployment, so the counters are shared b
 process and worker; ``cache.add`` and ``cache.incr`` are atomic there.
 """
 
+import contextlib
 import math
 import time
 
@@ -49,3 +50,27 @@ def enforce_hourly_limit(key: str, limit: int, what: str) -> None:
             f"Too many {what} in the last hour. Try again in {_wait_text(retry_after)}.",
             retry_after,
         )
+
+
+IN_FLIGHT_SECONDS = 60  # longer than any password check; a crashed request's slot lapses after it
+
+
+def begin_in_flight(key: str) -> int:
+    """Count one more check under way for ``key``; return how many are under way, this one included.
+
+    Atomic in Redis (``INCR``), so concurrent requests in every process each get their own number.
+    """
+    cache_key = f"inflight:{key}"
+    cache.add(cache_key, 0, timeout=IN_FLIGHT_SECONDS)
+    try:
+        count = cache.incr(cache_key)
+    except ValueError:  # lapsed between add and incr
+        cache.add(cache_key, 1, timeout=IN_FLIGHT_SECONDS)
+        return 1
+    cache.touch(cache_key, IN_FLIGHT_SECONDS)
+    return max(1, int(count))
+
+
+def end_in_flight(key: str) -> None:
+    with contextlib.suppress(ValueError):  # lapsed already
+        cache.decr(f"inflight:{key}")

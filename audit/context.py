@@ -5,6 +5,8 @@ from contextvars import ContextVar
 
 from django.http import HttpRequest, HttpResponse
 
+from portal.ip import client_ip
+
 current_ip: ContextVar[str | None] = ContextVar("audit_current_ip", default=None)
 
 
@@ -13,7 +15,7 @@ class AuditContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        reset = current_ip.set(request.META.get("REMOTE_ADDR") or None)
+        reset = current_ip.set(client_ip(request))
         try:
             return self.get_response(request)
         finally:

@@ -5,13 +5,15 @@ from django.http import HttpRequest
 from accounts.models import Organisation, User
 from audit.context import current_ip
 from audit.models import AuditEvent
+from portal.ip import client_ip as request_client_ip
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    """The caller's address as the server saw it (a trusted proxy sets REMOTE_ADDR upstream)."""
+    """The client's address (portal.ip: behind trusted proxies, from X-Forwarded-For), or the
+    current request's when a service records without being handed the request."""
     if request is None:
         return current_ip.get()
-    return request.META.get("REMOTE_ADDR") or None
+    return request_client_ip(request)
 
 
 def record(

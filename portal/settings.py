@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.middleware.NoStoreWhenSignedInMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "accounts.middleware.PortalAccessMiddleware",
@@ -145,7 +146,7 @@ else:
 # --- Accounts and authentication --------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.LoginGateBackend",  # django-axes' backend, with the limits of accounts.lockout
     "accounts.backends.EmailBackend",
     "accounts.backends.TemporaryPasswordBackend",
 ]
@@ -193,16 +194,31 @@ LOGIN_CODE_STEP_SECONDS = 600
 PHONENUMBER_DEFAULT_REGION = os.environ.get("PHONENUMBER_DEFAULT_REGION", "GB")
 PHONENUMBER_DB_FORMAT = "E164"
 
-# django-axes: lock an account name and an IP address separately after repeated failures.
+# Login locks (accounts/lockout.py): 5 wrong passwords lock the account (counted per account and
+# per account + address), never the colleagues on the same address; many failures across accounts
+# from one address (credential stuffing) lock that address. Both for the cool-off period.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_IP_FAILURE_LIMIT = env_int("AXES_IP_FAILURE_LIMIT", 50)
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_LOCKOUT_PARAMETERS = [["username"], ["username", "ip_address"]]
+AXES_HANDLER = "accounts.lockout.PortalAxesHandler"
 AXES_RESET_ON_SUCCESS = True
+# A login refused during a lock is not a wrong password: it neither counts nor extends the lock.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_LOCKOUT_TEMPLATE = "accounts/lockout.html"
 AXES_USERNAME_CALLABLE = "accounts.backends.axes_username"
+# The key of the login email in authenticate()'s credentials (axes defaults to USERNAME_FIELD,
+# "email", and then found no account when resetting after a login or counting a re-authentication).
+AXES_USERNAME_FORM_FIELD = "username"
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 AXES_VERBOSE = False
+# The client's address behind a reverse proxy (portal.ip.client_ip, used by axes, the audit trail
+# and the password-reset limit): X-Forwarded-For is believed only when one of these says how many
+# proxies (or which ones, outermost first) are in front of the portal; otherwise REMOTE_ADDR.
+AXES_IPWARE_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0) or None
+AXES_IPWARE_PROXY_TRUSTED_IPS = env_list("DJANGO_TRUSTED_PROXIES", []) or None
+AXES_CLIENT_IP_CALLABLE = "portal.ip.client_ip"
 
 # --- Platform API, dashboard, whitelist ---------------------------------------------------------
 # Usage batches of 5,000 events with error details fit well inside this.

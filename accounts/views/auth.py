@@ -131,9 +131,11 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("password-reset-sent")
 
     def form_valid(self, form: QueuedPasswordResetForm) -> HttpResponse:
+        from portal.ip import client_ip  # the client behind trusted proxies, as for the login locks
+
         try:
             enforce_hourly_limit(
-                f"password-reset-ip:{self.request.META.get('REMOTE_ADDR')}",
+                f"password-reset-ip:{client_ip(self.request)}",
                 settings.PASSWORD_RESETS_PER_IP_PER_HOUR,
                 "password reset requests from your network",
             )

@@ -24,7 +24,7 @@ def ask_for_reset(client, django_capture_on_commit_callbacks):
 
 
 def reset_link(message: mail.EmailMessage) -> str:
-    match = re.search(r"http://testserver(/password/reset/\S+/\S+/)", str(message.body))
+    match = re.search(re.escape(settings.PORTAL_BASE_URL) + r"(/password/reset/\S+/\S+/)", str(message.body))
     assert match is not None, message.body
     return match.group(1)
 
@@ -90,6 +90,22 @@ def test_reset_link_sets_a_new_password_once(ask_for_reset, member, client):
     again = client.get(link, follow=True)
     assert "This link no longer works" in again.content.decode()
     assert 'name="new_password1"' not in again.content.decode()
+
+
+def test_reset_link_is_on_the_portal_address_whatever_host_the_request_named(
+    member, client, settings, django_capture_on_commit_callbacks
+):
+    # A Host the server accepts, but not the portal's public address: the link must not follow it.
+    settings.ALLOWED_HOSTS = ["testserver", "attacker.example"]
+    settings.PORTAL_BASE_URL = "https://portal.example.com"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        with_forged_host = client.post("/password/reset/", {"email": member.email}, HTTP_HOST="attacker.example")
+    assert with_forged_host.status_code == 302
+
+    (message,) = mail.outbox
+    assert "attacker.example" not in message.body
+    assert re.search(r"^https://portal\.example\.com/password/reset/\S+/\S+/$", message.body, re.MULTILINE)
 
 
 def test_reset_link_stops_working_once_the_password_changes(ask_for_reset, member, client):
