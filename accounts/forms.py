@@ -7,7 +7,8 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import CompanyDetailsChangeRequest, PortalPermission, Role, User
 from accounts.phones import parse_phone_number, validate_factor_phone_number
-from files.forms import MultipleFileField
+from files.forms import MultipleFileField, UploadRefusalMixin, accepted_kinds
+from files.upload_handlers import limits_help_text
 from tokens.forms import OneTimeCodeField
 
 
@@ -98,7 +99,8 @@ class ContactNumbersForm(forms.Form):
         return _optional_phone(self.cleaned_data["mobile"])
 
 
-class ChangeRequestForm(forms.ModelForm):
+class ChangeRequestForm(UploadRefusalMixin, forms.ModelForm):
+    file_field = "documents"
     # Bounded here (the columns are text): the request becomes a ticket, whose body holds 10,000 characters.
     address = forms.CharField(
         label="New registered address", max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3})
@@ -113,13 +115,18 @@ class ChangeRequestForm(forms.ModelForm):
     documents = MultipleFileField(
         label="Supporting documents",
         required=False,
-        help_text="For example a certificate of incorporation. PDF, images, Office, CSV or text; 25 MB each.",
     )
 
     class Meta:
         model = CompanyDetailsChangeRequest
         fields = ["name", "registration_number", "vat_number", "address", "country", "message"]
         labels = {"name": "New registered name"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields[
+            "documents"
+        ].help_text = f"For example a certificate of incorporation. {accepted_kinds()}. {limits_help_text()}"
 
 
 permission_field = forms.MultipleChoiceField(

@@ -25,24 +25,39 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
-class UploadForm(forms.Form):
-    """One file for a File Manager section; the upload rules run in the service."""
+def accepted_kinds() -> str:
+    return ", ".join(KINDS[k][0].upper() for k in sorted(settings.FILES_ALLOWED_TYPES) if k in KINDS)
 
-    file = forms.FileField(label="File")
+
+class UploadRefusalMixin(forms.BaseForm):
+    """A form whose files may have been refused while they streamed in (files/upload_handlers.py).
+
+    Pass ``refusal=upload_refusal(request)``: the form is then invalid, with the reason on its file
+    field rather than "This field is required." (the refused file never reached request.FILES), and
+    whatever files did arrive are dropped with it.
+    """
+
+    file_field: str
 
     def __init__(self, *args: Any, refusal: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Set when the upload handler stopped an oversized file: it never reached request.FILES,
-        # and the user should read why rather than "This field is required."
         self.refusal = refusal
         if refusal:
-            self.fields["file"].required = False
-        limit_mb = settings.FILES_MAX_UPLOAD_BYTES / 1_048_576
-        kinds = ", ".join(KINDS[k][0].upper() for k in sorted(settings.FILES_ALLOWED_TYPES) if k in KINDS)
-        self.fields["file"].help_text = f"{kinds}; at most {limit_mb:.0f} MB."
+            self.fields[self.file_field].required = False
 
-    def clean_file(self) -> UploadedFile | None:
-        if self.refusal:
-            raise forms.ValidationError(self.refusal)
-        upload: UploadedFile | None = self.cleaned_data["file"]
-        return upload
+    def full_clean(self) -> None:
+        super().full_clean()
+        if self.is_bound and self.refusal:
+            self.add_error(self.file_field, self.refusal)
+
+
+class UploadForm(UploadRefusalMixin, forms.Form):
+    """One file for a File Manager section; the upload rules run in the service."""
+
+    file_field = "file"
+    file = forms.FileField(label="File")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limit_mb = settings.FILES_MAX_UPLOAD_BYTES / 1_048_576
+        self.fields["file"].help_text = f"{accepted_kinds()}; at most {limit_mb:.0f} MB."

@@ -12,14 +12,13 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from accounts.models import PortalPermission, User
 from accounts.types import AuthenticatedRequest
 from files import selectors, services
 from files.forms import UploadForm
 from files.models import Section, StoredFile
-from files.upload_handlers import SizeLimitUploadHandler
+from files.upload_handlers import upload_refusal
 from portal.downloads import attachment_response
 
 PAGE_SIZE = 50
@@ -56,22 +55,12 @@ def file_list(request: AuthenticatedRequest) -> HttpResponse:
     return _render_list(request, section, form)
 
 
-@csrf_exempt
 def file_upload(request: AuthenticatedRequest, section: str) -> HttpResponse:
-    # The size limit must be in place before anything reads the body, CSRF checks included:
-    # hence exempt here and protected just below, as Django's documentation describes.
-    limit = SizeLimitUploadHandler(request)
-    request.upload_handlers = [limit, *request.upload_handlers]
-    return _file_upload(request, section, limit)
-
-
-@csrf_protect
-def _file_upload(request: AuthenticatedRequest, section: str, limit: SizeLimitUploadHandler) -> HttpResponse:
     if section not in services.UPLOAD_SECTIONS:
         raise Http404
     if request.method != "POST":
         return redirect(_section_url(section))
-    form = UploadForm(request.POST, request.FILES, refusal=limit.refusal)
+    form = UploadForm(request.POST, request.FILES, refusal=upload_refusal(request))
     if form.is_valid():
         try:
             stored = services.upload_file(user=request.user, section=section, upload=form.cleaned_data["file"])

@@ -334,6 +334,12 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Support tickets: each new ticket and customer reply emails support -----------------------
+TICKETS_PER_USER_PER_HOUR = env_int("TICKETS_PER_USER_PER_HOUR", 10)
+TICKETS_PER_ORGANISATION_PER_HOUR = env_int("TICKETS_PER_ORGANISATION_PER_HOUR", 30)
+TICKET_REPLIES_PER_USER_PER_HOUR = env_int("TICKET_REPLIES_PER_USER_PER_HOUR", 30)
+TICKET_REPLIES_PER_ORGANISATION_PER_HOUR = env_int("TICKET_REPLIES_PER_ORGANISATION_PER_HOUR", 100)
+
 # --- Static files -----------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -350,6 +356,14 @@ AWS_S3_FILE_OVERWRITE = False
 AWS_S3_SIGNATURE_VERSION = "s3v4"  # SigV2 links are refused by newer buckets and regions
 FILES_MAX_UPLOAD_BYTES = env_int("FILES_MAX_UPLOAD_MB", 25) * 1024 * 1024
 FILES_ALLOWED_TYPES = env_list("FILES_ALLOWED_TYPES", ["pdf", "png", "jpeg", "docx", "xlsx", "csv", "txt"])
+FILES_MAX_REQUEST_BYTES = env_int("FILES_MAX_REQUEST_MB", FILES_MAX_UPLOAD_BYTES // (1024 * 1024)) * 1024 * 1024
+FILES_MAX_PER_REQUEST = env_int("FILES_MAX_PER_REQUEST", 5)
+# The limits above hold for every multipart request, whatever the view, while the body streams in.
+FILE_UPLOAD_HANDLERS = [
+    "files.upload_handlers.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "private": (

@@ -3,7 +3,8 @@ from typing import Any
 from django import forms
 
 from accounts.models import User
-from files.forms import MultipleFileField
+from files.forms import MultipleFileField, UploadRefusalMixin, accepted_kinds
+from files.upload_handlers import limits_help_text
 from support.models import Category, Status
 
 
@@ -24,7 +25,12 @@ class ColleagueChoiceField(forms.ModelMultipleChoiceField):
         return super().clean(value)
 
 
-class TicketForm(forms.Form):
+def attachments_help_text() -> str:
+    return f"{accepted_kinds()}. {limits_help_text()}"
+
+
+class TicketForm(UploadRefusalMixin, forms.Form):
+    file_field = "attachments"
     subject = forms.CharField(label="Subject", max_length=200)
     category = forms.ChoiceField(label="Category", choices=[c for c in Category.choices if c[0] != "company_details"])
     body = forms.CharField(label="What do you need?", max_length=10_000, widget=forms.Textarea(attrs={"rows": 6}))
@@ -35,9 +41,7 @@ class TicketForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="They will see the ticket and get its emails.",
     )
-    attachments = MultipleFileField(
-        label="Attachments", required=False, help_text="PDF, images, Office, CSV or text; 25 MB each."
-    )
+    attachments = MultipleFileField(label="Attachments", required=False)
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -45,6 +49,7 @@ class TicketForm(forms.Form):
         field = self.fields["participants"]
         assert isinstance(field, forms.ModelMultipleChoiceField)
         field.queryset = colleagues
+        self.fields["attachments"].help_text = attachments_help_text()
 
     def clean_subject(self) -> str:
         subject: str = self.cleaned_data["subject"].strip()
@@ -53,11 +58,16 @@ class TicketForm(forms.Form):
         return subject
 
 
-class CommentForm(forms.Form):
+class CommentForm(UploadRefusalMixin, forms.Form):
+    file_field = "attachments"
     body = forms.CharField(
         label="Your reply", max_length=10_000, required=False, widget=forms.Textarea(attrs={"rows": 4})
     )
     attachments = MultipleFileField(label="Attachments", required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["attachments"].help_text = attachments_help_text()
 
 
 class StatusFilterForm(forms.Form):

@@ -10,19 +10,25 @@ from django.db.models.fields.files import FieldFile
 from django.urls import reverse
 
 from accounts.models import CompanyDetailsChangeRequest, User
+from accounts.ratelimit import enforce_hourly_limit
 from audit.services import record
 from files.services import put_under_random_name, removed_on_failure
+from files.upload_handlers import too_big_together_message, too_many_message
 from files.uploads import KINDS, CheckedUpload, check_upload
 from portal.mail import portal_url, queue_email
 from support.models import Attachment, Comment, Status, Ticket
 
-MAX_ATTACHMENTS = 10
-
 
 def check_attachments(files: Sequence[UploadedFile]) -> list[tuple[UploadedFile, CheckedUpload]]:
-    """Every file checked before anything is stored; the first refusal names the file."""
-    if len(files) > MAX_ATTACHMENTS:
-        raise ValidationError(f"Attach at most {MAX_ATTACHMENTS} files at a time.")
+    """Every file checked before anything is stored; the first refusal names the file.
+
+    A request's files were already held to these limits while they streamed in
+    (files/upload_handlers.py); this is for callers that hand files over some other way.
+    """
+    if len(files) > settings.FILES_MAX_PER_REQUEST:
+        raise ValidationError(too_many_message(settings.FILES_MAX_PER_REQUEST))
+    if sum(upload.size or 0 for upload in files) > settings.FILES_MAX_REQUEST_BYTES:
+        raise ValidationError(too_big_together_message(settings.FILES_MAX_REQUEST_BYTES))
     checked = []
     for upload in files:
         try:
@@ -30,6 +36,16 @@ def check_attachments(files: Sequence[UploadedFile]) -> list[tuple[UploadedFile,
         except ValidationError as exc:
             raise ValidationError(f"{upload.name}: {' '.join(exc.messages)}") from exc
     return checked
+
+
+def _enforce_limits(*, user: User, key: str, per_user: int, per_organisation: int, what: str) -> None:
+    """Hourly limits on what a customer sends support (each one emails support), per user and per
+    organisation; the counters are in Redis, so they hold across processes and concurrent requests.
+    Raises RateLimited saying how long to wait."""
+    enforce_hourly_limit(f"{key}-user:{user.pk}", per_user, what)
+    enforce_hourly_limit(
+        f"{key}-organisation:{user.organisation_id}", per_organisation, f"{what} from your organisation"
+    )
 
 
 def _store_attachments(
@@ -94,6 +110,13 @@ def open_ticket(
     if any(p.organisation_id != user.organisation_id or not p.is_active for p in people):
         raise ValidationError("Participants must be active users of your organisation.")
     checked = check_attachments(files)
+    _enforce_limits(
+        user=user,
+        key="tickets",
+        per_user=settings.TICKETS_PER_USER_PER_HOUR,
+        per_organisation=settings.TICKETS_PER_ORGANISATION_PER_HOUR,
+        what="new tickets",
+    )
     ticket = Ticket.objects.create(
         organisation=user.organisation,
         subject=subject.strip(),
@@ -123,6 +146,14 @@ def add_comment(
     if not text and not files:
         raise ValidationError("Write a comment or attach a file.")
     checked = check_attachments(files)
+    if not from_support:
+        _enforce_limits(
+            user=author,
+            key="ticket-replies",
+            per_user=settings.TICKET_REPLIES_PER_USER_PER_HOUR,
+            per_organisation=settings.TICKET_REPLIES_PER_ORGANISATION_PER_HOUR,
+            what="replies",
+        )
     comment = Comment.objects.create(ticket=ticket, author=author, body=text, from_support=from_support)
     _store_attachments(ticket, comment, checked, author)
     ticket.status = Status.WAITING_CUSTOMER if from_support else Status.WAITING_SUPPORT

@@ -5,8 +5,10 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 
+from accounts.ratelimit import RateLimited
 from accounts.types import AuthenticatedRequest
 from audit.services import record
+from files.upload_handlers import upload_refusal
 from portal.downloads import attachment_response
 from support import selectors, services
 from support.forms import CommentForm, StatusFilterForm, TicketForm
@@ -21,8 +23,16 @@ def ticket_list(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "support/list.html", {"tickets": tickets[:200], "form": form})
 
 
+def _refused(response: HttpResponse, limited: RateLimited | None) -> HttpResponse:
+    if limited is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(limited.retry_after)
+    return response
+
+
 def ticket_new(request: AuthenticatedRequest) -> HttpResponse:
-    form = TicketForm(request.POST or None, request.FILES or None, user=request.user)
+    form = TicketForm(request.POST or None, request.FILES or None, user=request.user, refusal=upload_refusal(request))
+    limited = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -36,15 +46,20 @@ def ticket_new(request: AuthenticatedRequest) -> HttpResponse:
             )
         except ValidationError as exc:
             form.add_error("attachments", exc)
+        except RateLimited as exc:
+            limited = exc
+            form.add_error(None, exc.message)
         else:
             messages.success(request, f"Ticket #{ticket.pk} is open. Support will answer by email and here.")
             return redirect("ticket-detail", ticket_id=ticket.pk)
-    return render(request, "support/new.html", {"form": form}, status=400 if form.is_bound else 200)
+    response = render(request, "support/new.html", {"form": form}, status=400 if form.is_bound else 200)
+    return _refused(response, limited)
 
 
 def ticket_detail(request: AuthenticatedRequest, ticket_id: int) -> HttpResponse:
     ticket = selectors.access_ticket(user=request.user, ticket_id=ticket_id)
-    form = CommentForm(request.POST or None, request.FILES or None)
+    form = CommentForm(request.POST or None, request.FILES or None, refusal=upload_refusal(request))
+    limited = None
     if request.method == "POST" and form.is_valid():
         try:
             services.add_comment(
@@ -55,12 +70,16 @@ def ticket_detail(request: AuthenticatedRequest, ticket_id: int) -> HttpResponse
             )
         except ValidationError as exc:
             form.add_error(None, exc)
+        except RateLimited as exc:
+            limited = exc
+            form.add_error(None, exc.message)
         else:
             messages.success(request, "Your reply is added.")
             return redirect("ticket-detail", ticket_id=ticket.pk)
     participants = sorted(services.included(ticket), key=lambda u: (u.full_name, u.email))
     context = {"ticket": ticket, "form": form, "participants": participants}
-    return render(request, "support/detail.html", context, status=400 if form.is_bound else 200)
+    response = render(request, "support/detail.html", context, status=400 if form.is_bound else 200)
+    return _refused(response, limited)
 
 
 def _status_change(status: Status, text: str) -> Callable[[AuthenticatedRequest, int], HttpResponse]:

@@ -6,7 +6,9 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.forms import ChangeRequestForm, ContactNumbersForm
+from accounts.ratelimit import RateLimited
 from accounts.types import AuthenticatedRequest
+from files.upload_handlers import upload_refusal
 
 
 def profile(request: AuthenticatedRequest) -> HttpResponse:
@@ -31,7 +33,8 @@ def profile(request: AuthenticatedRequest) -> HttpResponse:
 @require_POST
 def request_company_change(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
-    form = ChangeRequestForm(request.POST, request.FILES)
+    form = ChangeRequestForm(request.POST, request.FILES, refusal=upload_refusal(request))
+    limited = None
     if form.is_valid():
         data = form.cleaned_data
         message = data.pop("message")
@@ -40,6 +43,9 @@ def request_company_change(request: AuthenticatedRequest) -> HttpResponse:
             services.request_company_details_change(user=user, changes=data, message=message, files=documents)
         except ValidationError as exc:
             form.add_error(None, exc)
+        except RateLimited as exc:  # a request is a new ticket for support
+            limited = exc
+            form.add_error(None, exc.message)
         else:
             messages.success(request, "Your request was sent to support. We will email you when it is handled.")
             return redirect("profile")
@@ -49,4 +55,8 @@ def request_company_change(request: AuthenticatedRequest) -> HttpResponse:
         "open_change_requests": selectors.open_change_requests(user=user),
         "has_fallback_phone": services.has_fallback_phone(user),
     }
-    return render(request, "accounts/profile.html", context, status=400)
+    response = render(request, "accounts/profile.html", context, status=400)
+    if limited is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(limited.retry_after)
+    return response

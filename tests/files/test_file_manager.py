@@ -296,8 +296,9 @@ def test_file_of_exactly_the_limit_is_accepted(member_client, settings, private_
     assert stored_objects(private_root)[0].stat().st_size == MB
 
 
-def test_files_smuggled_into_one_upload_count_against_the_same_limit(member_client, settings, private_root):
+def test_files_smuggled_into_one_upload_count_against_the_request_limit(member_client, settings, private_root):
     settings.FILES_MAX_UPLOAD_BYTES = MB
+    settings.FILES_MAX_REQUEST_BYTES = MB
     half = pdf_of_size(MB // 2 + 10)
 
     response = member_client.post(
@@ -305,7 +306,7 @@ def test_files_smuggled_into_one_upload_count_against_the_same_limit(member_clie
     )
 
     assert response.status_code == 400
-    assert "“b.pdf” is too big: files may be at most 1 MB." in _page(response)
+    assert "The files are too big together: at most 1 MB can be sent at once." in _page(response)
     assert not StoredFile.objects.exists()
     assert stored_objects(private_root) == []
 

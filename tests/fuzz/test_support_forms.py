@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from support.models import Attachment, Comment, Status, Ticket
 from support.services import open_ticket
-from tests.fuzz.checks import assert_filter_page, assert_refused, counts, sent, stored_objects
+from tests.fuzz.checks import assert_filter_page, assert_refused, counts, forget_rate_limits, sent, stored_objects
 from tests.fuzz.strategies import (
     ACCEPTED_CONTENT,
     FUZZ,
@@ -55,6 +55,7 @@ def test_ticket_is_opened_with_exactly_its_people_and_files_or_not_at_all(
     submission = submission.filled(owner=str(owner.pk), colleague=str(colleague.pk), outsider=str(outsider.pk))
     before, objects = counts(*TICKET_ROWS), len(stored_objects())
 
+    forget_rate_limits()  # new tickets per user and organisation per hour
     response = submission.post(member_client, "/tickets/new/")
 
     opened = response.status_code == 302
@@ -99,6 +100,7 @@ def comments(draw: st.DrawFn) -> dict[str, object]:
 def test_comment_is_added_with_its_files_or_not_at_all(member, member_client, ticket, submission):
     before, objects = counts(*TICKET_ROWS), len(stored_objects())
 
+    forget_rate_limits()  # replies per user and organisation per hour
     response = submission.post(member_client, f"/tickets/{ticket.pk}/")
 
     added = response.status_code == 302
