@@ -53,13 +53,13 @@ class OrganisationAdmin(admin.ModelAdmin):
     def user_count(self, obj: Organisation) -> int:
         return int(getattr(obj, "active_users", 0))
 
-    @admin.action(description="Mark selected organisations verified")
+    @admin.action(description="Mark selected organisations verified", permissions=["change"])
     def mark_verified(self, request: HttpRequest, queryset: QuerySet[Organisation]) -> None:
         for org in queryset:
             services.mark_organisation_verified(organisation=org, verified=True, acting_user=acting_user(request))
         self.message_user(request, f"{queryset.count()} organisation(s) marked verified.")
 
-    @admin.action(description="Mark selected organisations not verified")
+    @admin.action(description="Mark selected organisations not verified", permissions=["change"])
     def mark_not_verified(self, request: HttpRequest, queryset: QuerySet[Organisation]) -> None:
         for org in queryset:
             services.mark_organisation_verified(organisation=org, verified=False, acting_user=acting_user(request))
@@ -67,7 +67,7 @@ class OrganisationAdmin(admin.ModelAdmin):
 
 
 class UserAddForm(forms.ModelForm):
-    """Creates an organisation user (through the same rules as the portal) or a support user."""
+    """Creates an organisation user (through the same rules as the portal) or, for a superuser, a support user."""
 
     class Meta:
         model = User
@@ -76,6 +76,8 @@ class UserAddForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         org: Organisation | None = data.get("organisation")
+        if org is None and "is_staff" not in self.fields:
+            raise ValidationError("Choose the user's organisation.")
         if org is None and not data.get("is_staff"):
             raise ValidationError("Choose the user's organisation, or tick 'support staff'.")
         if org is not None and data.get("is_staff"):
@@ -114,6 +116,11 @@ class UserChangeForm(forms.ModelForm):
         return data
 
 
+# What makes someone support staff, or more: only a superuser gives or takes it (a Support-group
+# member who could tick these on their own account would be a superuser in one click).
+STAFF_FIELDS = ["is_staff", "is_superuser", "groups", "user_permissions"]
+
+
 @admin.register(User)
 class UserAdmin(admin.ModelAdmin):
     list_display = ["email", "full_name", "organisation", "role", "is_active", "is_staff", "onboarded_at"]
@@ -139,19 +146,37 @@ class UserAdmin(admin.ModelAdmin):
     filter_horizontal = ["groups", "user_permissions"]
     actions = ["resend_welcome", "reset_factors"]
 
+    def _add_fields(self, request: HttpRequest) -> list[str]:
+        fields = UserAddForm.Meta.fields
+        return fields if request.user.is_superuser else [f for f in fields if f not in STAFF_FIELDS]
+
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         kwargs["form"] = UserChangeForm if obj else UserAddForm
         if obj is None:
-            kwargs["fields"] = UserAddForm.Meta.fields
+            kwargs["fields"] = self._add_fields(request)
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
-            return [(None, {"fields": UserAddForm.Meta.fields})]
+            return [(None, {"fields": self._add_fields(request)})]
         return super().get_fieldsets(request, obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return self.readonly_fields if obj else []
+        if obj is None:
+            return []
+        return self.readonly_fields if request.user.is_superuser else [*self.readonly_fields, *STAFF_FIELDS]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Support staff and superusers are changed by a superuser only: whoever could change
+        # their email address could take their account over with a password reset.
+        if obj is not None and (obj.is_staff or obj.is_superuser) and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deactivate instead (or remove in the portal): a deleted row would skip the last-admin rule
+        # and the audit trail, and the trail would stop naming the person.
+        return False
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         if change:
@@ -185,9 +210,18 @@ class UserAdmin(admin.ModelAdmin):
             '<a href="{}">{} token(s)</a> · <a href="{}">Add a hardware token</a>', tokens_url, count, add_url
         )
 
-    @admin.action(description="Resend the welcome email (new temporary password)")
-    def resend_welcome(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+    def _changeable(self, request: HttpRequest, queryset: QuerySet[User]) -> list[User]:
+        users = []
         for user in queryset:
+            if self.has_change_permission(request, user):
+                users.append(user)
+            else:
+                self.message_user(request, f"{user.email}: only a superuser changes support staff.", messages.WARNING)
+        return users
+
+    @admin.action(description="Resend the welcome email (new temporary password)", permissions=["change"])
+    def resend_welcome(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in self._changeable(request, queryset):
             try:
                 services.resend_welcome_email(user=user, acting_user=acting_user(request))
             except ValidationError as exc:
@@ -195,11 +229,13 @@ class UserAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"Welcome email queued for {user.email}.")
 
-    @admin.action(description="Reset second factors (the user enrols again at next login)")
+    @admin.action(description="Reset second factors (the user enrols again at next login)", permissions=["change"])
     def reset_factors(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        for user in queryset:
+        users = self._changeable(request, queryset)
+        for user in users:
             services.reset_second_factors(user=user, acting_user=acting_user(request))
-        self.message_user(request, f"Second factors reset for {queryset.count()} user(s).")
+        if users:
+            self.message_user(request, f"Second factors reset for {len(users)} user(s).")
 
 
 @admin.register(CompanyDetailsChangeRequest)
@@ -226,13 +262,13 @@ class CompanyDetailsChangeRequestAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Apply the requested changes to the organisation")
+    @admin.action(description="Apply the requested changes to the organisation", permissions=["change"])
     def apply_requests(self, request: HttpRequest, queryset: QuerySet[CompanyDetailsChangeRequest]) -> None:
         for change_request in queryset.filter(status=ChangeRequestStatus.OPEN):
             services.apply_change_request(change_request=change_request, acting_user=acting_user(request))
         self.message_user(request, "Open requests applied.")
 
-    @admin.action(description="Reject the selected requests")
+    @admin.action(description="Reject the selected requests", permissions=["change"])
     def reject_requests(self, request: HttpRequest, queryset: QuerySet[CompanyDetailsChangeRequest]) -> None:
         for change_request in queryset.filter(status=ChangeRequestStatus.OPEN):
             services.reject_change_request(change_request=change_request, acting_user=acting_user(request))

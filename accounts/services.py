@@ -24,6 +24,7 @@ from accounts.models import (
     User,
     normalise_email,
 )
+from accounts.roles import support_group
 from audit.services import record
 from portal.mail import deliver_email, portal_url
 from support import services as support
@@ -139,11 +140,13 @@ def add_user(
 
 @transaction.atomic
 def add_support_user(*, email: str, full_name: str, acting_user: User | None) -> User:
-    """A support staff member: no organisation, admin access after setting up a second factor."""
+    """A support staff member: no organisation, the Support group's permissions, admin access after
+    setting up a second factor."""
     email = normalise_email(email)
     if User.objects.filter(email__iexact=email).exists():
         raise ValidationError({"email": "This email address already belongs to a portal account."}, code="duplicate")
     user = User.objects.create_user(email=email, full_name=full_name.strip(), is_staff=True)
+    user.groups.add(support_group())
     record(action="user.added_support_staff", actor=acting_user, subject_user=user, target=user.email)
     transaction.on_commit(lambda: _queue_welcome_email(user.pk))
     return user

@@ -168,7 +168,7 @@ class InvoiceAdmin(admin.ModelAdmin):
             name, storage = stored.name, stored.storage
             transaction.on_commit(lambda name=name, storage=storage: storage.delete(name))  # type: ignore[misc]
 
-    @admin.action(description="Publish the selected drafts (emails the customers)")
+    @admin.action(description="Publish the selected drafts (emails the customers)", permissions=["change"])
     def publish_selected(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
         published = 0
         for invoice in queryset.select_related("organisation"):
@@ -186,7 +186,7 @@ class InvoiceAdmin(admin.ModelAdmin):
                 messages.SUCCESS,
             )
 
-    @admin.action(description="Mark the selected invoices paid")
+    @admin.action(description="Mark the selected invoices paid", permissions=["change"])
     def mark_paid(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
         changed = 0
         for invoice in queryset.select_related("organisation"):

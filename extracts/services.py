@@ -128,6 +128,33 @@ def request_extract(*, user: User) -> ExtractRequest:
     return _create_extract(_lock_organisation(organisation.pk), kind=Kind.ONE_OFF, requested_by=user)
 
 
+@transaction.atomic
+def retry_extract(*, extract: ExtractRequest, acting_user: User) -> ExtractRequest:
+    """Support runs a failed extract again (the support admin's "retry" action).
+
+    A new one-off extract of the same organisation, requested by the support user, so the
+    organisation's extract list, its audit trail and the file's uploader all say who asked. The
+    failed one stays as it was: its reason is the record of what happened. Refused, like any
+    request, while another extract of the organisation is queued or running.
+    """
+    organisation = _lock_organisation(extract.organisation_id)
+    status = ExtractRequest.objects.filter(pk=extract.pk).values_list("status", flat=True).first()
+    if status != Status.FAILED:
+        raise ValidationError(
+            f"Token extract #{extract.pk} has not failed: only a failed extract is retried.", code="not_failed"
+        )
+    retry = _create_extract(organisation, kind=Kind.ONE_OFF, requested_by=acting_user)
+    record(
+        action="extract.retried",
+        actor=acting_user,
+        organisation=organisation,
+        target=f"Token extract #{extract.pk}",
+        extract=extract.pk,
+        retry=retry.pk,
+    )
+    return retry
+
+
 # --- Schedules -------------------------------------------------------------------------------
 
 

@@ -1,4 +1,9 @@
-"""Support sees every organisation's files, downloads them and marks compliance documents reviewed."""
+"""Support sees every organisation's files, downloads them and marks compliance documents reviewed.
+
+Token extracts are not among them: the portal tells customers that only their organisation's
+admins see an extract (it holds their vault tokens). Support follows an extract's status on the
+extracts page of the admin (extracts/admin.py), which never links to its file.
+"""
 
 from typing import Any
 
@@ -33,10 +38,21 @@ class ReviewFilter(admin.SimpleListFilter):
         return queryset
 
 
+class SectionFilter(admin.SimpleListFilter):
+    title = "section"
+    parameter_name = "section__exact"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(value, str(label)) for value, label in Section.choices if value != Section.EXTRACTS]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[StoredFile]) -> QuerySet[StoredFile]:
+        return queryset.filter(section=self.value()) if self.value() else queryset
+
+
 @admin.register(StoredFile)
 class StoredFileAdmin(ReadOnlyModelAdmin):
     list_display = ["name", "organisation", "section", "size_shown", "uploaded_by", "uploaded_at", "review", "download"]
-    list_filter = ["section", ReviewFilter, ("organisation", admin.RelatedOnlyFieldListFilter)]
+    list_filter = [SectionFilter, ReviewFilter, ("organisation", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "organisation__name", "uploaded_by__email", "sha256"]
     list_select_related = ["organisation", "uploaded_by", "reviewed_by"]
     fields = readonly_fields = (
@@ -52,6 +68,9 @@ class StoredFileAdmin(ReadOnlyModelAdmin):
         "download",
     )
     actions = ["mark_reviewed"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StoredFile]:
+        return super().get_queryset(request).exclude(section=Section.EXTRACTS)
 
     # Files come from customers and extracts only; the stored object and the audit trail go
     # with every change, so support reads and reviews here but does not edit or delete.
@@ -101,5 +120,5 @@ class StoredFileAdmin(ReadOnlyModelAdmin):
     def download_view(self, request: HttpRequest, file_id: int) -> HttpResponseBase:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        stored = get_object_or_404(StoredFile.objects.select_related("organisation"), pk=file_id)
+        stored = get_object_or_404(self.get_queryset(request).select_related("organisation"), pk=file_id)
         return download_response(stored, acting_user=acting_user(request))

@@ -34,7 +34,7 @@ class PlatformKeyAdmin(admin.ModelAdmin):
             messages.WARNING,
         )
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[PlatformKey]) -> None:
         for key in queryset:
             services.revoke_key(key=key, acting_user=acting_user(request))

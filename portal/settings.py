@@ -181,6 +181,9 @@ OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_HOTP_THROTTLE_FACTOR = 1
 OTP_STATIC_THROTTLE_FACTOR = 1
 OTP_EMAIL_THROTTLE_FACTOR = 1
+# No admin page shows a device's key, QR code or backup codes after enrolment (issue 13 #8); the
+# raw device admins are unregistered too (portal/apps.py): support works through tokens' admin.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Consecutive wrong codes after which a token locks until an admin unlocks it (NIST: <= 100).
 TOKEN_LOCK_AFTER_FAILURES = min(env_int("TOKEN_LOCK_AFTER_FAILURES", 10), 100)
 # Texted and e-mailed codes: valid for at most 10 minutes, once.

@@ -1,12 +1,16 @@
 """Shared fixtures. People are named by role: owner (org admin), member (same org), outsider."""
 
+import importlib
 import os
 import time
+from types import SimpleNamespace
 
 import pytest
 from celery.result import _set_task_join_will_block  # type: ignore[attr-defined]  # not in celery-types
+from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 from django.http import HttpResponse
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -15,6 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import sms
 from accounts.middleware import LAST_ACTIVITY_SESSION_KEY
 from accounts.models import User
+from accounts.roles import SUPPORT_GROUP
 from portal.celery import app as celery_app
 from tests.factories import AdminFactory, OrganisationFactory, UserFactory
 from tests.twilio_http import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, RecordingTwilioHttp
@@ -118,11 +123,35 @@ def outsider(db) -> User:
     )
 
 
+def make_support_group() -> None:
+    """What accounts/migrations/0002_support_group.py does, again: a transactional test's flush
+    empties every table, and data migrations do not run after it."""
+    migration = importlib.import_module("accounts.migrations.0002_support_group")
+    historical = MigrationLoader(connection).project_state(("accounts", "0002_support_group")).apps
+    migration.create_support_group(historical, SimpleNamespace(connection=connection))
+
+
 @pytest.fixture
-def support(db) -> User:
-    """Support staff: no organisation, works in the admin."""
+def support_staff(db) -> User:
+    """Support staff as in production: no organisation, staff (not superuser), in the Support group."""
+    if not Group.objects.filter(name=SUPPORT_GROUP).exists():
+        make_support_group()
+    user = UserFactory.create(organisation=None, is_staff=True, email="sam@support.example", full_name="Sam Support")
+    user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
+    return user
+
+
+@pytest.fixture
+def support(support_staff) -> User:
+    """Support staff: works in the admin with the Support group's permissions only."""
+    return support_staff
+
+
+@pytest.fixture
+def superuser(db) -> User:
+    """The operator: a superuser, who also reaches the admin."""
     return UserFactory.create(
-        organisation=None, is_staff=True, is_superuser=True, email="sam@support.example", full_name="Sam Support"
+        organisation=None, is_staff=True, is_superuser=True, email="root@support.example", full_name="Rita Root"
     )
 
 
@@ -146,6 +175,11 @@ def log_in(client: Client, user: User) -> Client:
 @pytest.fixture
 def support_client(support) -> Client:
     return log_in(Client(), support)
+
+
+@pytest.fixture
+def superuser_client(superuser) -> Client:
+    return log_in(Client(), superuser)
 
 
 @pytest.fixture

@@ -1,9 +1,14 @@
-"""Support's token pages: rename types; disable, enable, unlock and delete any token."""
+"""Support's token pages: rename types; test, resynchronise, disable, enable, unlock and delete any token.
+
+A token's secret never shows here: the page knows the token's type, status and device label
+(phone number, email address, serial), not its key; django-otp's own device admins are
+unregistered (portal/apps.py). Each page and action needs the Support group's permission for it.
+"""
 
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -16,7 +21,7 @@ from accounts.ratelimit import RateLimited
 from accounts.types import acting_user
 from tokens import services
 from tokens.forms import HardwareTokenForm, ResyncForm, TestCodeForm
-from tokens.models import SmsDevice, Token, TokenType
+from tokens.models import Token, TokenType
 
 
 @admin.register(TokenType)
@@ -47,6 +52,19 @@ class TokenAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # the action below deletes the device with the token and audits it
 
+    def has_remove_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("tokens.delete_token")
+
+    def has_add_hardware_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("tokens.add_token")
+
+    def _token_for(self, request: HttpRequest, token_id: int, **lookup: Any) -> Token:
+        """The token a tool page works on, for someone who may change tokens."""
+        token = get_object_or_404(Token.objects.select_related("user"), pk=token_id, **lookup)
+        if not self.has_change_permission(request, token):
+            raise PermissionDenied
+        return token
+
     @admin.display(description="Test and reset")
     def tools(self, obj: Token) -> str:
         test_url = reverse("admin:tokens_token_test", args=[obj.pk])
@@ -69,7 +87,7 @@ class TokenAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/tokens/token_tool.html", {**context, **extra})
 
     def test_view(self, request: HttpRequest, token_id: int) -> HttpResponse:
-        token = get_object_or_404(Token.objects.select_related("user"), pk=token_id)
+        token = self._token_for(request, token_id)
         result = None
         if request.method == "POST" and "send" in request.POST:
             try:
@@ -89,7 +107,7 @@ class TokenAdmin(admin.ModelAdmin):
         return self._page(request, f"Test {token}", form, token=token, result=result, can_send=token.sends_codes)
 
     def reset_view(self, request: HttpRequest, token_id: int) -> HttpResponse:
-        token = get_object_or_404(Token.objects.select_related("user"), pk=token_id, kind="hotp")
+        token = self._token_for(request, token_id, kind="hotp")
         form = ResyncForm(request.POST or None)
         if form.is_bound and form.is_valid():
             data = form.cleaned_data
@@ -106,6 +124,8 @@ class TokenAdmin(admin.ModelAdmin):
         return self._page(request, f"Resynchronise {token}", form, token=token)
 
     def add_hardware_view(self, request: HttpRequest, user_id: int) -> HttpResponse:
+        if not self.has_add_hardware_permission(request):
+            raise PermissionDenied
         owner = get_object_or_404(User, pk=user_id)
         form = HardwareTokenForm(request.POST or None)
         if form.is_bound and form.is_valid():
@@ -119,35 +139,28 @@ class TokenAdmin(admin.ModelAdmin):
     def status_label(self, obj: Token) -> str:
         return obj.status.label + (" (locked)" if obj.is_locked else "")
 
-    @admin.action(description="Disable selected tokens")
+    @admin.action(description="Disable selected tokens", permissions=["change"])
     def disable(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
         for token in queryset:
             services.set_enabled(token=token, enabled=False, acting_user=acting_user(request), request=request)
         self.message_user(request, "Tokens disabled.")
 
-    @admin.action(description="Enable selected tokens")
+    @admin.action(description="Enable selected tokens", permissions=["change"])
     def enable(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
         for token in queryset:
             services.set_enabled(token=token, enabled=True, acting_user=acting_user(request), request=request)
         self.message_user(request, "Tokens enabled.")
 
-    @admin.action(description="Unlock selected tokens (clear failed attempts)")
+    @admin.action(description="Unlock selected tokens (clear failed attempts)", permissions=["change"])
     def unlock(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
         for token in queryset:
             services.unlock(token=token, acting_user=acting_user(request), request=request)
         self.message_user(request, "Tokens unlocked.")
 
-    @admin.action(description="Delete selected tokens")
+    @admin.action(description="Delete selected tokens", permissions=["remove"])
     def delete_with_device(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
         count = 0
         for token in queryset:
             services.delete_token(token=token, acting_user=acting_user(request), request=request)
             count += 1
         self.message_user(request, f"{count} token(s) deleted.")
-
-
-@admin.register(SmsDevice)
-class SmsDeviceAdmin(admin.ModelAdmin):
-    list_display = ["user", "number", "confirmed"]
-    search_fields = ["user__email", "number"]
-    exclude = ["token"]

@@ -101,7 +101,7 @@ class Token(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} of {self.user_id} ({self.status})"
+        return f"{self.get_kind_display()} of {self.user.email}"
 
     @property
     def status(self) -> TokenStatus:

@@ -1,17 +1,22 @@
 """The support admin (/admin/): who gets in, and what support does there for organisations."""
 
 import re
+from base64 import b32decode
+from io import StringIO
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 from django.core import mail
+from django.core.management import call_command
 from django.test import Client
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
+from accounts.management.commands.seed_demo import DEMO_PASSWORD
 from accounts.models import ChangeRequestStatus, CompanyDetailsChangeRequest, Organisation, Role, User
-from tests.conftest import log_in
+from tests.conftest import log_in, make_support_group
 from tests.conftest import page_text as _page
 from tests.factories import PASSWORD, NewUserFactory, OrganisationFactory, UserFactory
 from tokens.models import Token
@@ -186,9 +191,23 @@ def test_support_cannot_create_a_user_with_an_email_in_use(
     assert mail.outbox == []
 
 
-def test_support_user_without_organisation_must_be_staff(support_client, django_capture_on_commit_callbacks):
+def test_support_must_choose_the_new_users_organisation(support_client, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = support_client.post(
+            "/admin/accounts/user/add/",
+            {"email": "lost@example.com", "full_name": "Lost", "role": "user", "is_staff": "on"},
+        )
+
+    assert response.status_code == 200
+    assert "Choose the user&#x27;s organisation." in _page(response)
+    assert 'name="is_staff"' not in _page(response)  # support staff are added by a superuser
+    assert not User.objects.filter(email="lost@example.com").exists()
+    assert mail.outbox == []
+
+
+def test_superuser_user_without_organisation_must_be_staff(superuser_client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = superuser_client.post(
             "/admin/accounts/user/add/", {"email": "lost@example.com", "full_name": "Lost", "role": "user"}
         )
 
@@ -196,6 +215,21 @@ def test_support_user_without_organisation_must_be_staff(support_client, django_
     assert "Choose the user&#x27;s organisation, or tick &#x27;support staff&#x27;." in _page(response)
     assert not User.objects.filter(email="lost@example.com").exists()
     assert mail.outbox == []
+
+
+def test_superuser_adds_support_staff_in_the_support_group(superuser_client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = superuser_client.post(
+            "/admin/accounts/user/add/",
+            {"email": "Nia@Support.example", "full_name": "Nia New", "role": "user", "is_staff": "on"},
+        )
+
+    assert response.status_code == 302
+    created = User.objects.get(email="nia@support.example")
+    assert (created.is_staff, created.is_superuser, created.organisation) == (True, False, None)
+    assert list(created.groups.values_list("name", flat=True)) == ["Support"]
+    assert created.has_perm("accounts.add_organisation")
+    assert mail.outbox[0].to == ["nia@support.example"]
 
 
 # --- Organisation actions ---------------------------------------------------------------------
@@ -357,3 +391,157 @@ def test_admin_change_form_saves_other_changes(support_client, owner, member):
     assert member.full_name == "Maxine Member"
     assert member.role == Role.ADMIN
     assert member.mobile == "+447911123456"
+
+
+# --- Support staff's role: the Support group, not superuser (issue 14 #7) --------------------------
+
+EXPECTED_SUPPORT_PERMISSIONS = {
+    "accounts": {
+        "view_organisation",
+        "add_organisation",
+        "change_organisation",
+        "view_user",
+        "add_user",
+        "change_user",
+        "view_companydetailschangerequest",
+        "change_companydetailschangerequest",
+    },
+    "audit": {"view_auditevent"},
+    "tokens": {"view_tokentype", "change_tokentype", "view_token", "add_token", "change_token", "delete_token"},
+    "platform_api": {"view_platformkey", "add_platformkey", "change_platformkey"},
+    "dashboard": {"view_dailymethodcount", "view_errorlog", "view_ingestedbatch", "view_vaultstat"},
+    "whitelist": {"view_whitelistentry"},
+    "files": {"view_storedfile", "change_storedfile"},
+    "support": {
+        "view_ticket",
+        "add_ticket",
+        "change_ticket",
+        "view_comment",
+        "view_attachment",
+        "view_resourcelink",
+        "add_resourcelink",
+        "change_resourcelink",
+        "delete_resourcelink",
+    },
+    "billing": {
+        "view_invoice",
+        "add_invoice",
+        "change_invoice",
+        "delete_invoice",
+        "view_invoiceline",
+        "add_invoiceline",
+        "change_invoiceline",
+        "delete_invoiceline",
+    },
+    "extracts": {"view_extractrequest", "change_extractrequest"},
+}
+
+
+def _group_permissions() -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for app, codename in Group.objects.get(name="Support").permissions.values_list(
+        "content_type__app_label", "codename"
+    ):
+        found.setdefault(app, set()).add(codename)
+    return found
+
+
+def test_the_support_group_has_exactly_what_support_needs(db):
+    assert _group_permissions() == EXPECTED_SUPPORT_PERMISSIONS
+
+
+def test_the_support_group_is_set_again_by_its_migration(db):
+    """Idempotent: a second run neither duplicates the group nor keeps a permission added by hand."""
+    group = Group.objects.get(name="Support")
+    group.permissions.add(Permission.objects.get(codename="view_totpdevice"))
+
+    make_support_group()  # the migration's function, on the models as the migration sees them
+    make_support_group()
+
+    assert Group.objects.filter(name="Support").count() == 1
+    assert _group_permissions() == EXPECTED_SUPPORT_PERMISSIONS
+    Group.objects.filter(name="Support").delete()  # as a transactional test's flush leaves it
+    make_support_group()
+    assert _group_permissions() == EXPECTED_SUPPORT_PERMISSIONS
+
+
+def test_support_staff_are_not_superusers(support):
+    assert (support.is_staff, support.is_superuser) == (True, False)
+    assert not support.has_perm("otp_totp.view_totpdevice")
+    assert not support.has_perm("audit.change_auditevent")
+    assert not support.has_perm("audit.delete_auditevent")
+    assert not support.has_perm("accounts.delete_user")
+    assert not support.has_perm("auth.change_group")
+
+
+def test_support_cannot_make_itself_a_superuser(support_client, support):
+    response = support_client.post(
+        f"/admin/accounts/user/{support.pk}/change/",
+        {**_user_change_form(support), "is_staff": "on", "is_superuser": "on"},
+    )
+
+    assert response.status_code == 403
+    support.refresh_from_db()
+    assert support.is_superuser is False
+
+
+def test_support_cannot_give_a_customer_staff_rights_or_groups(support_client, member):
+    support_group = Group.objects.get(name="Support")
+    page = _page(support_client.get(f"/admin/accounts/user/{member.pk}/change/"))
+    assert 'name="is_superuser"' not in page and 'name="groups"' not in page
+
+    response = support_client.post(
+        f"/admin/accounts/user/{member.pk}/change/",
+        {
+            **_user_change_form(member, full_name="Max Member"),
+            "is_staff": "on",
+            "is_superuser": "on",
+            "groups": [support_group.pk],
+        },
+    )
+
+    assert response.status_code == 302  # the rest of the form is saved
+    member.refresh_from_db()
+    assert (member.is_staff, member.is_superuser) == (False, False)
+    assert not member.groups.exists()
+
+
+def test_support_cannot_reset_a_colleagues_factors(support_client, superuser):
+    colleague = UserFactory(organisation=None, is_staff=True, email="kim@support.example")
+
+    response = _action(support_client, "/admin/accounts/user/", "reset_factors", [colleague, superuser])
+
+    assert "only a superuser changes support staff" in _page(response)
+    assert TOTPDevice.objects.filter(user=colleague).exists()
+    assert TOTPDevice.objects.filter(user=superuser).exists()
+
+
+def test_staff_outside_the_support_group_get_an_empty_admin(client, db):
+    stranger = log_in(client, UserFactory(organisation=None, is_staff=True, email="temp@support.example"))
+
+    index = _page(stranger.get("/admin/"))
+
+    assert "permission to view or edit anything." in index
+    assert stranger.get("/admin/accounts/organisation/").status_code == 403
+
+
+@pytest.mark.django_db(databases=["default", "vault"])  # seed_demo also fills the demo vault
+def test_the_demo_support_login_is_support_staff_in_the_group(client):
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    printed = out.getvalue()
+    line = next(line for line in printed.splitlines() if "support@portal.example" in line)
+    key = re.search(r"authenticator key (\S+)", line).group(1)
+
+    assert "support staff (/admin/)" in line
+    assert client.post("/login/", {"username": "support@portal.example", "password": DEMO_PASSWORD}).url == (
+        "/login/code/"
+    )
+    code = str(TOTP(b32decode(key)).token()).zfill(6)
+    response = client.post("/login/code/", {"code": code, "next": "/admin/"}, follow=True)
+    index = _page(client.get("/admin/"))
+    assert "Organisations" in index and "Invoices" in index and "Tickets" in index
+    support = User.objects.get(email="support@portal.example")
+    assert (support.is_staff, support.is_superuser) == (True, False)
+    assert list(support.groups.values_list("name", flat=True)) == ["Support"]
+    assert response.status_code == 200

@@ -1,8 +1,11 @@
 """Support works tokens in the admin: rename types, test, resynchronise, add, disable, unlock."""
 
 import pytest
+from django_otp.plugins.otp_hotp.models import HOTPDevice
 
 from audit.models import AuditEvent
+from tests.conftest import log_in
+from tests.factories import UserFactory
 from tests.tokens.helpers import SEED_HEX, code_at
 from tokens import services
 from tokens.models import Token, TokenKind, TokenType
@@ -96,3 +99,37 @@ def test_customers_cannot_use_the_admin_token_tools(owner_client, hardware, path
     assert response.status_code in (302, 403)
     hardware.refresh_from_db()
     assert hardware.device.counter == 1
+
+
+@pytest.mark.parametrize("path", ["{pk}/test/", "{pk}/reset/", "add-hardware/{user}/"])
+def test_staff_outside_the_support_group_cannot_use_the_token_tools(client, hardware, path):
+    """The tools need the Support group's token permissions, not only a staff flag."""
+    stranger = log_in(client, UserFactory(organisation=None, is_staff=True, email="temp@support.example"))
+    url = "/admin/tokens/token/" + path.format(pk=hardware.pk, user=hardware.user_id)
+
+    assert stranger.get(url).status_code == 403
+    response = stranger.post(
+        url, {"code": code_at(1), "first_code": code_at(5), "second_code": code_at(6), "serial": "HW-8"}
+    )
+
+    assert response.status_code == 403
+    hardware.refresh_from_db()
+    assert hardware.device.counter == 1
+    assert not AuditEvent.objects.filter(action__startswith="token.test").exists()
+    assert Token.objects.filter(kind=TokenKind.HOTP).count() == 1
+
+
+def test_support_deletes_a_token_with_its_device(support_client, hardware):
+    response = support_client.post(
+        "/admin/tokens/token/", {"action": "delete_with_device", "_selected_action": [hardware.pk]}, follow=True
+    )
+
+    assert "1 token(s) deleted." in response.content.decode()
+    assert not Token.objects.filter(pk=hardware.pk).exists()
+    assert not HOTPDevice.objects.filter(pk=hardware.device_id).exists()
+
+
+def test_token_pages_name_the_token_and_its_owner(support_client, hardware):
+    page = support_client.get(f"/admin/tokens/token/{hardware.pk}/change/").content.decode()
+
+    assert "Hardware token of member@acme.example" in page

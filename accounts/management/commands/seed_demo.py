@@ -13,6 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
 from accounts.models import Organisation, PortalPermission, Role, User
+from accounts.roles import support_group
 from billing.demo import seed_demo_invoices
 from dashboard.demo import seed_demo_usage
 from extracts.vault import ensure_demo_vault
@@ -60,9 +61,10 @@ class Command(BaseCommand):
                 services._set_permissions(user, permissions)
             logins.append(user)
         support = self._ready_user(*SUPPORT_USER, organisation=None, role=Role.USER)
-        if not support.is_staff:
-            support.is_staff = support.is_superuser = True
-            support.save(update_fields=["is_staff", "is_superuser"])
+        # Staff in the Support group, as support staff are in production; not a superuser.
+        support.is_staff, support.is_superuser = True, False
+        support.save(update_fields=["is_staff", "is_superuser"])
+        support.groups.add(support_group())
         logins.append(support)
         seed_demo_usage(organisation=org)
         seed_demo_whitelist(org)
