@@ -13,6 +13,8 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.observability import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -85,6 +87,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "audit.context.AuditContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -94,6 +97,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "portal.observability.RequestUserContextMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "accounts.middleware.PortalAccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -357,12 +361,9 @@ TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {
-        "portal.sms": {"handlers": ["console"], "level": "INFO"},
-        "django.security": {"handlers": ["console"], "level": "WARNING"},
-    },
-}
+# --- Logs and errors (portal/observability.py) ---------------------------------------------------
+# One line per record on stderr: JSON in production, text with DEBUG on; each carries the request id
+# (also in the X-Request-ID header and on the 500 page), user and organisation ids when known.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json").strip().lower()
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
