@@ -189,11 +189,11 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
 def unavailable_part(exc: BaseException | None) -> str | None:
     """Which dependency an exception says is unreachable, or None for a bug of ours."""
     if isinstance(exc, DatabaseOperationalError | DatabaseInterfaceError):
-        return "database"
+        return "the database"
     if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
-        return "redis"
+        return "Redis"
     if isinstance(exc, kombu.exceptions.OperationalError):
-        return "message broker"
+        return "the message broker"
     return None
 
 
@@ -224,7 +224,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     part = unavailable_part(exc)
     if part is None:
         return _render("500.html", status=500)
-    logger.error("Service unavailable: the %s cannot be reached (%s: %s)", part, type(exc).__name__, exc)
+    logger.error("Service unavailable: %s cannot be reached (%s: %s)", part, type(exc).__name__, exc)
     response = _render("503.html", status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
