@@ -27,6 +27,7 @@ from typing import Any
 
 import kombu.exceptions
 import redis.exceptions
+import sentry_sdk
 from django.conf import settings
 from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
@@ -68,6 +69,8 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = sane_request_id(request.headers.get(REQUEST_ID_HEADER)) or new_request_id()
         tokens = (request_id_var.set(request_id), user_id_var.set(None), organisation_id_var.set(None))
+        if sentry_sdk.is_initialized():
+            sentry_sdk.set_tag("request_id", request_id)  # an event in Sentry finds its log lines
         started = time.monotonic()
         try:
             response = self.get_response(request)
@@ -233,7 +236,6 @@ def server_error(request: HttpRequest) -> HttpResponse:
 # --- Sentry ------------------------------------------------------------------------------------
 def init_sentry(*, dsn: str, environment: str, release: str | None) -> None:
     """Send unhandled errors (views and tasks) to Sentry; no cookies, user data or bodies."""
-    import sentry_sdk
     from sentry_sdk.integrations.celery import CeleryIntegration
     from sentry_sdk.integrations.django import DjangoIntegration
 

@@ -13,7 +13,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.observability import logging_config
+from portal.observability import init_sentry, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -367,3 +367,6 @@ USE_TZ = True
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json").strip().lower()
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
 LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    init_sentry(dsn=SENTRY_DSN, environment=PORTAL_ENVIRONMENT, release=os.environ.get("SENTRY_RELEASE"))

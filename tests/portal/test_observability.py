@@ -5,11 +5,19 @@ with the handlers' stream swapped for a buffer: what lands there is what an oper
 """
 
 import copy
+import gzip
 import io
 import json
+import os
 import re
+import secrets
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +30,7 @@ from tests.celery_worker import thread_worker
 from tests.conftest import log_in, page_text
 
 pytestmark = pytest.mark.urls("tests.portal.failing_urls")
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 LogLines = Callable[[], list[dict[str, Any]]]
 
@@ -160,3 +169,124 @@ def test_a_worker_logs_a_queued_task_and_its_failure_with_the_request_id(transac
     assert failure["request_id"] == failed["X-Request-ID"]
     assert "ValueError: the task broke: on-purpose" in failure["exc_info"]
     assert ok["X-Request-ID"] != failed["X-Request-ID"]
+
+
+# --- Sentry -------------------------------------------------------------------------------------
+# Settings initialise Sentry at import, so each case runs in a fresh Python process with its own
+# environment; the DSN points at a small HTTP server here that keeps what the SDK posts.
+SENTRY_PROBE = """
+import json, django
+django.setup()
+import sentry_sdk
+from django.test import Client, override_settings
+client = sentry_sdk.get_client()
+print(json.dumps({
+    "active": client.is_active(),
+    "integrations": sorted(client.integrations),
+    "environment": client.options["environment"],
+    "release": client.options["release"],
+    "send_default_pii": client.options["send_default_pii"],
+}))
+with override_settings(ROOT_URLCONF="tests.portal.failing_urls"):
+    response = Client(raise_request_exception=False).get(
+        "/test-only/boom/", secure=True, headers={"Cookie": "portal-production-session=secret-cookie"}
+    )
+print(json.dumps({"status": response.status_code, "request_id": response["X-Request-ID"]}))
+sentry_sdk.flush(timeout=10)
+"""
+
+
+class EnvelopeServer(ThreadingHTTPServer):
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), EnvelopeHandler)
+        self.envelopes: list[list[dict[str, Any]]] = []
+
+
+class EnvelopeHandler(BaseHTTPRequestHandler):
+    server: EnvelopeServer
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        self.server.envelopes.append([json.loads(line) for line in body.splitlines() if line.strip()])
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def sentry_server() -> Iterator[EnvelopeServer]:
+    server = EnvelopeServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def run_probe(env: dict[str, str]) -> list[dict[str, Any]]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PORTAL_", "SENTRY_"))}
+    production = {
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
+        "DJANGO_ALLOWED_HOSTS": "testserver",
+        "PORTAL_ENVIRONMENT": "production",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", SENTRY_PROBE],
+        cwd=BASE_DIR,
+        env={**base, **production, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+def events(server: EnvelopeServer) -> list[dict[str, Any]]:
+    """The error events in what the SDK sent (an envelope: header, then item header and payload pairs)."""
+    found = []
+    for envelope in server.envelopes:
+        items = envelope[1:]
+        for header, payload in zip(items[::2], items[1::2], strict=False):
+            if header.get("type") == "event":
+                found.append(payload)
+    return found
+
+
+def test_sentry_is_off_without_a_dsn(sentry_server):
+    import sentry_sdk
+
+    assert not sentry_sdk.get_client().is_active()  # this test process: no SENTRY_DSN
+    client, response = run_probe({})
+
+    assert client["active"] is False
+    assert response["status"] == 500
+    assert sentry_server.envelopes == []
+
+
+def test_with_a_dsn_an_unhandled_error_reaches_sentry_without_personal_data(sentry_server):
+    port = sentry_server.server_address[1]
+    client, response = run_probe(
+        {"SENTRY_DSN": f"http://publickey@127.0.0.1:{port}/42", "SENTRY_RELEASE": "portal@1.2.3"}
+    )
+
+    assert client["active"] is True
+    assert {"django", "celery"} <= set(client["integrations"])
+    assert client["send_default_pii"] is False
+    assert response["status"] == 500
+    sent = [event for event in events(sentry_server) if event.get("exception")]
+    assert len(sent) >= 1, sentry_server.envelopes
+    event = sent[0]
+    exception = event["exception"]["values"][-1]
+    assert (exception["type"], exception["value"]) == ("RuntimeError", "kaboom in a view")
+    assert event["environment"] == "production"
+    assert event["release"] == "portal@1.2.3"
+    assert event["tags"]["request_id"] == response["request_id"]
+    assert "secret-cookie" not in json.dumps(event)
