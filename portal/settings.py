@@ -6,6 +6,7 @@ DJANGO_DEBUG=0 and the secrets; see README.md for the full list.
 """
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,14 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Persistent connections only where a fixed pool of workers reuses them (gunicorn): runserver starts
+# a thread per request, and each would keep its own connection open (80 concurrent requests once
+# used up PostgreSQL's 100). Hence 0 under runserver and by default with DEBUG on.
+_RUNSERVER = sys.argv[1:2] == ["runserver"]
+DATABASE_CONN_MAX_AGE = 0 if _RUNSERVER else env_int("DATABASE_CONN_MAX_AGE", 0 if DEBUG else 60)
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True)
+}
 # The vault (read-only source of token extracts). Embedded default: a small SQLite file that
 # seed_demo fills; in production the platform's vault replica.
 VAULT_DATABASE_URL = os.environ.get("VAULT_DATABASE_URL", f"sqlite:///{BASE_DIR / 'vault.sqlite3'}")
