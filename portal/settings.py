@@ -6,12 +6,15 @@ DJANGO_DEBUG=0 and the secrets; see README.md for the full list.
 """
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+
+from portal.observability import init_sentry, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -47,6 +50,9 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
     SECRET_KEY = "insecure-development-key-only-for-the-embedded-default-" + "x" * 20
+# Key rotation: the new key in DJANGO_SECRET_KEY, the old ones here (comma-separated) until sessions,
+# password-reset links and backup codes made with them may go; see docs/security.md.
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", [])
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
@@ -85,6 +91,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "audit.context.AuditContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -95,6 +102,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "portal.middleware.NoStoreWhenSignedInMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "portal.observability.RequestUserContextMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "accounts.middleware.PortalAccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -122,7 +130,14 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Persistent connections only where a fixed pool of workers reuses them (gunicorn): runserver starts
+# a thread per request, and each would keep its own connection open (80 concurrent requests once
+# used up PostgreSQL's 100). Hence 0 under runserver and by default with DEBUG on.
+_RUNSERVER = sys.argv[1:2] == ["runserver"]
+DATABASE_CONN_MAX_AGE = 0 if _RUNSERVER else env_int("DATABASE_CONN_MAX_AGE", 0 if DEBUG else 60)
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True)
+}
 # The vault (read-only source of token extracts). Embedded default: a small SQLite file that
 # seed_demo fills; in production the platform's vault replica.
 VAULT_DATABASE_URL = os.environ.get("VAULT_DATABASE_URL", f"sqlite:///{BASE_DIR / 'vault.sqlite3'}")
@@ -390,12 +405,12 @@ TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {
-        "portal.sms": {"handlers": ["console"], "level": "INFO"},
-        "django.security": {"handlers": ["console"], "level": "WARNING"},
-    },
-}
+# --- Logs and errors (portal/observability.py) ---------------------------------------------------
+# One line per record on stderr: JSON in production, text with DEBUG on; each carries the request id
+# (also in the X-Request-ID header and on the 500 page), user and organisation ids when known.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json").strip().lower()
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    init_sentry(dsn=SENTRY_DSN, environment=PORTAL_ENVIRONMENT, release=os.environ.get("SENTRY_RELEASE"))

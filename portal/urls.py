@@ -14,3 +14,6 @@ urlpatterns = [
     path("", include("files.urls")),
     path("", include("extracts.urls")),
 ]
+
+# Renders without the database; answers 503 when the database, Redis or the broker is down.
+handler500 = "portal.observability.server_error"

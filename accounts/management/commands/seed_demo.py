@@ -1,11 +1,12 @@
 """Load the demo organisation (idempotently) and print the demo logins."""
 
 import hashlib
+import os
 from base64 import b32encode
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -50,6 +51,25 @@ def demo_backup_codes(email: str) -> list[str]:
 
 class Command(BaseCommand):
     help = "Create the demo organisation, its users and a support user; print how to log in."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--i-know",
+            action="store_true",
+            help="Seed even with DJANGO_DEBUG=0 (known demo passwords and a superuser: never in production).",
+        )
+
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        # Checked before handle() opens its transaction: nothing is written when refused. The
+        # environment is read as portal/settings.py reads it, not settings.DEBUG, which pytest-django
+        # turns off in every test (where a throw-away database is seeded on purpose).
+        debug = os.environ.get("DJANGO_DEBUG", "").strip().lower() in {"", "1", "true", "yes", "on"}
+        if not debug and not options.get("i_know"):
+            raise CommandError(
+                "seed_demo creates users with published passwords and second factors; it refuses to run "
+                "with DJANGO_DEBUG=0. Pass --i-know if this really is a demo or test deployment."
+            )
+        return super().execute(*args, **options)
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
