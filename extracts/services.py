@@ -28,7 +28,6 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.template.defaultfilters import filesizeformat
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -39,7 +38,7 @@ from extracts import locks, vault
 from extracts.models import ACTIVE_STATUSES, ExtractRequest, ExtractSchedule, Frequency, Kind, Status
 from files.models import Section, StoredFile
 from files.services import store_file
-from portal.mail import portal_url, queue_email
+from portal.mail import portal_url, queue_templated_email
 
 logger = logging.getLogger(__name__)
 
@@ -474,8 +473,14 @@ def _finish(extract: ExtractRequest, *, stored: StoredFile, rows: int) -> None:
     _email_admins(
         organisation,
         subject="Your token extract is ready",
-        template="extracts/email/ready.txt",
-        context={"file": stored, "rows": rows, "size": filesizeformat(stored.size), "extract": extract},
+        template="extracts/email/ready",
+        context={
+            "file": stored,
+            "rows": rows,
+            "size": filesizeformat(stored.size),
+            "extract": extract,
+            "retention_days": settings.EXTRACT_RETENTION_DAYS,
+        },
     )
 
 
@@ -518,7 +523,7 @@ def _mark_failed(
         _email_admins(
             extract.organisation,
             subject="Your token extract failed",
-            template="extracts/email/failed.txt",
+            template="extracts/email/failed",
             context={"extract": extract},
         )
     return True
@@ -527,18 +532,18 @@ def _mark_failed(
 def _email_admins(organisation: Organisation, *, subject: str, template: str, context: dict[str, Any]) -> None:
     admins = User.objects.filter(organisation=organisation, role=Role.ADMIN, is_active=True).order_by("email")
     for admin in admins:
-        body = render_to_string(
-            template,
-            {
+        queue_templated_email(
+            template=template,
+            subject=f"{subject} ({organisation.name})",
+            context={
                 **context,
                 "admin": admin,
                 "organisation": organisation,
                 "files_url": portal_url(reverse("files") + "?section=extracts"),
                 "extracts_url": portal_url(reverse("extract-list")),
-                "support_email": settings.SUPPORT_EMAIL,
             },
+            to=[admin.email],
         )
-        queue_email(subject=f"{subject} ({organisation.name})", body=body, to=[admin.email])
 
 
 # --- Retention -----------------------------------------------------------------------------------
