@@ -41,12 +41,13 @@ class QueuedPasswordResetForm(PasswordResetForm):
     ) -> None:
         from django.template import loader
 
-        from portal.mail import queue_email
+        from portal.mail import queue_templated_email
 
         context = {**context, "portal_base_url": settings.PORTAL_BASE_URL}
         subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
-        body = loader.render_to_string(email_template_name, context)
-        queue_email(subject=subject, body=body, to=[to_email])
+        # The view names the text template; its HTML twin sits beside it.
+        template = email_template_name.removesuffix(".txt")
+        queue_templated_email(template=template, subject=subject, context=context, to=[to_email])
 
 
 class TokenForm(forms.Form):

@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
@@ -26,7 +25,7 @@ from accounts.models import (
 )
 from accounts.roles import support_group
 from audit.services import record
-from portal.mail import deliver_email, portal_url
+from portal.mail import deliver_templated_email, portal_url
 from support import services as support
 from support.models import Category
 from tokens import services as tokens
@@ -183,17 +182,18 @@ def issue_temporary_password(*, user: User) -> str:
 
 def send_welcome_email(*, user: User, after_reset: bool = False) -> None:
     password = issue_temporary_password(user=user)
-    body = render_to_string(
-        "accounts/email/welcome.txt",
-        {
+    deliver_templated_email(
+        template="accounts/email/welcome",
+        subject="Your account on the API platform portal",
+        context={
             "user": user,
             "after_reset": after_reset,
             "temporary_password": password,
             "valid_hours": settings.TEMPORARY_PASSWORD_VALID_HOURS,
             "login_url": portal_url(reverse("login")),
         },
+        to=user.email,
     )
-    deliver_email(subject="Your account on the API platform portal", body=body, to=[user.email])
 
 
 def authenticate_with_temporary_password(*, email: str, password: str) -> User | None:

@@ -55,8 +55,10 @@ def send_sms(*, to: str, body: str) -> str:
     retry_backoff_max=60,
     max_retries=5,
 )
-def send_email(*, subject: str, body: str, to: list[str]) -> int:
-    return deliver_email(subject=subject, body=body, to=to)
+def send_email(*, subject: str, body: str, to: list[str], html: str = "") -> int:
+    """One rendered message (portal.mail.queue_templated_email); ``html`` may be absent in
+    messages queued by a version before it, during a rolling upgrade."""
+    return deliver_email(subject=subject, body=body, html=html, to=to)
 
 
 @shared_task

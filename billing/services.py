@@ -6,7 +6,6 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile, File
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,7 +14,7 @@ from audit.services import record
 from billing import formatting
 from billing.models import Invoice, Status
 from billing.pdf import render_invoice_pdf
-from portal.mail import portal_url, queue_email
+from portal.mail import portal_url, queue_templated_email
 
 # Where an invoice may go from each status (support changes it in the admin). Issuing happens
 # only through publish(); a void invoice stays void (issue a new one instead).
@@ -62,19 +61,16 @@ def _notify_published(invoice: Invoice) -> None:
     recipients = billing_viewers(invoice)
     if not recipients:
         return
-    body = render_to_string(
-        "billing/email/published.txt",
-        {
+    queue_templated_email(
+        template="billing/email/published",
+        subject=f"New invoice {invoice.number} for {invoice.organisation.name}",
+        context={
             "invoice": invoice,
             "organisation": invoice.organisation,
             "total": formatting.money(invoice.totals.total),
             "url": portal_url(reverse("billing-detail", args=[invoice.pk])),
         },
-    )
-    queue_email(
-        subject=f"New invoice {invoice.number} for {invoice.organisation.name}",
-        body=body,
-        to=[user.email for user in recipients],
+        to=[user.email for user in recipients],  # one message each: nobody sees the others' addresses
     )
 
 

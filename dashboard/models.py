@@ -78,6 +78,8 @@ class IngestedBatch(models.Model):
         verbose_name = "ingested batch"
         verbose_name_plural = "ingested batches"
         ordering = ["-received_at"]
+        # services.delete_old_ingested_batches walks the oldest rows in chunks along this index.
+        indexes = [models.Index(fields=["received_at"], name="ingestedbatch_received_at")]
 
     def __str__(self) -> str:
         return f"{self.batch_id} ({self.events} events)"

@@ -1,4 +1,4 @@
-"""Every write of the dashboard: storing usage batches and vault counts, pruning the error log."""
+"""Every write of the dashboard: storing usage batches and vault counts, pruning the error log and batch ids."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -114,3 +114,26 @@ def delete_old_error_logs(*, now: datetime | None = None) -> int:
             if count < RETENTION_CHUNK:
                 break
     return deleted
+
+
+def delete_old_ingested_batches(*, now: datetime | None = None) -> int:
+    """Forget the ids of usage batches received more than INGESTED_BATCH_RETENTION_DAYS ago.
+
+    A batch id is the only thing that makes a resent batch count once (``ingest_usage``): once it
+    is deleted, a replay of that batch is accepted as new and its calls are counted twice, on the
+    dashboard and in what billing reads. So the retention must be longer than the platform's retry
+    horizon, the longest time after a first send that it may still resend a batch (its retry queue,
+    or an operator replaying a backlog after an outage). The default of 30 days is far beyond the
+    platform's retries, which stop within hours; raise the setting before replaying anything older.
+
+    Oldest first, RETENTION_CHUNK rows per statement (each its own short transaction) along the
+    ``received_at`` index, so no statement locks millions of rows; rerunning deletes nothing more.
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=settings.INGESTED_BATCH_RETENTION_DAYS)
+    deleted = 0
+    while True:
+        old = IngestedBatch.objects.filter(received_at__lt=cutoff).order_by("received_at").values("id")
+        count, _ = IngestedBatch.objects.filter(id__in=old[:RETENTION_CHUNK]).delete()
+        deleted += count
+        if count < RETENTION_CHUNK:
+            return deleted

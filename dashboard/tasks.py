@@ -9,3 +9,9 @@ from dashboard import services
 def delete_old_error_logs() -> int:
     """Enforce ERROR_LOG_RETENTION_DAYS (scheduled hourly in CELERY_BEAT_SCHEDULE); safe to rerun."""
     return services.delete_old_error_logs()
+
+
+@shared_task
+def delete_old_ingested_batches() -> int:
+    """Enforce INGESTED_BATCH_RETENTION_DAYS (scheduled hourly in CELERY_BEAT_SCHEDULE); safe to rerun."""
+    return services.delete_old_ingested_batches()

@@ -12,6 +12,8 @@ class Status(models.TextChoices):
     RUNNING = "running", "Running"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
+    # Done, then its file was deleted after EXTRACT_RETENTION_DAYS (services.expire_old_extract_files).
+    EXPIRED = "expired", "Expired"
 
 
 ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
@@ -44,6 +46,7 @@ class ExtractRequest(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
     file = models.ForeignKey(
         "files.StoredFile", null=True, blank=True, on_delete=models.SET_NULL, related_name="extracts"
     )

@@ -28,7 +28,6 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.template.defaultfilters import filesizeformat
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -39,7 +38,7 @@ from extracts import locks, vault
 from extracts.models import ACTIVE_STATUSES, ExtractRequest, ExtractSchedule, Frequency, Kind, Status
 from files.models import Section, StoredFile
 from files.services import store_file
-from portal.mail import portal_url, queue_email
+from portal.mail import portal_url, queue_templated_email
 
 logger = logging.getLogger(__name__)
 
@@ -501,8 +500,14 @@ def _finish(extract: ExtractRequest, *, stored: StoredFile, rows: int) -> None:
     _email_admins(
         organisation,
         subject="Your token extract is ready",
-        template="extracts/email/ready.txt",
-        context={"file": stored, "rows": rows, "size": filesizeformat(stored.size), "extract": extract},
+        template="extracts/email/ready",
+        context={
+            "file": stored,
+            "rows": rows,
+            "size": filesizeformat(stored.size),
+            "extract": extract,
+            "retention_days": settings.EXTRACT_RETENTION_DAYS,
+        },
     )
 
 
@@ -545,7 +550,7 @@ def _mark_failed(
         _email_admins(
             extract.organisation,
             subject="Your token extract failed",
-            template="extracts/email/failed.txt",
+            template="extracts/email/failed",
             context={"extract": extract},
         )
     return True
@@ -554,15 +559,72 @@ def _mark_failed(
 def _email_admins(organisation: Organisation, *, subject: str, template: str, context: dict[str, Any]) -> None:
     admins = User.objects.filter(organisation=organisation, role=Role.ADMIN, is_active=True).order_by("email")
     for admin in admins:
-        body = render_to_string(
-            template,
-            {
+        queue_templated_email(
+            template=template,
+            subject=f"{subject} ({organisation.name})",
+            context={
                 **context,
                 "admin": admin,
                 "organisation": organisation,
                 "files_url": portal_url(reverse("files") + "?section=extracts"),
                 "extracts_url": portal_url(reverse("extract-list")),
-                "support_email": settings.SUPPORT_EMAIL,
             },
+            to=[admin.email],
         )
-        queue_email(subject=f"{subject} ({organisation.name})", body=body, to=[admin.email])
+
+
+# --- Retention -----------------------------------------------------------------------------------
+
+# Files expired per transaction: each batch holds its rows' locks only while it deletes those objects.
+RETENTION_BATCH = 100
+
+
+def expire_old_extract_files(*, now: datetime | None = None) -> int:
+    """Delete extract files older than EXTRACT_RETENTION_DAYS; returns how many expired.
+
+    An extract is a copy of every token an organisation holds: the longer it lies in storage, the
+    longer a compromised admin account or a leaked storage bucket exposes the whole vault. Only
+    the content goes: the File Manager entry and the extract row stay, marked expired, so admins
+    read "expired on …, request a new one" instead of wondering where the file went, and the audit
+    trail keeps naming the file and its SHA-256.
+
+    In batches of RETENTION_BATCH, each one transaction whose rows are locked with SKIP LOCKED
+    (a second beat, or an admin deleting the same file, neither waits nor doubles the work). The
+    object is deleted before the row is marked: if storage fails, the rows roll back unmarked and
+    the next run deletes again, which is a no-op for an object already gone (local folder and S3
+    alike), so reruns converge and nothing is counted twice.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.EXTRACT_RETENTION_DAYS)
+    expired = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                StoredFile.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(section=Section.EXTRACTS, expired_at__isnull=True, uploaded_at__lt=cutoff)
+                .select_related("organisation")
+                .order_by("pk")[:RETENTION_BATCH]
+            )
+            for stored in batch:
+                if stored.file.name:
+                    stored.file.storage.delete(stored.file.name)
+            ids = [stored.pk for stored in batch]
+            StoredFile.objects.filter(pk__in=ids).update(expired_at=now, file="")
+            ExtractRequest.objects.filter(file_id__in=ids, status=Status.DONE).update(
+                status=Status.EXPIRED, expired_at=now
+            )
+            for stored in batch:
+                record(
+                    action="extract.expired",
+                    actor=None,
+                    organisation=stored.organisation,
+                    target=stored.name,
+                    sha256=stored.sha256,
+                    retention_days=settings.EXTRACT_RETENTION_DAYS,
+                )
+        expired += len(batch)
+        if len(batch) < RETENTION_BATCH:
+            break
+    if expired:
+        logger.info("Expired %d token extract file(s) older than %d days", expired, settings.EXTRACT_RETENTION_DAYS)
+    return expired

@@ -15,3 +15,9 @@ def run_extract(extract_id: int) -> str:
 def start_due_extracts() -> list[int]:
     """Scheduled in CELERY_BEAT_SCHEDULE every 15 minutes; also resends extracts whose worker was lost."""
     return services.start_due_extracts()
+
+
+@shared_task
+def expire_old_extract_files() -> int:
+    """Enforce EXTRACT_RETENTION_DAYS (scheduled hourly in CELERY_BEAT_SCHEDULE); safe to rerun."""
+    return services.expire_old_extract_files()

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
@@ -44,6 +45,7 @@ def _page(request: AuthenticatedRequest, form: ScheduleForm | None = None, statu
         "active": active,
         "scheduled": Kind.SCHEDULED,
         "max_attempts": services.MAX_ATTEMPTS,
+        "retention_days": settings.EXTRACT_RETENTION_DAYS,
     }
     response = render(request, "extracts/list.html", context, status=status)
     if active is not None:

@@ -29,6 +29,12 @@ class StoredFile(models.Model):
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    expired_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the retention period ended and the content was deleted (token extracts only); "
+        "the entry stays so the File Manager can say so.",
+    )
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]
@@ -39,6 +45,10 @@ class StoredFile(models.Model):
                 condition=Q(reviewed_at__isnull=True) | Q(section=Section.COMPLIANCE),
                 name="stored_file_only_compliance_is_reviewed",
             ),
+            models.CheckConstraint(
+                condition=Q(expired_at__isnull=True) | Q(section=Section.EXTRACTS),
+                name="stored_file_only_extracts_expire",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -47,6 +57,10 @@ class StoredFile(models.Model):
     @property
     def sha256_short(self) -> str:
         return self.sha256[:12]
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expired_at is not None
 
     @property
     def is_reviewed(self) -> bool:

@@ -19,7 +19,6 @@ from django.core.files.storage import storages
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
-from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
@@ -28,7 +27,7 @@ from accounts.models import Organisation, PortalPermission, User
 from audit.services import record
 from files.models import Section, StoredFile
 from files.uploads import KINDS, check_upload, clean_name
-from portal.mail import portal_url, queue_email
+from portal.mail import portal_url, queue_templated_email
 
 UPLOAD_SECTIONS = (Section.COMPLIANCE, Section.OTHER)
 # Extracts carry the vault's tokens: only the organisation's admins see them.
@@ -111,17 +110,14 @@ def store_file(
 
 
 def _tell_support(stored: StoredFile) -> None:
-    uploader = stored.uploaded_by
-    who = f"{uploader.full_name} <{uploader.email}>" if uploader else "someone"
-    link = portal_url(reverse("admin:files_storedfile_change", args=[stored.pk]))
-    queue_email(
+    queue_templated_email(
+        template="files/email/compliance_uploaded",
         subject=f"[Compliance] {stored.organisation.name} uploaded {stored.name}",
-        body=(
-            f"{who} of {stored.organisation.name} uploaded a compliance document for review.\n\n"
-            f"File: {stored.name} ({filesizeformat(stored.size)}, {stored.content_type})\n"
-            f"SHA-256: {stored.sha256}\n\n"
-            f"Review it in the support admin: {link}\n"
-        ),
+        context={
+            "file": stored,
+            "uploader": stored.uploaded_by,
+            "review_url": portal_url(reverse("admin:files_storedfile_change", args=[stored.pk])),
+        },
         to=[settings.SUPPORT_EMAIL],
     )
 

@@ -1,5 +1,6 @@
 """The File Manager pages: every user of the organisation lists, uploads and downloads its files."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -7,11 +8,13 @@ from django.http import (
     Http404,
     HttpResponse,
     HttpResponseBase,
+    HttpResponseGone,
     HttpResponseNotAllowed,
     HttpResponseRedirect,
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import PortalPermission, User
 from accounts.types import AuthenticatedRequest
@@ -89,14 +92,28 @@ def file_download(request: AuthenticatedRequest, file_id: int) -> HttpResponseBa
     stored = selectors.access_file(user=request.user, file_id=file_id)
     if refused := _only_get(request):
         return refused
+    if stored.is_expired:
+        return render(request, "files/expired.html", {"file": stored, "message": expired_message(stored)}, status=410)
     return download_response(stored, acting_user=request.user)
+
+
+def expired_message(stored: StoredFile) -> str:
+    assert stored.expired_at is not None
+    expired_on = timezone.localtime(stored.expired_at)
+    return (
+        f"This token extract expired on {expired_on:%-d %b %Y} and its file was deleted: extracts are kept "
+        f"{settings.EXTRACT_RETENTION_DAYS} days. An admin can request a new one on the Token extracts page."
+    )
 
 
 def download_response(stored: StoredFile, *, acting_user: User) -> HttpResponseBase:
     """The file as an attachment, or on S3 a redirect to a link valid one minute; audited.
 
-    Shared by the portal and the support admin; the caller has checked access.
+    Shared by the portal and the support admin; the caller has checked access. An expired token
+    extract answers 410 Gone with a page saying when it expired and where to request a new one.
     """
+    if stored.is_expired:
+        return HttpResponseGone(expired_message(stored), content_type="text/plain; charset=utf-8")
     signed = services.signed_download_url(stored)
     if signed is not None:
         services.record_download(stored=stored, acting_user=acting_user)

@@ -252,6 +252,22 @@ BILLING_ISSUER_LINES = os.environ.get(
 ).split("|")
 EXTRACT_CHUNK_ROWS = env_int("EXTRACT_CHUNK_ROWS", 5000)
 
+# --- Retention (docs/operations.md): each enforced by a periodic task in CELERY_BEAT_SCHEDULE ----
+# Extract files are deleted this long after they were written; the extract row stays, "expired".
+EXTRACT_RETENTION_DAYS = env_int("EXTRACT_RETENTION_DAYS", 30)
+# Ids of ingested usage batches, kept to count a resent batch once: must outlast the platform's
+# retry horizon (how long it may resend a batch), or a late resend would be counted twice.
+INGESTED_BATCH_RETENTION_DAYS = env_int("INGESTED_BATCH_RETENTION_DAYS", 30)
+# The audit trail is kept at least 13 months (SPEC §11): a year's events plus a month to read them.
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 400)
+AUDIT_RETENTION_MIN_DAYS = 395
+if AUDIT_RETENTION_DAYS < AUDIT_RETENTION_MIN_DAYS:
+    raise ImproperlyConfigured(
+        f"AUDIT_RETENTION_DAYS must be at least {AUDIT_RETENTION_MIN_DAYS} (13 months); it is {AUDIT_RETENTION_DAYS}."
+    )
+if EXTRACT_RETENTION_DAYS < 1 or INGESTED_BATCH_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("EXTRACT_RETENTION_DAYS and INGESTED_BATCH_RETENTION_DAYS must be at least 1.")
+
 # --- Sessions, cookies, security headers ------------------------------------------------------
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_TIMEOUT_MINUTES", 30) * 60
 # An inactivity timeout: accounts.middleware.IdleTimeoutMiddleware saves the session (restarting
@@ -349,6 +365,18 @@ CELERY_BEAT_SCHEDULE = {
     "mark-overdue-invoices": {
         "task": "billing.tasks.mark_overdue_invoices",
         "schedule": 60 * 60,
+    },
+    "expire-old-extract-files": {
+        "task": "extracts.tasks.expire_old_extract_files",
+        "schedule": 60 * 60,
+    },
+    "delete-old-ingested-batches": {
+        "task": "dashboard.tasks.delete_old_ingested_batches",
+        "schedule": 60 * 60,
+    },
+    "delete-old-audit-events": {
+        "task": "audit.tasks.delete_old_audit_events",
+        "schedule": 24 * 60 * 60,
     },
 }
 

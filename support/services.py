@@ -15,7 +15,7 @@ from audit.services import record
 from files.services import put_under_random_name, removed_on_failure
 from files.upload_handlers import too_big_together_message, too_many_message
 from files.uploads import KINDS, CheckedUpload, check_upload
-from portal.mail import portal_url, queue_email
+from portal.mail import portal_url, queue_templated_email
 from support.models import Attachment, Comment, Status, Ticket
 
 
@@ -83,15 +83,20 @@ def included(ticket: Ticket) -> set[User]:
 
 
 def _notify(ticket: Ticket, *, author: User | None, what: str, text: str, tell_support: bool) -> None:
-    link = portal_url(reverse("ticket-detail", args=[ticket.pk]))
-    body = f"{what}\n\n{text}\n\nOpen the ticket: {link}\n"
+    """Everyone included but the author hears about it, one message each (addresses stay private)."""
+    context = {"what": what, "text": text, "ticket_url": portal_url(reverse("ticket-detail", args=[ticket.pk]))}
     subject = f"[Ticket #{ticket.pk}] {ticket.subject}"
     recipients = sorted({u.email for u in included(ticket) if author is None or u.pk != author.pk})
     if recipients:
-        queue_email(subject=subject, body=body, to=recipients)
+        queue_templated_email(template="support/email/ticket", subject=subject, context=context, to=recipients)
     if tell_support:
         staff = ticket.assigned_to.email if ticket.assigned_to else settings.SUPPORT_EMAIL
-        queue_email(subject=subject, body=f"{body}\nSupport admin: {portal_url('/admin/support/ticket/')}", to=[staff])
+        queue_templated_email(
+            template="support/email/ticket",
+            subject=subject,
+            context={**context, "admin_url": portal_url("/admin/support/ticket/")},
+            to=[staff],
+        )
 
 
 @transaction.atomic

@@ -25,7 +25,7 @@ from accounts.models import User
 from accounts.phones import validate_factor_phone_number
 from accounts.ratelimit import enforce_hourly_limit
 from audit.services import record
-from portal.mail import queue_email
+from portal.mail import queue_templated_email
 from tokens import backup_codes, selectors
 from tokens.models import EmailCodeDevice, SmsDevice, Token, TokenKind
 
@@ -244,14 +244,10 @@ def _create_token(*, user: User, kind: TokenKind, device: Model, **fields: objec
 
 def _notify_new_factor(user: User, token: Token, acting_user: User) -> None:
     by = "you" if acting_user.pk == user.pk else f"{acting_user.full_name} ({acting_user.email})"
-    queue_email(
+    queue_templated_email(
+        template="tokens/email/new_factor",
         subject="A new second factor was added to your portal account",
-        body=(
-            f"Hello {user.full_name or user.email},\n\n"
-            f"A new second factor ({selectors.type_names()[token.kind]}) was added to your account by {by} "
-            f"on {timezone.localtime():%d %b %Y at %H:%M %Z}.\n\n"
-            "If this was not expected, tell your organisation's admin or support at once.\n"
-        ),
+        context={"user": user, "type_name": selectors.type_names()[token.kind], "by": by, "at": timezone.localtime()},
         to=[user.email],
     )
 
@@ -494,16 +490,24 @@ def send_code(*, device: SmsDevice | EmailCodeDevice, user: User) -> None:
         )
     device.cooldown_set(commit=False)
     device.generate_token(valid_secs=settings.TOKEN_CODE_VALID_SECONDS, commit=True)
-    minutes = settings.TOKEN_CODE_VALID_SECONDS // 60
-    text = f"Your {settings.OTP_TOTP_ISSUER} security code is {device.token}. It expires in {minutes} minutes."
-    from accounts.tasks import send_email, send_sms
+    message = {
+        "issuer": settings.OTP_TOTP_ISSUER,
+        "code": device.token,
+        "minutes": settings.TOKEN_CODE_VALID_SECONDS // 60,
+    }
+    from django.template.loader import render_to_string
+
+    from accounts.tasks import send_sms
 
     if isinstance(device, SmsDevice):
         to = str(device.number)
+        text = render_to_string("tokens/sms/security_code.txt", message).strip()
         transaction.on_commit(lambda: send_sms.delay(to=to, body=text))
     else:
         address = device.email or user.email
-        transaction.on_commit(lambda: send_email.delay(subject="Your security code", body=text, to=[address]))
+        queue_templated_email(
+            template="tokens/email/security_code", subject="Your security code", context=message, to=[address]
+        )
 
 
 def send_token_code(*, token: Token) -> None:

@@ -7,13 +7,12 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Organisation, PortalPermission, Role, User
 from audit.services import record
-from portal.mail import portal_url, queue_email
+from portal.mail import portal_url, queue_templated_email
 from whitelist.models import DESCRIPTION_MAX_LENGTH, WhitelistEntry
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -278,9 +277,10 @@ def _notify_admins(
     admins = User.objects.filter(organisation=organisation, role=Role.ADMIN, is_active=True).order_by("email")
     count = WhitelistEntry.objects.filter(organisation=organisation).count()
     for admin in admins:
-        body = render_to_string(
-            "whitelist/email/changed.txt",
-            {
+        queue_templated_email(
+            template="whitelist/email/changed",
+            subject=f"API whitelist of {organisation.name}: {entry.network} {change}",
+            context={
                 "admin": admin,
                 "organisation": organisation,
                 "entry": entry,
@@ -290,11 +290,6 @@ def _notify_admins(
                 "count": count,
                 "limit": settings.WHITELIST_MAX_ENTRIES,
                 "list_url": portal_url(reverse("whitelist")),
-                "support_email": settings.SUPPORT_EMAIL,
             },
-        )
-        queue_email(
-            subject=f"API whitelist of {organisation.name}: {entry.network} {change}",
-            body=body,
             to=[admin.email],
         )

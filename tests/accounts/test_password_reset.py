@@ -106,6 +106,9 @@ def test_reset_link_is_on_the_portal_address_whatever_host_the_request_named(
     (message,) = mail.outbox
     assert "attacker.example" not in message.body
     assert re.search(r"^https://portal\.example\.com/password/reset/\S+/\S+/$", message.body, re.MULTILINE)
+    (html, _), *_ = message.alternatives
+    assert "attacker.example" not in html
+    assert 'href="https://portal.example.com/password/reset/' in html
 
 
 def test_reset_link_stops_working_once_the_password_changes(ask_for_reset, member, client):

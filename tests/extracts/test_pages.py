@@ -169,6 +169,16 @@ def test_failed_extract_shows_its_reason(owner_client, owner):
     assert "Refresh" not in response
 
 
+def test_extract_of_a_deleted_user_names_a_former_user(owner_client, owner, member):
+    ExtractRequest.objects.create(organisation=owner.organisation, requested_by=member, status=Status.FAILED)
+    member.delete()
+
+    response = owner_client.get("/extracts/")
+
+    assert response.status_code == 200
+    assert "A former user" in _page(response)
+
+
 def test_list_page_queries_do_not_grow_with_the_extracts(owner_client, owner, django_assert_num_queries):
     def add(n: int) -> None:
         for i in range(n):
