@@ -61,6 +61,28 @@ PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8000").rst
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
+# Production refuses to start on what it cannot guess, instead of running on an embedded default
+# (SQLite, tasks in-process, a placeholder sender or support address that silently loses mail).
+PRODUCTION_REQUIRED_ENV = [
+    "DJANGO_ALLOWED_HOSTS",
+    "PORTAL_BASE_URL",
+    "DATABASE_URL",
+    "VAULT_DATABASE_URL",
+    "REDIS_URL",
+    "DEFAULT_FROM_EMAIL",
+    "SUPPORT_EMAIL",
+]
+if os.environ.get("EMAIL_BACKEND", "").endswith(".smtp.EmailBackend"):
+    PRODUCTION_REQUIRED_ENV.append("EMAIL_HOST")
+if not DEBUG:
+    _missing = [name for name in PRODUCTION_REQUIRED_ENV if not os.environ.get(name, "").strip()]
+    if _missing:
+        raise ImproperlyConfigured(
+            f"DJANGO_DEBUG=0 needs these environment variables: {', '.join(_missing)} (README.md, Configuration)."
+        )
+    if DATABASE_URL.startswith("sqlite"):
+        raise ImproperlyConfigured("DJANGO_DEBUG=0 needs a PostgreSQL DATABASE_URL, not SQLite.")
+
 # --- Applications -----------------------------------------------------------------------------
 INSTALLED_APPS = [
     "portal.apps.PortalAdminConfig",
@@ -290,6 +312,8 @@ SESSION_COOKIE_NAME = f"{_cookie_prefix}portal-{PORTAL_ENVIRONMENT}-session"
 CSRF_COOKIE_NAME = f"{_cookie_prefix}portal-{PORTAL_ENVIRONMENT}-csrftoken"
 
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+# Container healthchecks call /health/ over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 60 * 60 * 24 * 365)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
@@ -349,7 +373,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Beat sends a heartbeat task and rewrites its schedule file after every task it sends: the file's
+# age is beat's health (portal/healthcheck.py), the task in the worker's log shows the path works.
+CELERY_IMPORTS = ["portal.health"]
+CELERY_BEAT_SYNC_EVERY = 1
+BEAT_HEARTBEAT_SECONDS = env_int("BEAT_HEARTBEAT_SECONDS", 60)
 CELERY_BEAT_SCHEDULE = {
+    "beat-heartbeat": {
+        "task": "portal.health.beat_heartbeat",
+        "schedule": BEAT_HEARTBEAT_SECONDS,
+    },
     "clear-expired-sessions": {
         "task": "accounts.tasks.clear_expired_sessions",
         "schedule": 60 * 60,

@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from portal.health import health
+
 urlpatterns = [
+    path("health/", health, name="health"),  # container healthchecks: no login, plain HTTP allowed
     path("admin/", admin.site.urls),
     path("api/platform/v1/", include("platform_api.urls")),
     path("", include("dashboard.urls")),  # the home page is the usage dashboard

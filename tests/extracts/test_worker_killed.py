@@ -31,9 +31,17 @@ from files.models import StoredFile
 from portal.celery import app
 from tests.extracts.conftest import BOTH_DATABASES, give_tokens, private_files, read_extract
 
+# The killed worker is another process: it must reach the test's vault, which an SQLite vault
+# (the embedded default when VAULT_DATABASE_URL is unset) is not; a PostgreSQL one is.
+VAULT_ON_POSTGRES = os.environ.get("VAULT_DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.redis,
+    pytest.mark.skipif(
+        not VAULT_ON_POSTGRES,
+        reason="needs a PostgreSQL vault the worker process can reach: set VAULT_DATABASE_URL=postgres://…",
+    ),
     pytest.mark.django_db(transaction=True, databases=BOTH_DATABASES),
     pytest.mark.timeout(180),
 ]

@@ -23,6 +23,13 @@ PRODUCTION_ENV = {
     "DJANGO_DEBUG": "0",
     "DJANGO_ALLOWED_HOSTS": "portal.example.com",
     "PORTAL_ENVIRONMENT": "production",
+    # Required when DJANGO_DEBUG=0 (portal/settings.py, PRODUCTION_REQUIRED_ENV); not connected to here.
+    "PORTAL_BASE_URL": "https://portal.example.com",
+    "DATABASE_URL": "postgres://portal@db.example.com:5432/portal",
+    "VAULT_DATABASE_URL": "postgres://reader@vault.example.com:5432/vault",
+    "REDIS_URL": "redis://redis.example.com:6379/0",
+    "DEFAULT_FROM_EMAIL": "API Platform Portal <portal@example.com>",
+    "SUPPORT_EMAIL": "support@example.com",
 }
 PRINT_SETTINGS = """
 import json, django
@@ -96,6 +103,31 @@ def test_production_refuses_to_start_without_secret_key():
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize("missing", ["DEFAULT_FROM_EMAIL", "SUPPORT_EMAIL", "REDIS_URL", "VAULT_DATABASE_URL"])
+def test_production_refuses_to_start_without_a_required_setting_naming_it(missing):
+    """An empty sender or support address used to start fine and silently drop support mail."""
+    env = {**PRODUCTION_ENV, "DJANGO_SECRET_KEY": secret_key(), missing: ""}
+    result = run_python(["-c", "import django; django.setup()"], env)
+    assert result.returncode != 0
+    assert f"DJANGO_DEBUG=0 needs these environment variables: {missing} " in result.stderr
+
+
+def test_production_names_every_missing_setting_at_once():
+    required = ["DJANGO_ALLOWED_HOSTS", "PORTAL_BASE_URL", "DATABASE_URL", "VAULT_DATABASE_URL", "REDIS_URL"]
+    required += ["DEFAULT_FROM_EMAIL", "SUPPORT_EMAIL"]
+    env = {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": secret_key(), **dict.fromkeys(required, "")}
+    result = run_python(["-c", "import django; django.setup()"], env)
+    assert result.returncode != 0
+    assert f"DJANGO_DEBUG=0 needs these environment variables: {', '.join(required)} " in result.stderr
+
+
+def test_production_refuses_sqlite():
+    env = {**PRODUCTION_ENV, "DJANGO_SECRET_KEY": secret_key(), "DATABASE_URL": "sqlite:///db.sqlite3"}
+    result = run_python(["-c", "import django; django.setup()"], env)
+    assert result.returncode != 0
+    assert "DJANGO_DEBUG=0 needs a PostgreSQL DATABASE_URL, not SQLite." in result.stderr
 
 
 def test_unknown_environment_name_refuses_to_start():
