@@ -229,13 +229,23 @@ class UserAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"Welcome email queued for {user.email}.")
 
-    @admin.action(description="Reset second factors (the user enrols again at next login)", permissions=["change"])
+    @admin.action(
+        description="Reset second factors (emails a new temporary password; set-up starts again)",
+        permissions=["change"],
+    )
     def reset_factors(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        users = self._changeable(request, queryset)
-        for user in users:
-            services.reset_second_factors(user=user, acting_user=acting_user(request))
-        if users:
-            self.message_user(request, f"Second factors reset for {len(users)} user(s).")
+        done = 0
+        for user in self._changeable(request, queryset):
+            try:
+                services.reset_second_factors(user=user, acting_user=acting_user(request))
+            except ValidationError as exc:
+                self.message_user(request, f"{user.email}: {' '.join(exc.messages)}", messages.WARNING)
+            else:
+                done += 1
+        if done:
+            self.message_user(
+                request, f"Second factors reset for {done} user(s). Each gets an email with a temporary password."
+            )
 
 
 @admin.register(CompanyDetailsChangeRequest)

@@ -111,16 +111,19 @@ class TokenAdmin(admin.ModelAdmin):
         form = ResyncForm(request.POST or None)
         if form.is_bound and form.is_valid():
             data = form.cleaned_data
-            if services.resync_hotp(
+            check = services.resync_hotp(
                 token=token,
                 first_code=data["first_code"],
                 second_code=data["second_code"],
                 acting_user=acting_user(request),
                 request=request,
-            ):
+            )
+            if check:
                 self.message_user(request, "The token is back in step.")
                 return redirect("admin:tokens_token_change", token_id)
-            form.add_error(None, "Those codes do not follow each other within the window. Nothing was changed.")
+            form.add_error(
+                None, check.refusal or "Those codes do not follow each other within the window. Nothing was changed."
+            )
         return self._page(request, f"Resynchronise {token}", form, token=token)
 
     def add_hardware_view(self, request: HttpRequest, user_id: int) -> HttpResponse:
