@@ -117,10 +117,21 @@ def _user_action(action: Callable[..., object], success: str) -> Callable[[HttpR
 
 user_deactivate = _user_action(services.deactivate_user, "{name} is deactivated and can no longer log in.")
 user_reactivate = _user_action(services.reactivate_user, "{name} is active again.")
-user_reset_factors = _user_action(
+_reset_factors = _user_action(
     services.reset_second_factors,
     "{name}'s second factors are removed. They will get an email with a temporary password to set up new ones.",
 )
+
+
+@org_admin_required
+def user_reset_factors(request: AuthenticatedRequest, user_id: int) -> HttpResponse:
+    """Confirm first: the reset cannot be undone and ends the user's sessions."""
+    member = selectors.access_user(user=request.user, user_id=user_id)
+    if request.method == "POST":
+        return _reset_factors(request, user_id)
+    return render(request, "accounts/users/reset_factors.html", {"member": member})
+
+
 user_resend_welcome = _user_action(
     services.resend_welcome_email,
     "A new welcome email with a fresh temporary password is on its way to {name}.",

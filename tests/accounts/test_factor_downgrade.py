@@ -111,6 +111,10 @@ def test_admin_reset_restarts_set_up_from_a_new_temporary_password(
     owner_client, member, django_capture_on_commit_callbacks
 ):
     client = Client()
+    confirm = page_text(owner_client.get(f"/users/{member.pk}/reset-factors/"))
+    assert "Reset the second factors of Max Member?" in confirm
+    assert "This cannot be undone." in confirm
+    assert Token.objects.filter(user=member).exists()  # asking is not doing
     with django_capture_on_commit_callbacks(execute=True):
         response = owner_client.post(f"/users/{member.pk}/reset-factors/", follow=True)
 
