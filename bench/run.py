@@ -112,6 +112,10 @@ def configure_environment() -> None:
             "DJANGO_SETTINGS_MODULE": "bench.settings",  # portal.settings + the signed-in trivial view
             "DJANGO_DEBUG": "0",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,testserver",
+            # Required with DJANGO_DEBUG=0 (portal/settings.py refuses to start without them).
+            "PORTAL_BASE_URL": "http://127.0.0.1",
+            "DEFAULT_FROM_EMAIL": "bench@example.com",
+            "SUPPORT_EMAIL": "support@example.com",
             "DJANGO_SECURE_SSL_REDIRECT": "0",
             "DJANGO_SECURE_COOKIES": "0",
             "PORTAL_ENVIRONMENT": "test",
