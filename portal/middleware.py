@@ -22,7 +22,18 @@ class NoStoreWhenSignedInMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         # Read after the view: a login in this request counts, a logout does not.
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
+        if not response.has_header("Cache-Control") and _signed_in(request):
             patch_cache_control(response, no_store=True, private=True)
         return response
+
+
+def _signed_in(request: HttpRequest) -> bool:
+    user = getattr(request, "user", None)
+    if user is None:
+        return False
+    try:
+        return bool(user.is_authenticated)
+    except Exception:
+        # The user could not be loaded (the database or cache is down, and the view already
+        # answered the 503 page for it): asking again would fail again. Not storing is the safe side.
+        return True

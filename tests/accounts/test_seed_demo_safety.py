@@ -14,6 +14,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import Organisation, User
+from tests.production_env import PRODUCTION_REQUIRED_ENV
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -49,12 +50,8 @@ def test_with_debug_on_seed_demo_runs_as_make_run_uses_it(monkeypatch):
 def test_from_the_command_line_the_refusal_exits_non_zero_before_touching_the_database(tmp_path):
     database = tmp_path / "never-created.sqlite3"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "VAULT_"))}
-    env.update(
-        DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY="k" * 60,
-        DATABASE_URL=f"sqlite:///{database}",
-        VAULT_DATABASE_URL=f"sqlite:///{tmp_path / 'vault.sqlite3'}",
-    )
+    # A production environment whose database (port 1) could not even be reached.
+    env.update(PRODUCTION_REQUIRED_ENV, DJANGO_SECRET_KEY="k" * 60, DATABASE_URL="postgres://portal@127.0.0.1:1/portal")
 
     result = subprocess.run(
         [sys.executable, "manage.py", "seed_demo"],

@@ -17,19 +17,13 @@ from django.test import override_settings
 
 from accounts.models import Role, User
 from accounts.services import add_user
+from tests.production_env import PRODUCTION_REQUIRED_ENV
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 PRODUCTION_ENV = {
-    "DJANGO_DEBUG": "0",
+    **PRODUCTION_REQUIRED_ENV,
     "DJANGO_ALLOWED_HOSTS": "portal.example.com",
     "PORTAL_ENVIRONMENT": "production",
-    # Required when DJANGO_DEBUG=0 (portal/settings.py, PRODUCTION_REQUIRED_ENV); not connected to here.
-    "PORTAL_BASE_URL": "https://portal.example.com",
-    "DATABASE_URL": "postgres://portal@db.example.com:5432/portal",
-    "VAULT_DATABASE_URL": "postgres://reader@vault.example.com:5432/vault",
-    "REDIS_URL": "redis://redis.example.com:6379/0",
-    "DEFAULT_FROM_EMAIL": "API Platform Portal <portal@example.com>",
-    "SUPPORT_EMAIL": "support@example.com",
 }
 PRINT_SETTINGS = """
 import json, django

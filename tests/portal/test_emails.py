@@ -227,5 +227,6 @@ def test_password_reset_email(client, member, django_capture_on_commit_callbacks
 
     (message,) = mail.outbox
     assert_well_formed(message)
-    link = re.search(r"http://testserver(/password/reset/\S+/\S+/)", message.body)
-    assert link and f'href="http://testserver{link.group(1)}"' in html_of(message)
+    base = settings.PORTAL_BASE_URL  # never the request's host (docs/security.md, reset poisoning)
+    link = re.search(rf"{re.escape(base)}(/password/reset/\S+/\S+/)", message.body)
+    assert link and f'href="{base}{link.group(1)}"' in html_of(message)

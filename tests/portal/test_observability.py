@@ -28,6 +28,7 @@ from django.utils.log import configure_logging
 
 from tests.celery_worker import thread_worker
 from tests.conftest import log_in, page_text
+from tests.production_env import PRODUCTION_REQUIRED_ENV
 
 pytestmark = pytest.mark.urls("tests.portal.failing_urls")
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -230,8 +231,8 @@ def sentry_server() -> Iterator[EnvelopeServer]:
 def run_probe(env: dict[str, str]) -> list[dict[str, Any]]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PORTAL_", "SENTRY_"))}
     production = {
+        **PRODUCTION_REQUIRED_ENV,
         "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
         "DJANGO_ALLOWED_HOSTS": "testserver",
         "PORTAL_ENVIRONMENT": "production",

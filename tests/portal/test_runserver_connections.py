@@ -23,6 +23,7 @@ from django.db import connection
 from django.test import Client
 
 from tests.conftest import log_in
+from tests.production_env import PRODUCTION_REQUIRED_ENV
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 BURST = 40
@@ -122,6 +123,8 @@ def test_a_burst_of_concurrent_requests_leaves_no_connection_per_thread(owner, r
 def test_persistent_connections_only_in_production_by_default(env, expected):
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
     production = {"DJANGO_SECRET_KEY": "k" * 60, "DJANGO_SETTINGS_MODULE": "portal.settings"}
+    if env.get("DJANGO_DEBUG") == "0":
+        production.update(PRODUCTION_REQUIRED_ENV)
     result = subprocess.run(
         [sys.executable, "-c", PRINT_CONNECTION_SETTINGS],
         cwd=BASE_DIR,

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.test import Client
 
@@ -56,7 +57,7 @@ def test_fallback_keys_are_read_from_the_environment_comma_separated():
 def reset_link(client: Client, email: str, django_capture_on_commit_callbacks) -> str:
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/password/reset/", {"email": email})
-    match = re.search(r"http://testserver(/password/reset/\S+/\S+/)", str(mail.outbox[-1].body))
+    match = re.search(rf"{re.escape(settings.PORTAL_BASE_URL)}(/password/reset/\S+/\S+/)", str(mail.outbox[-1].body))
     assert match is not None
     return match.group(1)
 
