@@ -25,7 +25,7 @@ from accounts.models import (
 )
 from accounts.roles import support_group
 from audit.services import record
-from portal.mail import deliver_templated_email, portal_url
+from common.mail import deliver_templated_email, portal_url
 from support import services as support
 from support.models import Category
 from tokens import services as tokens

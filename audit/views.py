@@ -11,7 +11,7 @@ from accounts.types import AuthenticatedRequest
 from audit import selectors
 from audit.forms import AuditFilterForm
 from audit.models import AuditEvent
-from portal.csv_export import csv_response
+from common.csv_export import csv_response
 
 
 def _filtered(request: AuthenticatedRequest) -> tuple[AuditFilterForm, QuerySet[AuditEvent]]:

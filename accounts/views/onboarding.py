@@ -17,9 +17,9 @@ from accounts.forms import PhoneNumberForm, TokenForm
 from accounts.middleware import onboarding_view
 from accounts.models import User
 from accounts.qr import authenticator_setup
-from accounts.ratelimit import RateLimited
 from accounts.types import AuthenticatedRequest
 from audit.services import record
+from common.ratelimit import RateLimited
 from tokens import services as tokens
 from tokens.models import SmsDevice
 
