@@ -1,6 +1,8 @@
+from __future__ import annotations
+
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -8,10 +10,12 @@ from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.models import Organisation, User
 from audit.context import current_ip
 from audit.models import AuditEvent
 from common.ip import client_ip as request_client_ip
+
+if TYPE_CHECKING:
+    from accounts.models import Organisation, User
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("tokens.urls")),
     path("", include("support.urls")),
-    path("", include("audit.urls")),
+    path("", include("audit_trail.urls")),
     path("", include("whitelist.urls")),
     path("", include("billing.urls")),
     path("", include("files.urls")),

@@ -9,8 +9,8 @@ from django.shortcuts import render
 from accounts import selectors as account_selectors
 from accounts.types import AuthenticatedRequest
 from audit import selectors
-from audit.forms import AuditFilterForm
 from audit.models import AuditEvent
+from audit_trail.forms import AuditFilterForm
 from common.csv_export import csv_response
 
 
