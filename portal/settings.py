@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "support",
     "billing",
     "extracts",
+    "demo",
 ]
 
 MIDDLEWARE = [
