@@ -31,6 +31,7 @@ browser:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # the layers: pyproject.toml [tool.importlinter], README "Architecture"
 
 typecheck: $(STAMP)
 	$(BIN)/mypy .

@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and organisations"
 
     def ready(self) -> None:
-        from accounts import reauth  # noqa: F401 - connects the login signal
+        from accounts import reauth, signals  # noqa: F401 - connect the login receivers (the trail's too)

@@ -7,9 +7,9 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import CompanyDetailsChangeRequest, PortalPermission, Role, User
 from accounts.phones import parse_phone_number, validate_factor_phone_number
-from files.forms import MultipleFileField, UploadRefusalMixin, accepted_kinds
+from common.forms import MultipleFileField, OneTimeCodeField
+from files.forms import UploadRefusalMixin, accepted_kinds
 from files.upload_handlers import limits_help_text
-from tokens.forms import OneTimeCodeField
 
 
 class LoginForm(AuthenticationForm):
@@ -41,7 +41,7 @@ class QueuedPasswordResetForm(PasswordResetForm):
     ) -> None:
         from django.template import loader
 
-        from portal.mail import queue_templated_email
+        from common.mail import queue_templated_email
 
         context = {**context, "portal_base_url": settings.PORTAL_BASE_URL}
         subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())

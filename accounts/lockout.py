@@ -12,7 +12,7 @@ from axes' rows here.
 Concurrency: axes checks the count, then the password, then records the failure. Requests that
 arrive together all see the same count, so twenty at once would all have their password
 checked. Each check therefore first takes a numbered place in an atomic Redis counter of checks
-under way (``accounts.ratelimit.begin_in_flight``) and counts those with the recorded failures;
+under way (``common.ratelimit.begin_in_flight``) and counts those with the recorded failures;
 the place is given back only once its failure is recorded (``PortalAxesHandler``) or the
 password turned out right (the password backends call ``release``). No more than the limit of
 wrong passwords is ever checked, whatever the number of web processes.
@@ -34,7 +34,7 @@ from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.ratelimit import begin_in_flight, end_in_flight
+from common.ratelimit import begin_in_flight, end_in_flight
 
 Reason = Literal["account", "address"]
 _PLACES = "login_gate_places"

@@ -55,7 +55,7 @@ def validate_factor_phone_number(raw: str) -> str:
         )
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if settings.TWILIO_LOOKUP_ENABLED:
-        from accounts.sms import carrier_line_type
+        from common.sms import carrier_line_type
 
         try:
             line_type = carrier_line_type(e164)

@@ -14,6 +14,7 @@ from django.db.models import ProtectedError
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.factors import second_factors
 from accounts.models import (
     ChangeRequestStatus,
     CompanyDetailsChangeRequest,
@@ -25,11 +26,9 @@ from accounts.models import (
 )
 from accounts.roles import support_group
 from audit.services import record
-from portal.mail import deliver_templated_email, portal_url
+from common.mail import deliver_templated_email, portal_url
 from support import services as support
 from support.models import Category
-from tokens import services as tokens
-from tokens.models import SmsDevice, Token, TokenKind
 
 # Letters and digits that cannot be confused with each other when read from an email.
 TEMPORARY_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -285,7 +284,7 @@ def remove_user(*, user: User, acting_user: User) -> None:
     _lock_organisation(user.organisation_id)
     user.refresh_from_db()
     check_keeps_an_admin(user)
-    tokens.delete_all_tokens(user=user)
+    second_factors().delete_all(user=user)
     record(action="user.removed", actor=acting_user, organisation=user.organisation, target=user.email)
     try:
         user.delete()
@@ -311,7 +310,7 @@ def reset_second_factors(*, user: User, acting_user: User) -> None:
             "or ask another admin or support.",
             code="self",
         )
-    tokens.delete_all_tokens(user=user)
+    second_factors().delete_all(user=user)
     record(action="user.factors_reset", actor=acting_user, subject_user=user, target=user.email)
     user.onboarded_at = None
     user.fallback_phone_reminder = False
@@ -328,36 +327,13 @@ def next_onboarding_step(user: User) -> str | None:
     """The URL name of the setup step the user must complete next, or None when done."""
     if user.must_change_password or not user.has_usable_password():
         return "onboarding-password"
-    if not tokens.has_factor(user):
+    if not second_factors().has_factor(user):
         # Only during set-up: a user who finished it and has lost every factor since cannot add
         # one without a second factor; an admin resets their factors (a new temporary password).
         return "onboarding-authenticator" if user.onboarded_at is None else None
     if user.onboarded_at is None:
         return "onboarding-phone"
     return None
-
-
-def start_fallback_phone(*, user: User, raw_number: str) -> SmsDevice:
-    """Register an unconfirmed fallback number and text it a confirmation code."""
-    return tokens.start_sms(user=user, number=raw_number, acting_user=user)
-
-
-def pending_fallback_phone(user: User) -> SmsDevice | None:
-    return SmsDevice.objects.filter(user=user, name="pending", confirmed=False).first()
-
-
-@transaction.atomic
-def confirm_fallback_phone(*, user: User, device: SmsDevice, token: str) -> bool:
-    confirmed = tokens.confirm_side_channel(
-        user=user, device=device, code=token, description="Fallback number", acting_user=user
-    )
-    if confirmed is None:
-        return False
-    user.mobile = device.number
-    user.fallback_phone_reminder = False
-    user.onboarded_at = user.onboarded_at or timezone.now()
-    user.save(update_fields=["mobile", "fallback_phone_reminder", "onboarded_at"])
-    return True
 
 
 def postpone_fallback_phone(*, user: User) -> None:
@@ -367,7 +343,7 @@ def postpone_fallback_phone(*, user: User) -> None:
 
 
 def has_fallback_phone(user: User) -> bool:
-    return Token.objects.filter(user=user, kind=TokenKind.SMS).exists()
+    return second_factors().has_fallback_phone(user)
 
 
 # --- Profile ----------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from audit.models import AuditEvent
-from portal.admin import ReadOnlyModelAdmin
+from common.admin import ReadOnlyModelAdmin
 
 
 @admin.register(AuditEvent)

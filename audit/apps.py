@@ -4,6 +4,3 @@ from django.apps import AppConfig
 class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = "Audit trail"
-
-    def ready(self) -> None:
-        from audit import signals  # noqa: F401 - connects the login receivers

@@ -5,7 +5,7 @@ from contextvars import ContextVar
 
 from django.http import HttpRequest, HttpResponse
 
-from portal.ip import client_ip
+from common.ip import client_ip
 
 current_ip: ContextVar[str | None] = ContextVar("audit_current_ip", default=None)
 

@@ -1,10 +1,15 @@
+from __future__ import annotations
+
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import User
 from audit.models import AuditEvent
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 
 def organisation_events(*, user: User) -> QuerySet[AuditEvent]:

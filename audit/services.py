@@ -1,6 +1,8 @@
+from __future__ import annotations
+
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -8,10 +10,12 @@ from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.models import Organisation, User
 from audit.context import current_ip
 from audit.models import AuditEvent
-from portal.ip import client_ip as request_client_ip
+from common.ip import client_ip as request_client_ip
+
+if TYPE_CHECKING:
+    from accounts.models import Organisation, User
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +26,7 @@ RETENTION_SETTING = "portal.audit_retention"
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    """The client's address (portal.ip: behind trusted proxies, from X-Forwarded-For), or the
+    """The client's address (common.ip: behind trusted proxies, from X-Forwarded-For), or the
     current request's when a service records without being handed the request."""
     if request is None:
         return current_ip.get()

@@ -22,7 +22,7 @@ from audit.services import record
 from billing import formatting, services
 from billing.forms import check_attached_pdf
 from billing.models import Invoice, InvoiceLine, Status
-from portal.downloads import attachment_response
+from common.downloads import attachment_response
 
 # Fields that make up the document; frozen once it is published.
 DOCUMENT_FIELDS = [

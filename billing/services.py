@@ -14,7 +14,7 @@ from audit.services import record
 from billing import formatting
 from billing.models import Invoice, Status
 from billing.pdf import render_invoice_pdf
-from portal.mail import portal_url, queue_templated_email
+from common.mail import portal_url, queue_templated_email
 
 # Where an invoice may go from each status (support changes it in the admin). Issuing happens
 # only through publish(); a void invoice stays void (issue a new one instead).

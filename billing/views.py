@@ -12,7 +12,7 @@ from accounts.types import AuthenticatedRequest
 from audit.services import record
 from billing import selectors, services
 from billing.forms import InvoiceFilterForm
-from portal.downloads import attachment_response
+from common.downloads import attachment_response
 
 PAGE_SIZE = 24
 

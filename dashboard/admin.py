@@ -2,8 +2,8 @@
 
 from django.contrib import admin
 
+from common.admin import ReadOnlyModelAdmin
 from dashboard.models import DailyMethodCount, ErrorLog, IngestedBatch, VaultStat
-from portal.admin import ReadOnlyModelAdmin
 
 
 class ReadOnlyAdmin(ReadOnlyModelAdmin):

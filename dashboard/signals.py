@@ -13,8 +13,8 @@ from django.db.models.signals import post_delete, post_save
 from django_otp.models import Device
 
 from accounts.models import CompanyDetailsChangeRequest, Organisation, User
+from common import fragments
 from dashboard import summary
-from portal import fragments
 from tokens.models import Token, TokenType
 
 

@@ -29,8 +29,8 @@ from django.utils.safestring import SafeString
 from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.models import User
+from common import fragments
 from dashboard import charts, selectors
-from portal import fragments
 from tokens import selectors as token_selectors
 
 USAGE_SECONDS = 60

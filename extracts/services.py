@@ -34,11 +34,11 @@ from django.utils.text import slugify
 
 from accounts.models import Organisation, Role, User
 from audit.services import record
+from common.mail import portal_url, queue_templated_email
 from extracts import locks, vault
 from extracts.models import ACTIVE_STATUSES, ExtractRequest, ExtractSchedule, Frequency, Kind, Status
 from files.models import Section, StoredFile
 from files.services import store_file
-from portal.mail import portal_url, queue_templated_email
 
 logger = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from accounts.types import acting_user
+from common.admin import ReadOnlyModelAdmin
 from files import services
 from files.models import Section, StoredFile
 from files.views import download_response
-from portal.admin import ReadOnlyModelAdmin
 
 
 class ReviewFilter(admin.SimpleListFilter):

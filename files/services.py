@@ -25,9 +25,9 @@ from django.utils.http import content_disposition_header
 
 from accounts.models import Organisation, PortalPermission, User
 from audit.services import record
+from common.mail import portal_url, queue_templated_email
 from files.models import Section, StoredFile
 from files.uploads import KINDS, check_upload, clean_name
-from portal.mail import portal_url, queue_templated_email
 
 UPLOAD_SECTIONS = (Section.COMPLIANCE, Section.OTHER)
 # Extracts carry the vault's tokens: only the organisation's admins see them.

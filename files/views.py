@@ -18,11 +18,11 @@ from django.utils import timezone
 
 from accounts.models import PortalPermission, User
 from accounts.types import AuthenticatedRequest
+from common.downloads import attachment_response
 from files import selectors, services
 from files.forms import UploadForm
 from files.models import Section, StoredFile
 from files.upload_handlers import upload_refusal
-from portal.downloads import attachment_response
 
 PAGE_SIZE = 50
 

@@ -100,9 +100,11 @@ INSTALLED_APPS = [
     "two_factor",
     "axes",
     "csp",
+    "common",
     "accounts",
     "audit",
     "tokens",
+    "signin",
     "platform_api",
     "dashboard",
     "whitelist",
@@ -110,6 +112,7 @@ INSTALLED_APPS = [
     "support",
     "billing",
     "extracts",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -126,7 +129,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "portal.observability.RequestUserContextMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
-    "accounts.middleware.PortalAccessMiddleware",
+    "signin.middleware.PortalAccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -253,12 +256,12 @@ AXES_USERNAME_CALLABLE = "accounts.backends.axes_username"
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_VERBOSE = False
-# The client's address behind a reverse proxy (portal.ip.client_ip, used by axes, the audit trail
+# The client's address behind a reverse proxy (common.ip.client_ip, used by axes, the audit trail
 # and the password-reset limit): X-Forwarded-For is believed only when one of these says how many
 # proxies (or which ones, outermost first) are in front of the portal; otherwise REMOTE_ADDR.
 AXES_IPWARE_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0) or None
 AXES_IPWARE_PROXY_TRUSTED_IPS = env_list("DJANGO_TRUSTED_PROXIES", []) or None
-AXES_CLIENT_IP_CALLABLE = "portal.ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "common.ip.client_ip"
 
 # --- Platform API, dashboard, whitelist ---------------------------------------------------------
 # Usage batches of 5,000 events with error details fit well inside this.

@@ -8,10 +8,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/platform/v1/", include("platform_api.urls")),
     path("", include("dashboard.urls")),  # the home page is the usage dashboard
+    path("", include("signin.urls")),
     path("", include("accounts.urls")),
     path("", include("tokens.urls")),
     path("", include("support.urls")),
-    path("", include("audit.urls")),
+    path("", include("audit_trail.urls")),
     path("", include("whitelist.urls")),
     path("", include("billing.urls")),
     path("", include("files.urls")),

@@ -3,7 +3,8 @@ from typing import Any
 from django import forms
 
 from accounts.models import User
-from files.forms import MultipleFileField, UploadRefusalMixin, accepted_kinds
+from common.forms import MultipleFileField
+from files.forms import UploadRefusalMixin, accepted_kinds
 from files.upload_handlers import limits_help_text
 from support.models import Category, Status
 

@@ -10,12 +10,12 @@ from django.db.models.fields.files import FieldFile
 from django.urls import reverse
 
 from accounts.models import CompanyDetailsChangeRequest, User
-from accounts.ratelimit import enforce_hourly_limit
 from audit.services import record
+from common.mail import portal_url, queue_templated_email
+from common.ratelimit import enforce_hourly_limit
 from files.services import put_under_random_name, removed_on_failure
 from files.upload_handlers import too_big_together_message, too_many_message
 from files.uploads import KINDS, CheckedUpload, check_upload
-from portal.mail import portal_url, queue_templated_email
 from support.models import Attachment, Comment, Status, Ticket
 
 

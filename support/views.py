@@ -5,11 +5,11 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 
-from accounts.ratelimit import RateLimited
 from accounts.types import AuthenticatedRequest
 from audit.services import record
+from common.downloads import attachment_response
+from common.ratelimit import RateLimited
 from files.upload_handlers import upload_refusal
-from portal.downloads import attachment_response
 from support import selectors, services
 from support.forms import CommentForm, StatusFilterForm, TicketForm
 from support.models import Status

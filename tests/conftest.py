@@ -16,10 +16,10 @@ from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import sms
 from accounts.middleware import LAST_ACTIVITY_SESSION_KEY
 from accounts.models import User
 from accounts.roles import SUPPORT_GROUP
+from common import sms
 from portal.celery import app as celery_app
 from tests.factories import AdminFactory, OrganisationFactory, UserFactory
 from tests.twilio_http import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, RecordingTwilioHttp

@@ -1,7 +1,7 @@
 """Twilio, the one outside service, seen through its client's own HTTP seam.
 
 The real ``twilio.rest.Client`` builds and sends each request; only its ``http_client``
-(``accounts.sms.twilio_http_client``) is this recording stand-in. The ``twilio`` fixture
+(``common.sms.twilio_http_client``) is this recording stand-in. The ``twilio`` fixture
 (tests/conftest.py) puts it in place with test credentials.
 """
 

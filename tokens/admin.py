@@ -17,8 +17,8 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from accounts.models import User
-from accounts.ratelimit import RateLimited
 from accounts.types import acting_user
+from common.ratelimit import RateLimited
 from tokens import services
 from tokens.forms import HardwareTokenForm, ResyncForm, TestCodeForm
 from tokens.models import Token, TokenType

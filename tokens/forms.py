@@ -1,5 +1,4 @@
 from datetime import datetime, time
-from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -8,32 +7,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.phones import validate_factor_phone_number
+from common.forms import OneTimeCodeField, digits_only
 from tokens.models import Token
-
-
-def _digits(value: str) -> str:
-    code = value.strip().replace(" ", "")
-    # ASCII digits: "²" and other script's digits pass isdigit() but are no code of ours.
-    if not (code.isascii() and code.isdecimal()):
-        raise ValidationError("The code is made of digits only.")
-    return code
-
-
-class OneTimeCodeField(forms.CharField):
-    """A code from an authenticator app, hardware token, text or email: digits, spaces ignored."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("label", "Code")
-        kwargs.setdefault("max_length", 10)
-        kwargs.setdefault(
-            "widget",
-            forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
-        )
-        super().__init__(**kwargs)
-
-    def clean(self, value: Any) -> str:
-        code: str = super().clean(value)
-        return _digits(code) if code else code
 
 
 class CodeForm(forms.Form):
@@ -84,7 +59,7 @@ class HardwareTokenForm(forms.Form):
         return serial
 
     def clean_code(self) -> str:
-        return _digits(self.cleaned_data["code"])
+        return digits_only(self.cleaned_data["code"])
 
     def enrol(self, *, owner: User, acting_user: User, request: HttpRequest | None) -> Token | None:
         """Register the token; on refusal the reasons land on the form's fields and None is returned."""
@@ -142,7 +117,7 @@ class ResyncForm(forms.Form):
     second_code = forms.CharField(label="Next code", max_length=10, help_text="Press the button again.")
 
     def clean_first_code(self) -> str:
-        return _digits(self.cleaned_data["first_code"])
+        return digits_only(self.cleaned_data["first_code"])
 
     def clean_second_code(self) -> str:
-        return _digits(self.cleaned_data["second_code"])
+        return digits_only(self.cleaned_data["second_code"])

@@ -49,3 +49,8 @@ def access_token(*, actor: User, token_id: int) -> Token:
     if token is None or not can_manage_tokens_of(actor=actor, owner=token.user):
         raise Http404
     return token
+
+
+def has_fallback_phone(user: User) -> bool:
+    """Whether the user has a text-message factor (the fallback number of account set-up)."""
+    return Token.objects.filter(user=user, kind=TokenKind.SMS).exists()

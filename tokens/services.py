@@ -23,9 +23,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
 from accounts.phones import validate_factor_phone_number
-from accounts.ratelimit import enforce_hourly_limit
 from audit.services import record
-from portal.mail import queue_templated_email
+from common.mail import queue_templated_email
+from common.ratelimit import enforce_hourly_limit
 from tokens import backup_codes, selectors
 from tokens.models import EmailCodeDevice, SmsDevice, Token, TokenKind
 
@@ -477,7 +477,7 @@ def send_code(*, device: SmsDevice | EmailCodeDevice, user: User) -> None:
     device.refresh_from_db()  # the caller's object then holds the code sent
     allowed, info = device.generate_is_allowed()
     if not allowed and info and info.get("next_generation_at"):
-        from accounts.ratelimit import RateLimited
+        from common.ratelimit import RateLimited
 
         wait = max(1, int((info["next_generation_at"] - timezone.now()).total_seconds()) + 1)
         raise RateLimited(f"A code was just sent. Please wait {wait} seconds before asking for another.", wait)
@@ -497,7 +497,7 @@ def send_code(*, device: SmsDevice | EmailCodeDevice, user: User) -> None:
     }
     from django.template.loader import render_to_string
 
-    from accounts.tasks import send_sms
+    from common.tasks import send_sms
 
     if isinstance(device, SmsDevice):
         to = str(device.number)

@@ -15,9 +15,9 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from accounts import selectors as account_selectors
 from accounts.models import User
 from accounts.qr import authenticator_setup
-from accounts.ratelimit import RateLimited
 from accounts.reauth import recent_password_required
 from accounts.types import AuthenticatedRequest
+from common.ratelimit import RateLimited
 from tokens import selectors, services
 from tokens.forms import (
     CodeForm,

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from portal.admin import ReadOnlyModelAdmin
+from common.admin import ReadOnlyModelAdmin
 from whitelist.models import WhitelistEntry
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Organisation, PortalPermission, Role, User
 from audit.services import record
-from portal.mail import portal_url, queue_templated_email
+from common.mail import portal_url, queue_templated_email
 from whitelist.models import DESCRIPTION_MAX_LENGTH, WhitelistEntry
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -6,8 +6,8 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.forms import ChangeRequestForm, ContactNumbersForm
-from accounts.ratelimit import RateLimited
 from accounts.types import AuthenticatedRequest
+from common.ratelimit import RateLimited
 from files.upload_handlers import upload_refusal
 
 

@@ -14,8 +14,8 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
-from accounts.management.commands.seed_demo import DEMO_PASSWORD
 from accounts.models import ChangeRequestStatus, CompanyDetailsChangeRequest, Organisation, Role, User
+from demo.management.commands.seed_demo import DEMO_PASSWORD
 from tests.conftest import log_in, make_support_group
 from tests.conftest import page_text as _page
 from tests.factories import PASSWORD, NewUserFactory, OrganisationFactory, UserFactory

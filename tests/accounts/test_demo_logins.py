@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django_otp.plugins.otp_static.models import StaticToken
 
-from accounts.management.commands.seed_demo import DEMO_PASSWORD
+from demo.management.commands.seed_demo import DEMO_PASSWORD
 
 
 @pytest.mark.django_db(databases=["default", "vault"])  # seed_demo also fills the demo vault

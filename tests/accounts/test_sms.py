@@ -1,7 +1,7 @@
 """Text messages through Twilio, exercised end to end through the Twilio client's own HTTP seam.
 
 Twilio is the one outside service: the real ``twilio.rest.Client`` builds and sends each request,
-and only its ``http_client`` (``accounts.sms.twilio_http_client``) is a recording stand-in.
+and only its ``http_client`` (``common.sms.twilio_http_client``) is a recording stand-in.
 """
 
 import re

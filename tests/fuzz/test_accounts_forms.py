@@ -15,11 +15,11 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from accounts import services
 from accounts.models import CompanyDetailsChangeRequest, PortalPermission, Role, User
 from accounts.reauth import SESSION_KEY as REAUTHENTICATED_AT
-from accounts.views.auth import PENDING_LOGIN
 from audit.models import AuditEvent
+from signin import services as signin_services
+from signin.views.auth import PENDING_LOGIN
 from support.models import Attachment, Ticket
 from tests.conftest import log_in
 from tests.factories import PASSWORD, UserFactory
@@ -260,7 +260,7 @@ def test_setup_fallback_number_texts_a_code_only_to_a_usable_number(organisation
 def test_setup_fallback_code_finishes_set_up_only_with_the_texted_code(organisation, submission):
     forget_rate_limits()
     user, client = _on_phone_step(organisation)
-    device = services.start_fallback_phone(user=user, raw_number="+44 7400 123456")
+    device = signin_services.start_fallback_phone(user=user, raw_number="+44 7400 123456")
 
     response = submission.filled(code=str(device.token)).post(client, "/setup/phone/")
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.test import RequestFactory
 
 from audit.models import AuditEvent
-from portal.ip import client_ip
+from common.ip import client_ip
 from tests.conftest import page_text
 
 PROXY = "10.0.0.2"  # the TLS proxy, as the portal sees it

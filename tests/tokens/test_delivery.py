@@ -2,7 +2,7 @@
 be sent, and delivery through Celery with Twilio's retries.
 
 Text messages go through the real Twilio client; only its HTTP layer is the recording stand-in
-from the SMS tests (``accounts.sms.twilio_http_client``). Emails land in ``mail.outbox``. Both are
+from the SMS tests (``common.sms.twilio_http_client``). Emails land in ``mail.outbox``. Both are
 sent after commit, so each sending call runs inside ``django_capture_on_commit_callbacks``.
 """
 
@@ -20,7 +20,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_email.models import EmailDevice
 
 from accounts.models import User
-from accounts.ratelimit import RateLimited
+from common.ratelimit import RateLimited
 from portal.celery import app as celery_app
 from tests.factories import UserFactory
 from tests.tokens.helpers import let_throttle_pass, settings_under_environment

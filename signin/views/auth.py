@@ -18,8 +18,8 @@ from django_otp import login as otp_login
 
 from accounts.forms import CodeForm, LoginForm, QueuedPasswordResetForm
 from accounts.models import User
-from accounts.ratelimit import RateLimited, enforce_hourly_limit
 from audit.services import record
+from common.ratelimit import RateLimited, enforce_hourly_limit
 from tokens import selectors
 from tokens import services as tokens
 
@@ -131,7 +131,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("password-reset-sent")
 
     def form_valid(self, form: QueuedPasswordResetForm) -> HttpResponse:
-        from portal.ip import client_ip  # the client behind trusted proxies, as for the login locks
+        from common.ip import client_ip  # the client behind trusted proxies, as for the login locks
 
         try:
             enforce_hourly_limit(

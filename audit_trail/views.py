@@ -9,9 +9,9 @@ from django.shortcuts import render
 from accounts import selectors as account_selectors
 from accounts.types import AuthenticatedRequest
 from audit import selectors
-from audit.forms import AuditFilterForm
 from audit.models import AuditEvent
-from portal.csv_export import csv_response
+from audit_trail.forms import AuditFilterForm
+from common.csv_export import csv_response
 
 
 def _filtered(request: AuthenticatedRequest) -> tuple[AuditFilterForm, QuerySet[AuditEvent]]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from audit import views
+from audit_trail import views
 
 urlpatterns = [
     path("audit/", views.audit_trail, name="audit-trail"),

@@ -17,9 +17,10 @@ from accounts.forms import PhoneNumberForm, TokenForm
 from accounts.middleware import onboarding_view
 from accounts.models import User
 from accounts.qr import authenticator_setup
-from accounts.ratelimit import RateLimited
 from accounts.types import AuthenticatedRequest
 from audit.services import record
+from common.ratelimit import RateLimited
+from signin import services as signin_services
 from tokens import services as tokens
 from tokens.models import SmsDevice
 
@@ -99,7 +100,7 @@ def setup_authenticator(request: AuthenticatedRequest) -> HttpResponse:
 
 
 def _pending_phone(user: User) -> SmsDevice | None:
-    return services.pending_fallback_phone(user)
+    return signin_services.pending_fallback_phone(user)
 
 
 @onboarding_view
@@ -117,7 +118,7 @@ def setup_phone(request: AuthenticatedRequest) -> HttpResponse:
     code_form = TokenForm(request.POST if "token" in request.POST else None)
     if number_form.is_bound and number_form.is_valid():
         try:
-            pending = services.start_fallback_phone(user=user, raw_number=number_form.cleaned_data["number"])
+            pending = signin_services.start_fallback_phone(user=user, raw_number=number_form.cleaned_data["number"])
             messages.info(request, f"We sent a code to {pending.number.as_international}.")
             return redirect("onboarding-phone")
         except (RateLimited, ValidationError) as exc:
@@ -127,7 +128,7 @@ def setup_phone(request: AuthenticatedRequest) -> HttpResponse:
         messages.error(request, "Enter your mobile number first: we text it a code to confirm.")
     if code_form.is_bound and code_form.is_valid() and pending is not None:
         try:
-            confirmed = services.confirm_fallback_phone(
+            confirmed = signin_services.confirm_fallback_phone(
                 user=user, device=pending, token=code_form.cleaned_data["token"]
             )
         except ValidationError as exc:  # too many wrong codes: how long to wait

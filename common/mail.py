@@ -56,6 +56,6 @@ def queue_templated_email(*, template: str, subject: str, context: Mapping[str, 
 
 
 def _queue(*, subject: str, body: str, html: str, address: str) -> None:
-    from accounts.tasks import send_email
+    from common.tasks import send_email
 
     transaction.on_commit(lambda: send_email.delay(subject=subject, body=body, html=html, to=[address]))

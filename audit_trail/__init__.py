@@ -1,0 +1,1 @@
+"""The audit trail page: a feature view above the audit record (audit), which imports no feature."""
