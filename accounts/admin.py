@@ -1,4 +1,4 @@
-"""The support staff's pages for organisations, users and company-details requests."""
+"""The support staff's pages for organisations and users (company-details requests: support/admin.py)."""
 
 from typing import Any
 
@@ -11,13 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts import services
-from accounts.models import (
-    ChangeRequestStatus,
-    CompanyDetailsChangeRequest,
-    Organisation,
-    Role,
-    User,
-)
+from accounts.models import Organisation, Role, User
 from accounts.types import acting_user
 
 
@@ -246,40 +240,3 @@ class UserAdmin(admin.ModelAdmin):
             self.message_user(
                 request, f"Second factors reset for {done} user(s). Each gets an email with a temporary password."
             )
-
-
-@admin.register(CompanyDetailsChangeRequest)
-class CompanyDetailsChangeRequestAdmin(admin.ModelAdmin):
-    list_display = ["organisation", "requested_by", "status", "created_at", "handled_by"]
-    list_filter = ["status"]
-    list_select_related = ["organisation", "requested_by", "handled_by"]
-    readonly_fields = [
-        "organisation",
-        "requested_by",
-        "name",
-        "registration_number",
-        "vat_number",
-        "address",
-        "country",
-        "message",
-        "status",
-        "created_at",
-        "handled_by",
-        "handled_at",
-    ]
-    actions = ["apply_requests", "reject_requests"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    @admin.action(description="Apply the requested changes to the organisation", permissions=["change"])
-    def apply_requests(self, request: HttpRequest, queryset: QuerySet[CompanyDetailsChangeRequest]) -> None:
-        for change_request in queryset.filter(status=ChangeRequestStatus.OPEN):
-            services.apply_change_request(change_request=change_request, acting_user=acting_user(request))
-        self.message_user(request, "Open requests applied.")
-
-    @admin.action(description="Reject the selected requests", permissions=["change"])
-    def reject_requests(self, request: HttpRequest, queryset: QuerySet[CompanyDetailsChangeRequest]) -> None:
-        for change_request in queryset.filter(status=ChangeRequestStatus.OPEN):
-            services.reject_change_request(change_request=change_request, acting_user=acting_user(request))
-        self.message_user(request, "Open requests rejected.")

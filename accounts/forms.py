@@ -5,11 +5,9 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.exceptions import ValidationError
 
-from accounts.models import CompanyDetailsChangeRequest, PortalPermission, Role, User
+from accounts.models import PortalPermission, Role, User
 from accounts.phones import parse_phone_number, validate_factor_phone_number
-from common.forms import MultipleFileField, OneTimeCodeField
-from files.forms import UploadRefusalMixin, accepted_kinds
-from files.upload_handlers import limits_help_text
+from common.forms import OneTimeCodeField
 
 
 class LoginForm(AuthenticationForm):
@@ -98,36 +96,6 @@ class ContactNumbersForm(forms.Form):
 
     def clean_mobile(self) -> str:
         return _optional_phone(self.cleaned_data["mobile"])
-
-
-class ChangeRequestForm(UploadRefusalMixin, forms.ModelForm):
-    file_field = "documents"
-    # Bounded here (the columns are text): the request becomes a ticket, whose body holds 10,000 characters.
-    address = forms.CharField(
-        label="New registered address", max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3})
-    )
-    message = forms.CharField(
-        label="Message",
-        max_length=5_000,
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=CompanyDetailsChangeRequest._meta.get_field("message").help_text,
-    )
-    documents = MultipleFileField(
-        label="Supporting documents",
-        required=False,
-    )
-
-    class Meta:
-        model = CompanyDetailsChangeRequest
-        fields = ["name", "registration_number", "vat_number", "address", "country", "message"]
-        labels = {"name": "New registered name"}
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields[
-            "documents"
-        ].help_text = f"For example a certificate of incorporation. {accepted_kinds()}. {limits_help_text()}"
 
 
 permission_field = forms.MultipleChoiceField(

@@ -1,14 +1,13 @@
 """Every write of the accounts app: organisations, users, onboarding and profile changes."""
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.urls import reverse
@@ -16,8 +15,6 @@ from django.utils import timezone
 
 from accounts.factors import second_factors
 from accounts.models import (
-    ChangeRequestStatus,
-    CompanyDetailsChangeRequest,
     Organisation,
     PortalPermission,
     Role,
@@ -27,8 +24,6 @@ from accounts.models import (
 from accounts.roles import support_group
 from audit.services import record
 from common.mail import deliver_templated_email, portal_url
-from support import services as support
-from support.models import Category
 
 # Letters and digits that cannot be confused with each other when read from an email.
 TEMPORARY_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -83,6 +78,37 @@ def mark_organisation_verified(*, organisation: Organisation, verified: bool, ac
         target=organisation.name,
     )
     return organisation
+
+
+@transaction.atomic
+def update_company_details(
+    *,
+    organisation: Organisation,
+    acting_user: User,
+    name: str | None = None,
+    registration_number: str | None = None,
+    vat_number: str | None = None,
+    address: str | None = None,
+    country: str | None = None,
+) -> Organisation:
+    """Change the registered company details (support does, from a customer's request).
+
+    Only the details given (not None) change; the organisation row is locked while they are written.
+    """
+    org = _lock_organisation(organisation.pk)
+    changes = {
+        "name": name,
+        "registration_number": registration_number,
+        "vat_number": vat_number,
+        "address": address,
+        "country": country,
+    }
+    for field, value in changes.items():
+        if value is not None:
+            setattr(org, field, value)
+    org.save()
+    record(action="company.details_changed", actor=acting_user, organisation=org, target=org.name)
+    return org
 
 
 # --- Users ------------------------------------------------------------------------------------
@@ -355,54 +381,3 @@ def update_contact_numbers(*, user: User, telephone: str, mobile: str) -> User:
     user.save(update_fields=["telephone", "mobile"])
     record(action="profile.numbers_changed", actor=user, subject_user=user, target=user.email)
     return user
-
-
-@transaction.atomic
-def request_company_details_change(
-    *, user: User, changes: dict[str, str], message: str, files: Sequence[UploadedFile] = ()
-) -> CompanyDetailsChangeRequest:
-    """Stored for support as a company-details ticket (with any supporting documents)."""
-    assert user.organisation is not None
-    changes = {k: v.strip() for k, v in changes.items() if v and v.strip()}
-    if not changes:
-        raise ValidationError("Fill in at least one detail you want changed.", code="empty")
-    change_request = CompanyDetailsChangeRequest.objects.create(
-        organisation=user.organisation, requested_by=user, message=message.strip(), **changes
-    )
-    record(action="company.change_requested", actor=user, target=user.organisation.name, fields=sorted(changes))
-    support.open_ticket(
-        user=user,
-        subject=f"Change of company details for {user.organisation.name}",
-        body=support.company_change_ticket_body(change_request),
-        category=Category.COMPANY_DETAILS,
-        files=files,
-        change_request=change_request,
-    )
-    return change_request
-
-
-@transaction.atomic
-def apply_change_request(*, change_request: CompanyDetailsChangeRequest, acting_user: User) -> Organisation:
-    change_request = CompanyDetailsChangeRequest.objects.select_for_update().get(pk=change_request.pk)
-    if change_request.status != ChangeRequestStatus.OPEN:
-        raise ValidationError("This request has already been handled.", code="handled")
-    org = _lock_organisation(change_request.organisation_id)
-    for field, value in change_request.requested_changes().items():
-        setattr(org, field, value)
-    org.save()
-    change_request.status = ChangeRequestStatus.APPLIED
-    change_request.handled_by = acting_user
-    change_request.handled_at = timezone.now()
-    change_request.save(update_fields=["status", "handled_by", "handled_at"])
-    record(action="company.details_changed", actor=acting_user, organisation=org, target=org.name)
-    support.close_for_change_request(change_request=change_request, acting_user=acting_user, applied=True)
-    return org
-
-
-@transaction.atomic
-def reject_change_request(*, change_request: CompanyDetailsChangeRequest, acting_user: User) -> None:
-    change_request.status = ChangeRequestStatus.REJECTED
-    change_request.handled_by = acting_user
-    change_request.handled_at = timezone.now()
-    change_request.save(update_fields=["status", "handled_by", "handled_at"])
-    support.close_for_change_request(change_request=change_request, acting_user=acting_user, applied=False)

@@ -5,11 +5,11 @@ from accounts.middleware import onboarding_view
 from accounts.views import profile, users
 
 # Login, password reset, account set-up and re-authentication: signin/urls.py (same paths and names).
+# The company-details request posted from the profile page: support/urls.py (same path and name).
 urlpatterns = [
     # Reachable in the middle of account set-up too.
     path("logout/", onboarding_view(auth_views.LogoutView.as_view()), name="logout"),
     path("profile/", profile.profile, name="profile"),
-    path("profile/company-change/", profile.request_company_change, name="company-change-request"),
     path("users/", users.user_list, name="user-list"),
     path("users/add/", users.user_add, name="user-add"),
     path("users/<int:user_id>/", users.user_detail, name="user-detail"),

@@ -1,12 +1,16 @@
-"""Support works tickets here: reply, change status, assign; and manages the Resources page."""
+"""Support works tickets here: reply, change status, assign; applies or rejects company-details
+requests (the model is accounts', so the pages stay under /admin/accounts/); and manages the
+Resources page."""
 
 from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.db import models
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts.models import ChangeRequestStatus, CompanyDetailsChangeRequest
 from accounts.types import acting_user
 from support import services
 from support.models import Attachment, Comment, ResourceLink, Ticket
@@ -90,3 +94,40 @@ class ResourceLinkAdmin(admin.ModelAdmin):
     list_editable = ["position"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # Django 6's default
     list_filter = ["group"]
+
+
+@admin.register(CompanyDetailsChangeRequest)
+class CompanyDetailsChangeRequestAdmin(admin.ModelAdmin):
+    list_display = ["organisation", "requested_by", "status", "created_at", "handled_by"]
+    list_filter = ["status"]
+    list_select_related = ["organisation", "requested_by", "handled_by"]
+    readonly_fields = [
+        "organisation",
+        "requested_by",
+        "name",
+        "registration_number",
+        "vat_number",
+        "address",
+        "country",
+        "message",
+        "status",
+        "created_at",
+        "handled_by",
+        "handled_at",
+    ]
+    actions = ["apply_requests", "reject_requests"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Apply the requested changes to the organisation", permissions=["change"])
+    def apply_requests(self, request: HttpRequest, queryset: QuerySet[CompanyDetailsChangeRequest]) -> None:
+        for change_request in queryset.filter(status=ChangeRequestStatus.OPEN):
+            services.apply_change_request(change_request=change_request, acting_user=acting_user(request))
+        self.message_user(request, "Open requests applied.")
+
+    @admin.action(description="Reject the selected requests", permissions=["change"])
+    def reject_requests(self, request: HttpRequest, queryset: QuerySet[CompanyDetailsChangeRequest]) -> None:
+        for change_request in queryset.filter(status=ChangeRequestStatus.OPEN):
+            services.reject_change_request(change_request=change_request, acting_user=acting_user(request))
+        self.message_user(request, "Open requests rejected.")

@@ -2,7 +2,7 @@ from typing import Any
 
 from django import forms
 
-from accounts.models import User
+from accounts.models import CompanyDetailsChangeRequest, User
 from common.forms import MultipleFileField
 from files.forms import UploadRefusalMixin, accepted_kinds
 from files.upload_handlers import limits_help_text
@@ -73,3 +73,33 @@ class CommentForm(UploadRefusalMixin, forms.Form):
 
 class StatusFilterForm(forms.Form):
     status = forms.ChoiceField(label="Status", choices=[("", "Any status"), *Status.choices], required=False)
+
+
+class ChangeRequestForm(UploadRefusalMixin, forms.ModelForm):
+    file_field = "documents"
+    # Bounded here (the columns are text): the request becomes a ticket, whose body holds 10,000 characters.
+    address = forms.CharField(
+        label="New registered address", max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    message = forms.CharField(
+        label="Message",
+        max_length=5_000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=CompanyDetailsChangeRequest._meta.get_field("message").help_text,
+    )
+    documents = MultipleFileField(
+        label="Supporting documents",
+        required=False,
+    )
+
+    class Meta:
+        model = CompanyDetailsChangeRequest
+        fields = ["name", "registration_number", "vat_number", "address", "country", "message"]
+        labels = {"name": "New registered name"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields[
+            "documents"
+        ].help_text = f"For example a certificate of incorporation. {accepted_kinds()}. {limits_help_text()}"

@@ -1,4 +1,5 @@
-"""Tickets: open, comment, attach, close and reopen; everyone included hears about it."""
+"""Tickets: open, comment, attach, close and reopen; everyone included hears about it. A request to
+change the company details is a ticket too: requested here, applied or rejected by support."""
 
 from collections.abc import Iterable, Sequence
 
@@ -8,15 +9,17 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.urls import reverse
+from django.utils import timezone
 
-from accounts.models import CompanyDetailsChangeRequest, User
+from accounts import services as accounts
+from accounts.models import ChangeRequestStatus, CompanyDetailsChangeRequest, Organisation, User
 from audit.services import record
 from common.mail import portal_url, queue_templated_email
 from common.ratelimit import enforce_hourly_limit
 from files.services import put_under_random_name, removed_on_failure
 from files.upload_handlers import too_big_together_message, too_many_message
 from files.uploads import KINDS, CheckedUpload, check_upload
-from support.models import Attachment, Comment, Status, Ticket
+from support.models import Attachment, Category, Comment, Status, Ticket
 
 
 def check_attachments(files: Sequence[UploadedFile]) -> list[tuple[UploadedFile, CheckedUpload]]:
@@ -202,3 +205,55 @@ def company_change_ticket_body(change_request: CompanyDetailsChangeRequest) -> s
     lines = [f"- {field.replace('_', ' ')}: {value}" for field, value in change_request.requested_changes().items()]
     message = change_request.message or "(no message)"
     return "Please change our registered company details to:\n" + "\n".join(lines) + f"\n\nMessage: {message}"
+
+
+# --- Company-details change requests ----------------------------------------------------------
+
+
+@transaction.atomic
+def request_company_details_change(
+    *, user: User, changes: dict[str, str], message: str, files: Sequence[UploadedFile] = ()
+) -> CompanyDetailsChangeRequest:
+    """Stored for support as a company-details ticket (with any supporting documents)."""
+    assert user.organisation is not None
+    changes = {k: v.strip() for k, v in changes.items() if v and v.strip()}
+    if not changes:
+        raise ValidationError("Fill in at least one detail you want changed.", code="empty")
+    change_request = CompanyDetailsChangeRequest.objects.create(
+        organisation=user.organisation, requested_by=user, message=message.strip(), **changes
+    )
+    record(action="company.change_requested", actor=user, target=user.organisation.name, fields=sorted(changes))
+    open_ticket(
+        user=user,
+        subject=f"Change of company details for {user.organisation.name}",
+        body=company_change_ticket_body(change_request),
+        category=Category.COMPANY_DETAILS,
+        files=files,
+        change_request=change_request,
+    )
+    return change_request
+
+
+@transaction.atomic
+def apply_change_request(*, change_request: CompanyDetailsChangeRequest, acting_user: User) -> Organisation:
+    change_request = CompanyDetailsChangeRequest.objects.select_for_update().get(pk=change_request.pk)
+    if change_request.status != ChangeRequestStatus.OPEN:
+        raise ValidationError("This request has already been handled.", code="handled")
+    org = accounts.update_company_details(
+        organisation=change_request.organisation, acting_user=acting_user, **change_request.requested_changes()
+    )
+    change_request.status = ChangeRequestStatus.APPLIED
+    change_request.handled_by = acting_user
+    change_request.handled_at = timezone.now()
+    change_request.save(update_fields=["status", "handled_by", "handled_at"])
+    close_for_change_request(change_request=change_request, acting_user=acting_user, applied=True)
+    return org
+
+
+@transaction.atomic
+def reject_change_request(*, change_request: CompanyDetailsChangeRequest, acting_user: User) -> None:
+    change_request.status = ChangeRequestStatus.REJECTED
+    change_request.handled_by = acting_user
+    change_request.handled_at = timezone.now()
+    change_request.save(update_fields=["status", "handled_by", "handled_at"])
+    close_for_change_request(change_request=change_request, acting_user=acting_user, applied=False)

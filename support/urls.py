@@ -14,4 +14,6 @@ urlpatterns = [
         name="ticket-attachment",
     ),
     path("resources/", views.resources, name="resources"),
+    # Under the company details on the profile page (accounts/profile_page.py).
+    path("profile/company-change/", views.request_company_change, name="company-change-request"),
 ]

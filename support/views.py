@@ -4,14 +4,16 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from accounts.types import AuthenticatedRequest
+from accounts.views.profile import profile_context
 from audit.services import record
 from common.downloads import attachment_response
 from common.ratelimit import RateLimited
 from files.upload_handlers import upload_refusal
 from support import selectors, services
-from support.forms import CommentForm, StatusFilterForm, TicketForm
+from support.forms import ChangeRequestForm, CommentForm, StatusFilterForm, TicketForm
 from support.models import Status
 
 
@@ -108,3 +110,27 @@ def attachment_download(request: AuthenticatedRequest, ticket_id: int, attachmen
 
 def resources(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "support/resources.html", {"groups": selectors.resource_groups()})
+
+
+@require_POST
+def request_company_change(request: AuthenticatedRequest) -> HttpResponse:
+    """The form under the company details on the profile page: the request becomes a ticket."""
+    user = request.user
+    form = ChangeRequestForm(request.POST, request.FILES, refusal=upload_refusal(request))
+    limited = None
+    if form.is_valid():
+        data = form.cleaned_data
+        message = data.pop("message")
+        documents = data.pop("documents")
+        try:
+            services.request_company_details_change(user=user, changes=data, message=message, files=documents)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        except RateLimited as exc:  # a request is a new ticket for support
+            limited = exc
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Your request was sent to support. We will email you when it is handled.")
+            return redirect("profile")
+    response = render(request, "accounts/profile.html", profile_context(user, change_form=form), status=400)
+    return _refused(response, limited)

@@ -14,7 +14,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
-from accounts.models import ChangeRequestStatus, CompanyDetailsChangeRequest, Organisation, Role, User
+from accounts.models import Organisation, Role, User
 from demo.management.commands.seed_demo import DEMO_PASSWORD
 from tests.conftest import log_in, make_support_group
 from tests.conftest import page_text as _page
@@ -309,54 +309,6 @@ def test_resend_welcome_action_warns_for_a_user_with_a_password(
     # The admin capitalises the first letter of a message.
     assert "Member@acme.example: This user has already chosen a password" in _page(response)
     assert mail.outbox == []
-
-
-# --- Company details change requests ----------------------------------------------------------
-
-
-def test_applying_a_change_request_updates_the_organisation(support_client, support, member, organisation):
-    change_request = CompanyDetailsChangeRequest.objects.create(
-        organisation=organisation, requested_by=member, name="Acme Group Ltd", vat_number="GB111"
-    )
-
-    response = _action(
-        support_client, "/admin/accounts/companydetailschangerequest/", "apply_requests", [change_request]
-    )
-
-    assert "Open requests applied." in _page(response)
-    organisation.refresh_from_db()
-    assert organisation.name == "Acme Group Ltd"
-    assert organisation.vat_number == "GB111"
-    assert organisation.address == "1 High Street\nLondon"  # not asked for: unchanged
-    change_request.refresh_from_db()
-    assert change_request.status == ChangeRequestStatus.APPLIED
-    assert change_request.handled_by == support
-    assert change_request.handled_at is not None
-
-
-def test_rejecting_a_change_request_leaves_the_organisation_as_it_is(support_client, support, member, organisation):
-    change_request = CompanyDetailsChangeRequest.objects.create(
-        organisation=organisation, requested_by=member, name="Acme Group Ltd"
-    )
-
-    _action(support_client, "/admin/accounts/companydetailschangerequest/", "reject_requests", [change_request])
-
-    assert Organisation.objects.get(pk=organisation.pk).name == "Acme Payments Ltd"
-    change_request.refresh_from_db()
-    assert change_request.status == ChangeRequestStatus.REJECTED
-    assert change_request.handled_by == support
-
-
-def test_a_handled_request_is_not_applied_again(support_client, support, member, organisation):
-    change_request = CompanyDetailsChangeRequest.objects.create(
-        organisation=organisation, requested_by=member, name="Acme Group Ltd"
-    )
-    services.reject_change_request(change_request=change_request, acting_user=support)
-
-    _action(support_client, "/admin/accounts/companydetailschangerequest/", "apply_requests", [change_request])
-
-    assert Organisation.objects.get(pk=organisation.pk).name == "Acme Payments Ltd"
-    assert CompanyDetailsChangeRequest.objects.get(pk=change_request.pk).status == ChangeRequestStatus.REJECTED
 
 
 # --- Editing a user ---------------------------------------------------------------------------

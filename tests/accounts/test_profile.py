@@ -1,11 +1,9 @@
 """The profile page: own details, contact numbers, company details and requests to change them."""
 
 import pytest
-from django.conf import settings
-from django.core import mail
 from django.forms.models import model_to_dict
 
-from accounts.models import ChangeRequestStatus, CompanyDetailsChangeRequest, Organisation, User
+from accounts.models import CompanyDetailsChangeRequest, Organisation, User
 from tests.conftest import page_text as _page
 from tests.factories import OrganisationFactory
 
@@ -175,80 +173,6 @@ def test_company_details_cannot_be_changed_by_posting_fields(member_client, orga
     member_client.post("/profile/", {"save_numbers": "1", "telephone": "", "mobile": "", **forged})
 
     assert _org_row(organisation) == before
-
-
-def test_user_requests_a_change_of_company_details(
-    member_client, member, organisation, django_capture_on_commit_callbacks
-):
-    before = _org_row(organisation)
-
-    with django_capture_on_commit_callbacks(execute=True):
-        response = member_client.post(
-            "/profile/company-change/",
-            {"name": "Acme Payments Group Ltd", "address": "2 Low Road\nLeeds", "message": "We moved."},
-            follow=True,
-        )
-
-    assert response.redirect_chain == [("/profile/", 302)]
-    page = _page(response)
-    assert "Your request was sent to support." in page
-    assert "A change request is with support" in page
-
-    change_request = CompanyDetailsChangeRequest.objects.get()
-    assert change_request.organisation == organisation
-    assert change_request.requested_by == member
-    assert change_request.status == ChangeRequestStatus.OPEN
-    assert change_request.requested_changes() == {
-        "name": "Acme Payments Group Ltd",
-        "address": "2 Low Road\nLeeds",
-    }
-    assert change_request.message == "We moved."
-
-    assert len(mail.outbox) == 1
-    assert mail.outbox[0].to == [settings.SUPPORT_EMAIL]
-    assert "Acme Payments Ltd" in mail.outbox[0].subject
-    assert "- name: Acme Payments Group Ltd" in mail.outbox[0].body
-    assert "Message: We moved." in mail.outbox[0].body
-
-    # Until support applies it, the registered details stay as they are.
-    assert _org_row(organisation) == before
-
-
-def test_open_request_shows_on_the_home_page_too(member_client, owner, member):
-    member_client.post("/profile/company-change/", {"vat_number": "GB999999999"})
-
-    page = _page(member_client.get("/"))
-    assert "Change of company details, sent" in page
-    assert "Max Member" in page
-
-
-@pytest.mark.parametrize(
-    "form",
-    [{}, {"name": "   ", "country": ""}, {"message": "Please update our details."}],
-    ids=["nothing", "blank-spaces", "message-only"],
-)
-def test_empty_change_request_shows_a_message_and_stores_nothing(
-    member_client, form, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True):
-        response = member_client.post("/profile/company-change/", form)
-
-    assert response.status_code == 400
-    assert "Fill in at least one detail you want changed." in _page(response)
-    assert not CompanyDetailsChangeRequest.objects.exists()
-    assert mail.outbox == []
-
-
-def test_too_long_change_request_shows_a_message_and_stores_nothing(member_client):
-    response = member_client.post("/profile/company-change/", {"name": "x" * 201})
-
-    assert response.status_code == 400
-    assert "Ensure this value has at most 200 characters" in _page(response)
-    assert not CompanyDetailsChangeRequest.objects.exists()
-
-
-def test_change_request_page_refuses_get(member_client):
-    assert member_client.get("/profile/company-change/").status_code == 405
 
 
 def test_another_organisations_request_is_not_shown(member_client, outsider):

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 
-from accounts import services as account_services
+from support import services as support_services
 from tests.conftest import log_in
 from tests.factories import UserFactory
 from tokens import services as tokens
@@ -89,11 +89,11 @@ def test_a_colleagues_change_request_and_the_new_company_name_show_on_the_next_r
 ):
     assert "Requests with support" not in home(member_client)
 
-    change = account_services.request_company_details_change(user=owner, changes={"name": "Acme Ltd"}, message="")
+    change = support_services.request_company_details_change(user=owner, changes={"name": "Acme Ltd"}, message="")
     assert "Requests with support" in home(member_client)
 
     support = UserFactory.create(organisation=None, is_staff=True, email="support@portal.example")
-    account_services.apply_change_request(change_request=change, acting_user=support)
+    support_services.apply_change_request(change_request=change, acting_user=support)
     page = home(member_client)
 
     assert "Requests with support" not in page

@@ -1,5 +1,6 @@
 """The accounts forms through their views: login (both steps), password reset, account set-up,
-profile, company-details change, user management and the password confirmation of sudo mode."""
+profile, user management and the password confirmation of sudo mode (the company-details change
+request is support's: tests/fuzz/test_support_forms.py)."""
 
 import time
 from urllib.parse import urlencode, urlsplit
@@ -15,26 +16,22 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from accounts.models import CompanyDetailsChangeRequest, PortalPermission, Role, User
+from accounts.models import PortalPermission, Role, User
 from accounts.reauth import SESSION_KEY as REAUTHENTICATED_AT
 from audit.models import AuditEvent
 from signin import services as signin_services
 from signin.views.auth import PENDING_LOGIN
-from support.models import Attachment, Ticket
 from tests.conftest import log_in
 from tests.factories import PASSWORD, UserFactory
-from tests.fuzz.checks import assert_refused, counts, forget_rate_limits, sent, sent_none_of, stored_objects
+from tests.fuzz.checks import assert_refused, counts, forget_rate_limits, sent, sent_none_of
 from tests.fuzz.sessions import browser
 from tests.fuzz.strategies import (
-    ACCEPTED_CONTENT,
     CODE_LIKE,
     EMAIL_LIKE,
     FEW,
     FUZZ,
     PHONE_LIKE,
-    accepted_file,
     field_values,
-    file_names,
     printable_text,
     submissions,
 )
@@ -317,54 +314,6 @@ def test_contact_numbers_are_saved_in_e164_or_refused_with_a_reason(owner, owner
         assert not submission.pristine, "valid numbers were refused"
         assert_refused(response)
         assert (owner.telephone, owner.mobile, counts(AuditEvent)) == before
-
-
-# --- Profile: ChangeRequestForm (with documents) --------------------------------------------------
-
-DETAIL_FIELDS = {"name": 200, "registration_number": 64, "vat_number": 64, "address": 500, "country": 64}
-
-
-@st.composite
-def change_requests(draw: st.DrawFn) -> dict[str, object]:
-    chosen = draw(st.sets(st.sampled_from(sorted(DETAIL_FIELDS)), min_size=1))
-    data: dict[str, object] = {field: draw(printable_text) for field in chosen}
-    data["message"] = draw(printable_text | st.just(""))
-    documents = draw(st.lists(st.tuples(file_names, st.sampled_from(ACCEPTED_CONTENT)), max_size=2))
-    if documents:
-        data["documents"] = [accepted_file(name, content) for name, content in documents]
-    return data
-
-
-CHANGE_ROWS = (CompanyDetailsChangeRequest, Ticket, Attachment)
-
-
-@FEW
-@given(submission=submissions(change_requests()))
-def test_company_change_request_is_stored_with_its_ticket_or_not_at_all(owner, owner_client, submission):
-    before, objects = counts(*CHANGE_ROWS), len(stored_objects())
-
-    forget_rate_limits()  # a request is a new ticket: limited per user and organisation per hour
-    response = submission.post(owner_client, "/profile/company-change/")
-
-    requested = response.status_code == 302
-    event("requested" if requested else "refused")
-    if requested:
-        assert response.url == "/profile/"
-        files = len(response.wsgi_request.FILES.getlist("documents"))
-        assert counts(*CHANGE_ROWS) == {
-            "accounts.CompanyDetailsChangeRequest": before["accounts.CompanyDetailsChangeRequest"] + 1,
-            "support.Ticket": before["support.Ticket"] + 1,
-            "support.Attachment": before["support.Attachment"] + files,
-        }
-        assert len(stored_objects()) == objects + files
-        change = CompanyDetailsChangeRequest.objects.latest("id")
-        for field in DETAIL_FIELDS:
-            assert getattr(change, field) == sent(response, field).strip()
-    else:
-        assert not submission.pristine, "a filled-in change request was refused"
-        assert_refused(response)
-        assert counts(*CHANGE_ROWS) == before
-        assert len(stored_objects()) == objects
 
 
 # --- User management: AddUserForm and ChangeUserForm ----------------------------------------------

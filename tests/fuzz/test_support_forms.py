@@ -1,14 +1,17 @@
-"""TicketForm at /tickets/new/, CommentForm at /tickets/<id>/ and StatusFilterForm at /tickets/."""
+"""TicketForm at /tickets/new/, CommentForm at /tickets/<id>/, StatusFilterForm at /tickets/ and
+ChangeRequestForm at /profile/company-change/ (a company-details change is a ticket)."""
 
 import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
+from accounts.models import CompanyDetailsChangeRequest
 from support.models import Attachment, Comment, Status, Ticket
 from support.services import open_ticket
 from tests.fuzz.checks import assert_filter_page, assert_refused, counts, forget_rate_limits, sent, stored_objects
 from tests.fuzz.strategies import (
     ACCEPTED_CONTENT,
+    FEW,
     FUZZ,
     NUMBERS,
     accepted_file,
@@ -159,3 +162,51 @@ def test_participant_id_past_64_bits_is_an_invalid_choice_not_a_server_error(mem
     assert response.status_code == 400
     assert "9223372036854775808 is not one of the available choices" in response.content.decode()
     assert counts(*TICKET_ROWS) == before
+
+
+# --- ChangeRequestForm (with documents) at /profile/company-change/ ------------------------------
+
+DETAIL_FIELDS = {"name": 200, "registration_number": 64, "vat_number": 64, "address": 500, "country": 64}
+
+
+@st.composite
+def change_requests(draw: st.DrawFn) -> dict[str, object]:
+    chosen = draw(st.sets(st.sampled_from(sorted(DETAIL_FIELDS)), min_size=1))
+    data: dict[str, object] = {field: draw(printable_text) for field in chosen}
+    data["message"] = draw(printable_text | st.just(""))
+    documents = draw(st.lists(st.tuples(file_names, st.sampled_from(ACCEPTED_CONTENT)), max_size=2))
+    if documents:
+        data["documents"] = [accepted_file(name, content) for name, content in documents]
+    return data
+
+
+CHANGE_ROWS = (CompanyDetailsChangeRequest, Ticket, Attachment)
+
+
+@FEW
+@given(submission=submissions(change_requests()))
+def test_company_change_request_is_stored_with_its_ticket_or_not_at_all(owner, owner_client, submission):
+    before, objects = counts(*CHANGE_ROWS), len(stored_objects())
+
+    forget_rate_limits()  # a request is a new ticket: limited per user and organisation per hour
+    response = submission.post(owner_client, "/profile/company-change/")
+
+    requested = response.status_code == 302
+    event("requested" if requested else "refused")
+    if requested:
+        assert response.url == "/profile/"
+        files = len(response.wsgi_request.FILES.getlist("documents"))
+        assert counts(*CHANGE_ROWS) == {
+            "accounts.CompanyDetailsChangeRequest": before["accounts.CompanyDetailsChangeRequest"] + 1,
+            "support.Ticket": before["support.Ticket"] + 1,
+            "support.Attachment": before["support.Attachment"] + files,
+        }
+        assert len(stored_objects()) == objects + files
+        change = CompanyDetailsChangeRequest.objects.latest("id")
+        for field in DETAIL_FIELDS:
+            assert getattr(change, field) == sent(response, field).strip()
+    else:
+        assert not submission.pristine, "a filled-in change request was refused"
+        assert_refused(response)
+        assert counts(*CHANGE_ROWS) == before
+        assert len(stored_objects()) == objects

@@ -122,7 +122,7 @@ def seed(owner: User, member: User, outsider: User) -> Seeded:
     organisation = member.organisation
     assert organisation is not None
     accounts.mark_organisation_verified(organisation=organisation, verified=True, acting_user=owner)
-    accounts.request_company_details_change(user=member, changes={"vat_number": "GB999999973"}, message="Moved")
+    support.request_company_details_change(user=member, changes={"vat_number": "GB999999973"}, message="Moved")
     ticket = support.open_ticket(
         user=member,
         subject="Card payments fail",

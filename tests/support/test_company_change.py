@@ -6,10 +6,11 @@ from django.conf import settings
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.forms.models import model_to_dict
 from django.test import Client
 
-from accounts import services as account_services
 from accounts.models import ChangeRequestStatus, CompanyDetailsChangeRequest, Organisation
+from support import services as support_services
 from support.models import Attachment, Category, Status, Ticket
 from tests.conftest import log_in
 from tests.conftest import page_text as _page
@@ -17,6 +18,10 @@ from tests.support import ELF, PDF, pdf_file, stored_files
 from tests.support.conftest import recipients
 
 CHANGES = {"name": "Acme Payments Group Ltd", "address": "2 Low Road\nLeeds", "message": "We moved."}
+
+
+def _org_row(organisation: Organisation) -> dict:
+    return model_to_dict(Organisation.objects.get(pk=organisation.pk))
 
 
 def _support_acts(client: Client, action: str, change_request: CompanyDetailsChangeRequest):
@@ -151,7 +156,7 @@ def test_member_cannot_apply_their_own_request(
 
 
 def test_supporting_documents_are_attached_to_the_ticket(member, owner, private_root):
-    change_request = account_services.request_company_details_change(
+    change_request = support_services.request_company_details_change(
         user=member,
         changes={"vat_number": "GB999999999"},
         message="Certificate attached.",
@@ -171,7 +176,7 @@ def test_refused_supporting_document_stores_no_request_and_no_ticket(
     member, private_root, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ValidationError) as exc:
-        account_services.request_company_details_change(
+        support_services.request_company_details_change(
             user=member,
             changes={"vat_number": "GB999999999"},
             message="",
@@ -195,3 +200,126 @@ def test_an_over_long_address_or_message_is_refused_and_nothing_is_sent(member_c
     assert "Ensure this value has at most 5000 characters (it has 5001)." in page
     assert not CompanyDetailsChangeRequest.objects.exists()
     assert not Ticket.objects.exists()
+
+
+# --- The request form on the profile page ---------------------------------------------------
+
+
+def test_user_requests_a_change_of_company_details(
+    member_client, member, organisation, django_capture_on_commit_callbacks
+):
+    before = _org_row(organisation)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = member_client.post(
+            "/profile/company-change/",
+            {"name": "Acme Payments Group Ltd", "address": "2 Low Road\nLeeds", "message": "We moved."},
+            follow=True,
+        )
+
+    assert response.redirect_chain == [("/profile/", 302)]
+    page = _page(response)
+    assert "Your request was sent to support." in page
+    assert "A change request is with support" in page
+
+    change_request = CompanyDetailsChangeRequest.objects.get()
+    assert change_request.organisation == organisation
+    assert change_request.requested_by == member
+    assert change_request.status == ChangeRequestStatus.OPEN
+    assert change_request.requested_changes() == {
+        "name": "Acme Payments Group Ltd",
+        "address": "2 Low Road\nLeeds",
+    }
+    assert change_request.message == "We moved."
+
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == [settings.SUPPORT_EMAIL]
+    assert "Acme Payments Ltd" in mail.outbox[0].subject
+    assert "- name: Acme Payments Group Ltd" in mail.outbox[0].body
+    assert "Message: We moved." in mail.outbox[0].body
+
+    # Until support applies it, the registered details stay as they are.
+    assert _org_row(organisation) == before
+
+
+def test_open_request_shows_on_the_home_page_too(member_client, owner, member):
+    member_client.post("/profile/company-change/", {"vat_number": "GB999999999"})
+
+    page = _page(member_client.get("/"))
+    assert "Change of company details, sent" in page
+    assert "Max Member" in page
+
+
+@pytest.mark.parametrize(
+    "form",
+    [{}, {"name": "   ", "country": ""}, {"message": "Please update our details."}],
+    ids=["nothing", "blank-spaces", "message-only"],
+)
+def test_empty_change_request_shows_a_message_and_stores_nothing(
+    member_client, form, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = member_client.post("/profile/company-change/", form)
+
+    assert response.status_code == 400
+    assert "Fill in at least one detail you want changed." in _page(response)
+    assert not CompanyDetailsChangeRequest.objects.exists()
+    assert mail.outbox == []
+
+
+def test_too_long_change_request_shows_a_message_and_stores_nothing(member_client):
+    response = member_client.post("/profile/company-change/", {"name": "x" * 201})
+
+    assert response.status_code == 400
+    assert "Ensure this value has at most 200 characters" in _page(response)
+    assert not CompanyDetailsChangeRequest.objects.exists()
+
+
+def test_change_request_page_refuses_get(member_client):
+    assert member_client.get("/profile/company-change/").status_code == 405
+
+
+# --- Support's admin actions -----------------------------------------------------------------
+
+
+def test_applying_a_change_request_updates_the_organisation(support_client, support, member, organisation):
+    change_request = CompanyDetailsChangeRequest.objects.create(
+        organisation=organisation, requested_by=member, name="Acme Group Ltd", vat_number="GB111"
+    )
+
+    response = _support_acts(support_client, "apply_requests", change_request)
+
+    assert "Open requests applied." in _page(response)
+    organisation.refresh_from_db()
+    assert organisation.name == "Acme Group Ltd"
+    assert organisation.vat_number == "GB111"
+    assert organisation.address == "1 High Street\nLondon"  # not asked for: unchanged
+    change_request.refresh_from_db()
+    assert change_request.status == ChangeRequestStatus.APPLIED
+    assert change_request.handled_by == support
+    assert change_request.handled_at is not None
+
+
+def test_rejecting_a_change_request_leaves_the_organisation_as_it_is(support_client, support, member, organisation):
+    change_request = CompanyDetailsChangeRequest.objects.create(
+        organisation=organisation, requested_by=member, name="Acme Group Ltd"
+    )
+
+    _support_acts(support_client, "reject_requests", change_request)
+
+    assert Organisation.objects.get(pk=organisation.pk).name == "Acme Payments Ltd"
+    change_request.refresh_from_db()
+    assert change_request.status == ChangeRequestStatus.REJECTED
+    assert change_request.handled_by == support
+
+
+def test_a_handled_request_is_not_applied_again(support_client, support, member, organisation):
+    change_request = CompanyDetailsChangeRequest.objects.create(
+        organisation=organisation, requested_by=member, name="Acme Group Ltd"
+    )
+    support_services.reject_change_request(change_request=change_request, acting_user=support)
+
+    _support_acts(support_client, "apply_requests", change_request)
+
+    assert Organisation.objects.get(pk=organisation.pk).name == "Acme Payments Ltd"
+    assert CompanyDetailsChangeRequest.objects.get(pk=change_request.pk).status == ChangeRequestStatus.REJECTED
