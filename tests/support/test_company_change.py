@@ -10,6 +10,7 @@ from django.forms.models import model_to_dict
 from django.test import Client
 
 from accounts.models import ChangeRequestStatus, CompanyDetailsChangeRequest, Organisation
+from audit.models import AuditEvent
 from support import services as support_services
 from support.models import Attachment, Category, Status, Ticket
 from tests.conftest import log_in
@@ -104,6 +105,19 @@ def test_support_applies_the_request_and_the_ticket_is_answered_and_closed(
     assert "The change was applied" in page
     assert "Company-details change · Closed" in page
     assert "<dt>Registered name</dt><dd>Acme Payments Group Ltd</dd>" in _page(member_client.get("/profile/"))
+
+
+def test_the_request_and_its_application_are_in_the_audit_trail(
+    requested, support_client, support, member, organisation
+):
+    _support_acts(support_client, "apply_requests", requested)
+
+    events = AuditEvent.objects.filter(action__startswith="company.").order_by("pk")
+    assert [(e.action, e.actor, e.organisation, e.target_label) for e in events] == [
+        ("company.change_requested", member, organisation, "Acme Payments Ltd"),
+        ("company.details_changed", support, organisation, "Acme Payments Group Ltd"),
+    ]
+    assert events[0].details == {"fields": ["address", "name"]}
 
 
 def test_support_rejects_the_request_and_the_ticket_says_not_applied(
