@@ -4,50 +4,17 @@ Each thread has its own database connection, so these run against PostgreSQL's r
 SQLite serialises all writers and would prove nothing.
 """
 
-import threading
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 
 from accounts import services
 from accounts.models import Organisation, Role, User
 from tests.factories import AdminFactory, OrganisationFactory
+from tests.race import race
 
 pytestmark = pytest.mark.postgres
-
-
-def _race(calls: list[Callable[[], Any]]) -> tuple[list[Any], list[BaseException]]:
-    """Run the calls in threads that start together; return what succeeded and what was raised."""
-    barrier = threading.Barrier(len(calls), timeout=30)
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run(call: Callable[[], Any]) -> None:
-        try:
-            connection.ensure_connection()  # connect before the start line, so the calls truly race
-            barrier.wait()
-            try:
-                result = call()
-            except BaseException as exc:
-                with lock:
-                    errors.append(exc)
-            else:
-                with lock:
-                    results.append(result)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    return results, errors
 
 
 def test_concurrent_invitations_never_exceed_the_user_limit(transactional_db):
@@ -63,7 +30,7 @@ def test_concurrent_invitations_never_exceed_the_user_limit(transactional_db):
             acting_user=owner,
         )
 
-    added, errors = _race([invite(n) for n in range(6)])
+    added, errors = race([invite(n) for n in range(6)])
 
     assert len(added) == 3
     assert len(errors) == 3
@@ -83,7 +50,7 @@ def test_concurrent_invitations_of_the_same_address_create_one_user(transactiona
             organisation=organisation, email=spelling, full_name="Twin", role=Role.USER, acting_user=owner
         )
 
-    added, errors = _race([invite(s) for s in ["twin@race.example", "TWIN@race.example", "Twin@Race.example"]])
+    added, errors = race([invite(s) for s in ["twin@race.example", "TWIN@race.example", "Twin@Race.example"]])
 
     assert len(added) == 1
     assert len(errors) == 2
@@ -104,7 +71,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(transactional_db
             user=User.objects.get(pk=user.pk), role=Role.USER, permissions=[], acting_user=acting_user
         )
 
-    done, errors = _race([demote(first, second), demote(second, first)])
+    done, errors = race([demote(first, second), demote(second, first)])
 
     assert len(done) == 1
     assert len(errors) == 1
@@ -121,7 +88,7 @@ def test_two_admins_deactivating_each_other_at_once_leave_one_active_admin(trans
     def deactivate(user: User, acting_user: User) -> Callable[[], User]:
         return lambda: services.deactivate_user(user=User.objects.get(pk=user.pk), acting_user=acting_user)
 
-    done, errors = _race([deactivate(first, second), deactivate(second, first)])
+    done, errors = race([deactivate(first, second), deactivate(second, first)])
 
     assert len(done) == 1
     assert len(errors) == 1
@@ -135,7 +102,7 @@ def test_reactivation_racing_an_invitation_keeps_the_limit(transactional_db):
     owner = AdminFactory(organisation=organisation)
     sleeper = AdminFactory(organisation=organisation, role=Role.USER, is_active=False)
 
-    done, errors = _race(
+    done, errors = race(
         [
             lambda: services.reactivate_user(user=User.objects.get(pk=sleeper.pk), acting_user=owner),
             lambda: services.add_user(

@@ -8,7 +8,6 @@ import pytest
 from axes.models import AccessAttempt
 from axes.utils import reset
 from django.conf import settings
-from django.db import connection
 from django.db.models import F, Sum
 from django.test import Client
 from django.utils import timezone
@@ -21,6 +20,7 @@ from audit.models import AuditEvent
 from tests.conftest import log_in, page_text
 from tests.factories import PASSWORD
 from tests.hashers import FastArgon2PasswordHasher
+from tests.race import race
 from tokens import backup_codes
 from tokens import services as tokens
 
@@ -267,26 +267,11 @@ def test_concurrent_wrong_passwords_are_checked_no_more_often_than_the_limit(set
     settings.PASSWORD_HASHERS = ["tests.accounts.test_lockout.CountingHasher"]
     CountingHasher.checked = 0
     attempts = 20
-    barrier = threading.Barrier(attempts, timeout=30)
-    statuses = []  # the status of each answer
-    lock = threading.Lock()
-
-    def guess() -> None:
-        try:
-            client = Client()
-            connection.ensure_connection()
-            barrier.wait()
-            response = submit_password(client, member.email, "not-the-password", ip=OFFICE)
-            with lock:
-                statuses.append(response.status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=guess) for _ in range(attempts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    responses, errors = race(
+        [lambda: submit_password(Client(), member.email, "not-the-password", ip=OFFICE) for _ in range(attempts)]
+    )
+    assert not errors, errors
+    statuses = [r.status_code for r in responses]  # the status of each answer
 
     assert len(statuses) == attempts
     assert set(statuses) <= {200, 429}

@@ -14,9 +14,9 @@ from django.core.exceptions import ValidationError
 from audit.models import AuditEvent
 from billing import services
 from billing.models import Invoice, Status
-from tests.accounts.test_concurrency import _race
 from tests.billing.helpers import make_invoice
 from tests.factories import AdminFactory, OrganisationFactory
+from tests.race import race
 
 pytestmark = pytest.mark.postgres
 
@@ -26,7 +26,7 @@ def test_publishing_twice_at_once_publishes_and_emails_once(transactional_db):
     owner = AdminFactory(organisation=organisation)
     draft = make_invoice(organisation, number="INV-RACE", status=Status.DRAFT)
 
-    published, errors = _race(
+    published, errors = race(
         [lambda: services.publish(invoice=Invoice.objects.get(pk=draft.pk), acting_user=None) for _ in range(4)]
     )
 
@@ -41,7 +41,7 @@ def test_publishing_twice_at_once_publishes_and_emails_once(transactional_db):
 def test_first_downloads_at_once_keep_one_generated_pdf(transactional_db):
     invoice = make_invoice(OrganisationFactory(), number="INV-PDF-RACE")
 
-    documents, errors = _race([lambda: services.invoice_pdf(Invoice.objects.get(pk=invoice.pk)).name for _ in range(4)])
+    documents, errors = race([lambda: services.invoice_pdf(Invoice.objects.get(pk=invoice.pk)).name for _ in range(4)])
 
     assert errors == []
     assert len(set(documents)) == 1

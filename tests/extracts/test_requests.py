@@ -8,9 +8,9 @@ from accounts.models import User
 from audit.models import AuditEvent
 from extracts import services
 from extracts.models import ExtractRequest, Kind, Status
-from tests.accounts.test_concurrency import _race
 from tests.extracts.conftest import BOTH_DATABASES, give_tokens
 from tests.factories import AdminFactory, OrganisationFactory
+from tests.race import race
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
 
@@ -100,7 +100,7 @@ def test_two_admins_requesting_at_the_same_moment_start_one_extract(vault_table)
         finally:
             connections["vault"].close()  # the winner's thread runs the extract on its own vault connection
 
-    started, errors = _race([lambda admin=admin: request(admin) for admin in admins])
+    started, errors = race([lambda admin=admin: request(admin) for admin in admins])
 
     assert len(started) == 1
     assert len(errors) == 1

@@ -5,12 +5,13 @@ its session) could flood the support mailbox. A refused post says how long to wa
 """
 
 import re
-import threading
 import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import pytest
 from django.core import mail
-from django.db import connection
 from django.test import Client
 
 from accounts.models import CompanyDetailsChangeRequest, User
@@ -19,6 +20,7 @@ from support.models import Comment, Ticket
 from tests.conftest import log_in
 from tests.conftest import page_text as _page
 from tests.factories import UserFactory
+from tests.race import race
 
 SUPPORT = "support@example.com"
 NEW_TICKET = {"subject": "Card payments fail", "category": "problem", "body": "Since 9:00 every payment fails."}
@@ -157,27 +159,10 @@ def test_support_replies_are_never_limited(member, support, settings):
 
 def _fire(clients: list[Client], path: str, data: dict[str, str]) -> list[int]:
     """POST from every client at once, each in its own thread with its own database connection."""
-    barrier = threading.Barrier(len(clients), timeout=30)
-    statuses: list[int] = []
-    lock = threading.Lock()
-
-    def run(client: Client) -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait()
-            status = client.post(path, data).status_code
-            with lock:
-                statuses.append(status)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(client,)) for client in clients]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    return sorted(statuses)
+    calls: list[Callable[[], Any]] = [partial(c.post, path, data) for c in clients]
+    responses, errors = race(calls)
+    assert not errors, errors
+    return sorted(r.status_code for r in responses)
 
 
 @pytest.mark.postgres

@@ -7,12 +7,10 @@ server's concurrency. Each thread has its own database connection, so these run 
 PostgreSQL's real row locks.
 """
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django_otp.plugins.otp_hotp.models import HOTPDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -20,6 +18,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from tests.accounts.test_login import NOT_RIGHT, submit_password, wrong_code
 from tests.conftest import log_in, page_text
 from tests.factories import PASSWORD
+from tests.race import race as race_all
 from tests.tokens.helpers import RFC4226_CODES, code_at, enrol_rfc_token
 from tokens.models import SmsDevice, Token, TokenKind
 
@@ -31,27 +30,7 @@ TEST_FAILED = "Failed: that code is not right for this token."
 
 
 def race(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run the calls in threads that start together; return their results (errors re-raised)."""
-    barrier = threading.Barrier(len(calls), timeout=30)
-    results: list[Any] = [None] * len(calls)
-    errors: list[BaseException] = []
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait()
-            results[index] = call()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
+    results, errors = race_all(calls)
     if errors:
         raise errors[0]
     return results

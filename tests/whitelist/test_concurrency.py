@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 from django.core.exceptions import ValidationError
 
-from tests.accounts.test_concurrency import _race
 from tests.factories import AdminFactory, OrganisationFactory
+from tests.race import race
 from tests.whitelist.helpers import add, networks
 from whitelist.models import WhitelistEntry
 
@@ -32,7 +32,7 @@ def test_concurrent_additions_never_exceed_the_maximum(transactional_db, setting
     def adding(n: int) -> Callable[[], WhitelistEntry]:
         return lambda: add(organisation, owner, f"203.0.113.{n}", f"Racer {n}")
 
-    added, errors = _race([adding(n) for n in range(8)])
+    added, errors = race([adding(n) for n in range(8)])
 
     assert len(added) == 3
     assert len(errors) == 5
@@ -45,7 +45,7 @@ def test_the_same_address_added_at_once_is_stored_once(transactional_db):
     organisation = OrganisationFactory()
     owner = AdminFactory(organisation=organisation)
 
-    added, errors = _race(
+    added, errors = race(
         [lambda spelling=s: add(organisation, owner, spelling) for s in ["198.51.100.7", "198.51.100.7/32"] * 3]
     )
 
@@ -58,7 +58,7 @@ def test_a_range_and_an_address_inside_it_added_at_once_never_both_land(transact
     organisation = OrganisationFactory()
     owner = AdminFactory(organisation=organisation)
 
-    added, errors = _race(
+    added, errors = race(
         [lambda: add(organisation, owner, "203.0.113.0/24"), lambda: add(organisation, owner, "203.0.113.7")]
     )
 
