@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.exceptions import ValidationError
 
-from accounts.models import CompanyDetailsChangeRequest, PortalPermission, Role, User
+from accounts.models import DEFAULT_PERMISSIONS, CompanyDetailsChangeRequest, PortalPermission, Role, User
 from accounts.phones import parse_phone_number, validate_factor_phone_number
 from common.forms import MultipleFileField, OneTimeCodeField
 from files.forms import UploadRefusalMixin, accepted_kinds
@@ -144,6 +144,11 @@ class AddUserForm(forms.Form):
     email = forms.EmailField(label="Email", max_length=254)
     role = forms.ChoiceField(label="Role", choices=Role.choices, initial=Role.USER)
     permissions = permission_field
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Ticked for a new user; an admin may untick it (an unticked box posts nothing).
+        self.fields["permissions"].initial = [p.value for p in DEFAULT_PERMISSIONS]
 
     def clean_full_name(self) -> str:
         name: str = self.cleaned_data["full_name"].strip()

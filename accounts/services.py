@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.factors import second_factors
 from accounts.models import (
+    DEFAULT_PERMISSIONS,
     ChangeRequestStatus,
     CompanyDetailsChangeRequest,
     Organisation,
@@ -105,10 +106,13 @@ def add_user(
     email: str,
     full_name: str,
     role: Role,
-    permissions: Iterable[PortalPermission] = (),
+    permissions: Iterable[PortalPermission] = DEFAULT_PERMISSIONS,
     acting_user: User | None,
 ) -> User:
-    """Add a user to an organisation within its user limit and send the welcome email."""
+    """Add a user to an organisation within its user limit and send the welcome email.
+
+    Without ``permissions`` a user gets ``DEFAULT_PERMISSIONS`` (invoices); pass ``()`` for none.
+    """
     org = _lock_organisation(organisation.pk)
     _check_user_limit(org)
     email = normalise_email(email)

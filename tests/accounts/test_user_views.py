@@ -1,5 +1,7 @@
 """The organisation admin's /users/ pages (accounts/views/users.py)."""
 
+import re
+
 import pytest
 from django.core import mail
 from django.db import connection
@@ -187,6 +189,29 @@ def test_admin_adds_a_user(owner_client, owner, django_capture_on_commit_callbac
     page = _page(owner_client.get(response["Location"]))
     assert "Nina New was added and will get a welcome email with a temporary password." in page
     assert "Setting up their account" in page
+
+
+def test_add_form_ticks_view_invoices_for_a_new_user(owner_client):
+    response = owner_client.get("/users/add/")
+
+    html = response.content.decode()
+    assert re.search(r'<input[^>]*value="view_billing"[^>]*checked', html)
+    assert not re.search(r'<input[^>]*value="manage_whitelist"[^>]*checked', html)
+    assert not re.search(r'<input[^>]*value="manage_files"[^>]*checked', html)
+
+
+def test_new_user_sees_invoices_unless_the_admin_unticks_it(owner_client, owner, django_capture_on_commit_callbacks):
+    # The add form's defaults, as the browser posts them: "View invoices" ticked.
+    form = owner_client.get("/users/add/").context["form"]
+    ticked = form.fields["permissions"].initial
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post("/users/add/", {**ADD_FORM, "permissions": ticked})
+    assert User.objects.get(email="nina@acme.example").granted_permissions == [PortalPermission.VIEW_BILLING]
+
+    # Unticked: the box posts nothing, and the user gets no invoices.
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post("/users/add/", {**ADD_FORM, "email": "olga@acme.example"})
+    assert User.objects.get(email="olga@acme.example").granted_permissions == []
 
 
 def test_admin_adds_another_admin(owner_client, owner, django_capture_on_commit_callbacks):
