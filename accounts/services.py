@@ -14,6 +14,7 @@ from django.db.models import ProtectedError
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import selectors
 from accounts.factors import second_factors
 from accounts.models import (
     DEFAULT_PERMISSIONS,
@@ -48,13 +49,17 @@ def _lock_organisation(organisation_id: int) -> Organisation:
     return Organisation.objects.select_for_update().get(pk=organisation_id)
 
 
+def user_limit_message(organisation: Organisation) -> str:
+    """What an admin reads at the user limit, on the add page and when an add is refused."""
+    return (
+        f"{organisation.name} already has {organisation.user_limit} active users, the most "
+        "its plan allows. Deactivate or remove a user first, or ask support to raise the limit."
+    )
+
+
 def _check_user_limit(organisation: Organisation) -> None:
-    if User.objects.filter(organisation=organisation, is_active=True).count() >= organisation.user_limit:
-        raise ValidationError(
-            f"{organisation.name} already has {organisation.user_limit} active users, the most "
-            "its plan allows. Deactivate or remove a user first, or ask support to raise the limit.",
-            code="user_limit",
-        )
+    if selectors.at_user_limit(organisation=organisation):
+        raise ValidationError(user_limit_message(organisation), code="user_limit")
 
 
 def check_keeps_an_admin(user: User) -> None:

@@ -65,6 +65,7 @@ def test_list_at_the_limit_offers_no_add_button(owner_client, owner):
     page = _page(owner_client.get("/users/"))
 
     assert "the limit is reached" in page
+    assert "Deactivate or remove a user first, or ask support to raise the limit." in page
     assert 'href="/users/add/"' not in page
 
 
@@ -261,6 +262,20 @@ def test_invalid_add_form_shows_a_message_and_creates_nothing(
     assert message in _page(response)
     assert User.objects.count() == 1
     assert mail.outbox == []
+
+
+def test_add_page_at_the_limit_explains_instead_of_showing_the_form(owner_client, owner):
+    for _ in range(3):
+        UserFactory(organisation=owner.organisation)
+
+    response = owner_client.get("/users/add/")
+
+    assert response.status_code == 200
+    page = _page(response)
+    assert "Acme Payments Ltd already has 4 active users, the most its plan allows." in page
+    assert "Deactivate or remove a user first, or ask support to raise the limit." in page
+    assert 'name="email"' not in response.content.decode()
+    assert "Add user" not in page
 
 
 def test_add_form_at_the_limit_shows_a_message_and_creates_nothing(
