@@ -599,6 +599,16 @@ def has_factor(user: User) -> bool:
     return StaticToken.objects.filter(device__user=user, device__confirmed=True).exists()
 
 
+def leaves_nothing_usable(token: Token) -> bool:
+    """Whether disabling this token leaves its user no active token and no backup code to log in with."""
+    if not leaves_no_active_token(token):
+        return False
+    codes = StaticToken.objects.filter(device__user_id=token.user_id, device__confirmed=True)
+    if token.kind == TokenKind.BACKUP:
+        codes = codes.exclude(device_id=token.device_id)
+    return not codes.exists()
+
+
 def leaves_no_factor(token: Token) -> bool:
     """Whether deleting this token leaves its user nothing to log in with, backup codes included."""
     if Token.objects.filter(user_id=token.user_id).exclude(pk=token.pk).exclude(kind=TokenKind.BACKUP).exists():

@@ -183,20 +183,30 @@ def token_test(request: AuthenticatedRequest, token: Token) -> HttpResponse:
     return render(request, "tokens/test.html", context, status=400 if result is False or form.errors else 200)
 
 
-def _set_enabled(enabled: bool) -> Callable[..., HttpResponse]:
-    # Access first: another organisation's token is 404 whatever the method.
-    @_token_view
-    @require_POST
-    def view(request: AuthenticatedRequest, token: Token) -> HttpResponse:
-        services.set_enabled(token=token, enabled=enabled, acting_user=request.user, request=request)
-        messages.success(request, "The token is enabled." if enabled else "The token is disabled: it cannot be used.")
+@_token_view
+@require_POST
+def token_enable(request: AuthenticatedRequest, token: Token) -> HttpResponse:
+    # Access first (the decorator order): another organisation's token is 404 whatever the method.
+    services.set_enabled(token=token, enabled=True, acting_user=request.user, request=request)
+    messages.success(request, "The token is enabled.")
+    return redirect("token-detail", token_id=token.pk)
+
+
+@_token_view
+def token_disable(request: AuthenticatedRequest, token: Token) -> HttpResponse:
+    """Confirm first, like delete: disabling the last usable factor keeps its user out."""
+    if request.method == "POST":
+        services.set_enabled(token=token, enabled=False, acting_user=request.user, request=request)
+        messages.success(request, "The token is disabled: it cannot be used.")
         return redirect("token-detail", token_id=token.pk)
-
-    return view
-
-
-token_enable = _set_enabled(True)
-token_disable = _set_enabled(False)
+    context = {
+        "token": token,
+        "type_name": selectors.type_names()[token.kind],
+        "last_one": services.leaves_no_active_token(token),
+        "leaves_nothing": services.leaves_nothing_usable(token),
+        "is_self": token.user_id == request.user.pk,
+    }
+    return render(request, "tokens/disable.html", context)
 
 
 @_token_view

@@ -673,7 +673,47 @@ def test_disabled_token_cannot_log_in_until_enabled(actor, actor_client, member,
     assert ("token.enabled", actor.email) in actions_since(mark)
 
 
-@pytest.mark.parametrize("action", ["disable", "enable", "unlock"])
+def test_disable_asks_first_and_changes_nothing_until_confirmed(actor_client, member, hardware):
+    detail = page(actor_client.get(f"/tokens/{hardware.pk}/"))
+    assert "Disable…" in detail
+    before = snapshot()
+
+    response = actor_client.get(f"/tokens/{hardware.pk}/disable/")
+
+    assert response.status_code == 200
+    text = page(response)
+    assert "Disable Hardware token?" in text
+    assert "cannot be used to log in, or tested, until it is enabled again" in text
+    # Another active token (the authenticator app the member logged in with) remains: no warning.
+    assert "last active token" not in text
+    assert "last usable second factor" not in text
+    assert "Disable token" in text
+    assert snapshot() == before
+
+
+def test_disable_page_warns_when_the_last_active_token_would_go(actor_client, member):
+    services.generate_backup_codes(user=member, acting_user=member)
+
+    text = page(actor_client.get(f"/tokens/{totp_token(member).pk}/disable/"))
+
+    assert f"This is the last active token of {member.full_name}." in text
+    assert "with backup codes they can still log in" in text
+
+
+def test_disable_page_warns_when_nothing_usable_would_be_left(actor, actor_client, member, hardware):
+    services.set_enabled(token=hardware, enabled=False, acting_user=member)
+
+    text = page(actor_client.get(f"/tokens/{totp_token(member).pk}/disable/"))
+
+    whose = (
+        "your last usable second factor" if actor == member else f"the last usable second factor of {member.full_name}"
+    )
+    assert f"This is {whose}." in text
+    assert "cannot log in at all" in text
+    assert fresh(totp_token(member)).enabled
+
+
+@pytest.mark.parametrize("action", ["enable", "unlock"])
 def test_state_changes_need_a_post(owner_client, member, hardware, action):
     before = snapshot()
 
