@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -9,6 +10,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_otp import DEVICE_ID_SESSION_KEY
 
@@ -387,9 +390,46 @@ def _enrol_side_channel(request: AuthenticatedRequest, owner: User) -> HttpRespo
     )
 
 
+# The plain backup codes wait here, in the actor's own session, from the POST that made them to
+# the one GET that shows them (post/redirect/get: a reload never makes new codes). That GET pops
+# them; only the owner's id stays, so a reload can say "already shown" and link to new ones.
+BACKUP_CODES_SESSION_KEY = "backup-codes-once"
+
+
 def _enrol_backup(request: AuthenticatedRequest, owner: User) -> HttpResponse:
     if request.method != "POST":
         return render(request, "tokens/enrol_backup.html", {"owner": owner})
     codes = services.generate_backup_codes(user=owner, acting_user=request.user, request=request)
-    # Shown on this response only: the page never shows them again.
-    return render(request, "tokens/backup_codes.html", {"owner": owner, "codes": codes})
+    request.session[BACKUP_CODES_SESSION_KEY] = {"owner": owner.pk, "codes": codes}
+    return redirect("backup-codes")
+
+
+@never_cache
+def backup_codes(request: AuthenticatedRequest) -> HttpResponse:
+    """The new backup codes, once; with copy, print and a .txt download made from this response."""
+    pending = request.session.get(BACKUP_CODES_SESSION_KEY) or {}
+    owner = _owner(request, pending.get("owner"))  # the access check again, as for any token page
+    codes: list[str] = pending.get("codes") or []
+    if codes:
+        request.session[BACKUP_CODES_SESSION_KEY] = {"owner": owner.pk}
+    context = {
+        "owner": owner,
+        "codes": codes,
+        "again_url": reverse("token-add", args=[TokenKind.BACKUP])
+        if owner.pk == request.user.pk
+        else reverse("user-token-add", args=[owner.pk, TokenKind.BACKUP]),
+        "list_url": _list_url(owner, request.user),
+        # The download is a data: link in this page, not a URL the server answers later.
+        "download_href": "data:text/plain;charset=utf-8," + quote(backup_codes_text(owner, codes)) if codes else "",
+    }
+    return render(request, "tokens/backup_codes.html", context)
+
+
+def backup_codes_text(owner: User, codes: list[str]) -> str:
+    lines = [
+        f"API Platform Portal: backup codes for {owner.email}",
+        f"Generated {timezone.localtime():%d %b %Y %H:%M}. Each code works once; generating new codes ends these.",
+        "",
+        *(f"{n:2}. {code}" for n, code in enumerate(codes, start=1)),
+    ]
+    return "\r\n".join(lines) + "\r\n"
