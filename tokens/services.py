@@ -44,7 +44,13 @@ def wait_message(seconds: int) -> str:
     return f"Too many wrong codes. Wait {seconds} second{'s' if seconds != 1 else ''}, then try again."
 
 
-LOCKED_MESSAGE = "This token is locked after too many wrong codes. An admin of your organisation can unlock it."
+def locked_message(*, admin: bool = False) -> str:
+    """An admin can unlock the token themselves: they are never told to ask an admin."""
+    then = "Unlock it on its page." if admin else "An admin of your organisation can unlock it."
+    return f"This token is locked after too many wrong codes. {then}"
+
+
+LOCKED_MESSAGE = locked_message()
 WRONG_CODE = "That code is not right, or it has been used already."
 
 
@@ -62,8 +68,12 @@ class CodeCheck:
     @property
     def refusal(self) -> str | None:
         """Why the code was not even looked at, or None if it was checked."""
+        return self.refusal_for(admin=False)
+
+    def refusal_for(self, *, admin: bool) -> str | None:
+        """``refusal`` worded for the reader: an admin of the token's organisation or not."""
         if self.locked:
-            return LOCKED_MESSAGE
+            return locked_message(admin=admin)
         if self.wait is not None:
             return wait_message(self.wait)
         return None
@@ -114,17 +124,22 @@ def verify_device(device: Device, code: str) -> CodeCheck:
         return CodeCheck(False)
 
 
-def _refusal(token: Token) -> str | None:
-    """Why this token cannot be used right now, or None."""
+def manages(actor: User | None, token: Token) -> bool:
+    """Whether ``actor`` is an admin of the token's organisation (and so can fix it themselves)."""
+    return actor is not None and actor.is_org_admin and actor.organisation_id == token.user.organisation_id
+
+
+def _refusal(token: Token, *, actor: User | None = None) -> str | None:
+    """Why this token cannot be used right now, or None; worded for ``actor`` when one is given."""
+    admin = manages(actor, token)
     if not token.enabled:
-        return "This token is disabled. Ask an admin of your organisation to enable it."
+        then = "Enable it on its page." if admin else "Ask an admin of your organisation to enable it."
+        return f"This token is disabled. {then}"
     if token.expires_at is not None and token.expires_at <= timezone.now():
-        return (
-            f"This token expired on {timezone.localtime(token.expires_at):%d %b %Y}. "
-            "Use another token, or ask an admin for a replacement."
-        )
+        then = "Add a new token to replace it." if admin else "Use another token, or ask an admin for a replacement."
+        return f"This token expired on {timezone.localtime(token.expires_at):%d %b %Y}. {then}"
     if token.is_locked:
-        return LOCKED_MESSAGE
+        return locked_message(admin=admin)
     return None
 
 
@@ -510,10 +525,10 @@ def send_code(*, device: SmsDevice | EmailCodeDevice, user: User) -> None:
         )
 
 
-def send_token_code(*, token: Token) -> None:
+def send_token_code(*, token: Token, acting_user: User | None = None) -> None:
     if not token.sends_codes:
         raise TokenError("This token shows its own codes.")
-    if (reason := _refusal(token)) is not None:
+    if (reason := _refusal(token, actor=acting_user)) is not None:
         raise TokenError(reason)
     send_code(device=token.device, user=token.user)
 
@@ -523,11 +538,11 @@ def send_token_code(*, token: Token) -> None:
 
 def test_token(*, token: Token, code: str, acting_user: User, request: HttpRequest | None = None) -> bool:
     """Check a code against one token. Never logs anyone in; a code that passes is spent."""
-    if (reason := _refusal(token)) is not None:
+    if (reason := _refusal(token, actor=acting_user)) is not None:
         raise TokenError(reason)
     check = verify_device(token.device, code.strip().replace(" ", ""))
-    if check.refusal is not None:
-        raise TokenError(check.refusal)
+    if (refusal := check.refusal_for(admin=manages(acting_user, token))) is not None:
+        raise TokenError(refusal)
     _audit("token.test_passed" if check else "token.test_failed", token, acting_user, request)
     return check.passed
 

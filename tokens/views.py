@@ -166,11 +166,11 @@ def _change_destination(request: AuthenticatedRequest, token: Token) -> HttpResp
 
 @_token_view
 def token_test(request: AuthenticatedRequest, token: Token) -> HttpResponse:
-    form = TestCodeForm(request.POST if "code" in request.POST else None)
+    form = TestCodeForm(request.POST if "code" in request.POST else None, kind=token.kind)
     result = None
     if request.method == "POST" and "send" in request.POST:
         try:
-            services.send_token_code(token=token)
+            services.send_token_code(token=token, acting_user=request.user)
             messages.info(request, f"We sent a code to {token.device_label}.")
         except (RateLimited, ValidationError) as exc:
             messages.error(request, _error(exc))
@@ -182,7 +182,13 @@ def token_test(request: AuthenticatedRequest, token: Token) -> HttpResponse:
             )
         except ValidationError as exc:
             form.add_error(None, _error(exc))
-    context = {"token": token, "form": form, "result": result}
+    context = {
+        "token": token,
+        "type_name": selectors.type_names()[token.kind],
+        "is_self": token.user_id == request.user.pk,
+        "form": form,
+        "result": result,
+    }
     return render(request, "tokens/test.html", context, status=400 if result is False or form.errors else 200)
 
 
@@ -255,7 +261,7 @@ def token_reset(request: AuthenticatedRequest, token: Token) -> HttpResponse:
             return redirect("token-detail", token_id=token.pk)
         form.add_error(
             None,
-            check.refusal
+            check.refusal_for(admin=services.manages(request.user, token))
             or "Those two codes do not follow each other on this token (within 1000 presses). Nothing was changed.",
         )
     return render(request, "tokens/reset.html", {"token": token, "form": form}, status=400 if form.errors else 200)

@@ -627,7 +627,7 @@ def test_email_token_test_sends_a_code_then_checks_it(
     assert "Success" in page(actor_client.post(f"/tokens/{token.pk}/test/", {"code": code.group(1)}))
 
 
-def test_testing_a_disabled_token_says_it_is_disabled(actor_client, member, hardware):
+def test_testing_a_disabled_token_says_it_is_disabled(actor, actor_client, member, hardware):
     services.set_enabled(token=hardware, enabled=False, acting_user=member)
 
     response = actor_client.post(f"/tokens/{hardware.pk}/test/", {"code": press(1)})
@@ -636,6 +636,58 @@ def test_testing_a_disabled_token_says_it_is_disabled(actor_client, member, hard
     assert "This token is disabled." in page(response)
     assert "Success" not in page(response)
     assert hotp_counter(hardware) == 1
+    # An admin can enable it themselves: they are never told to ask an admin.
+    if actor == member:
+        assert "Ask an admin of your organisation to enable it." in page(response)
+    else:
+        assert "Enable it on its page." in page(response)
+        assert "Ask an admin" not in page(response)
+
+
+def test_admin_testing_a_locked_or_expired_token_is_told_what_to_do_not_to_ask_an_admin(owner_client, member, hardware):
+    _lock(hardware)
+    locked = page(owner_client.post(f"/tokens/{hardware.pk}/test/", {"code": press(1)}))
+    assert "This token is locked after too many wrong codes. Unlock it on its page." in locked
+    assert "ask an admin" not in locked.lower() and "an admin of your organisation" not in locked.lower()
+
+    expired = add_totp(member, description="Old phone")
+    Token.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(days=1))
+    text = page(owner_client.post(f"/tokens/{expired.pk}/test/", {"code": "123456"}))
+    assert "Add a new token to replace it." in text
+    assert "ask an admin" not in text.lower()
+
+
+def test_test_page_names_the_token_and_its_owner(actor, actor_client, member):
+    token = add_hardware(member, serial="HW-NAMED", description="Desk token")
+
+    text = page(actor_client.get(f"/tokens/{token.pk}/test/"))
+
+    assert "Test Hardware token “Desk token”" in text
+    assert ("Your token" if actor == member else f"Token of {member.full_name}") in text
+    assert "HW-NAMED" in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "hint"),
+    [
+        ("totp", "The 6-digit code your authenticator app shows"),
+        ("hotp", "Press the token's button"),
+        ("sms", "the code from the text message"),
+    ],
+)
+def test_test_page_shows_only_the_hint_for_its_kind_of_token(actor_client, member, kind, hint):
+    token = {"totp": totp_token, "hotp": add_hardware, "sms": add_sms}[kind](member)
+
+    text = page(actor_client.get(f"/tokens/{token.pk}/test/"))
+
+    hints = [
+        "The 6-digit code your authenticator app shows",
+        "Press the token's button",
+        "the code from the text message",
+    ]
+    assert hint in text
+    assert [h for h in hints if h in text] == [hint]
+    assert "backup code" not in text.lower()
 
 
 def test_malformed_test_code_gets_a_message(actor_client, member, hardware):
