@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import DEFAULT_PERMISSIONS, CompanyDetailsChangeRequest, PortalPermission, Role, User
 from accounts.phones import parse_phone_number, validate_factor_phone_number
+from accounts.services import spent_temporary_password_message
 from common.forms import MultipleFileField, OneTimeCodeField
 from files.forms import UploadRefusalMixin, accepted_kinds
 from files.upload_handlers import limits_help_text
@@ -20,6 +21,19 @@ class LoginForm(AuthenticationForm):
         "invalid_login": "The email or password is not correct.",
         "inactive": "The email or password is not correct.",
     }
+
+    def clean(self) -> dict[str, Any]:
+        try:
+            return super().clean()
+        except ValidationError as exc:
+            # A temporary password that was already used: say so, and what to do instead.
+            username = str(self.cleaned_data.get("username") or "")
+            password = str(self.cleaned_data.get("password") or "")
+            locked_out = getattr(self.request, "axes_locked_out", False)
+            asked = exc.code == "invalid_login" and username and password and not locked_out
+            if asked and (message := spent_temporary_password_message(email=username, password=password)):
+                raise ValidationError(message, code="temporary_password_used") from exc
+            raise
 
 
 class QueuedPasswordResetForm(PasswordResetForm):

@@ -1,13 +1,9 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts.middleware import onboarding_view
 from accounts.views import profile, users
 
-# Login, password reset, account set-up and re-authentication: signin/urls.py (same paths and names).
+# Login, logout, password reset, account set-up and re-authentication: signin/urls.py (same paths and names).
 urlpatterns = [
-    # Reachable in the middle of account set-up too.
-    path("logout/", onboarding_view(auth_views.LogoutView.as_view()), name="logout"),
     path("profile/", profile.profile, name="profile"),
     path("profile/company-change/", profile.request_company_change, name="company-change-request"),
     path("users/", users.user_list, name="user-list"),

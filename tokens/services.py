@@ -40,8 +40,17 @@ class TokenError(ValidationError):
 # --- Verification -----------------------------------------------------------------------------
 
 
-def wait_message(seconds: int) -> str:
-    return f"Too many wrong codes. Wait {seconds} second{'s' if seconds != 1 else ''}, then try again."
+# From this many wrong codes in a row the back-off message says "too many"; before, one slip (and
+# django-otp's 1-second back-off after it) is not an accusation.
+TOO_MANY_FROM = 3
+
+
+def wait_message(seconds: int, *, failures: int) -> str:
+    """What a code refused unchecked by django-otp's back-off says, after ``failures`` wrong codes."""
+    wait = f"{seconds} second{'s' if seconds != 1 else ''}"
+    if failures >= TOO_MANY_FROM:
+        return f"Too many wrong codes. Wait {wait}, then try again."
+    return f"The last code was not right. Wait {wait} before the next try."
 
 
 def locked_message(*, admin: bool = False) -> str:
@@ -60,6 +69,7 @@ class CodeCheck:
 
     passed: bool
     wait: int | None = None  # refused unchecked: django-otp's back-off has this many seconds left
+    failures: int = 0  # wrong codes in a row before this one (django-otp's count)
     locked: bool = False  # refused unchecked: the token locked after too many wrong codes
 
     def __bool__(self) -> bool:
@@ -75,7 +85,7 @@ class CodeCheck:
         if self.locked:
             return locked_message(admin=admin)
         if self.wait is not None:
-            return wait_message(self.wait)
+            return wait_message(self.wait, failures=self.failures)
         return None
 
 
@@ -108,7 +118,7 @@ def verify_device(device: Device, code: str) -> CodeCheck:
         if _locked_out(device):
             return CodeCheck(False, locked=True)
         if (wait := _throttle_wait(device)) is not None:
-            return CodeCheck(False, wait=wait)
+            return CodeCheck(False, wait=wait, failures=_failures(device))
         failures_before = getattr(device, "throttling_failure_count", 0)
         if isinstance(device, StaticDevice):
             code = backup_codes.stored_value(device, code)  # kept as digests, see tokens/backup_codes.py
@@ -143,6 +153,10 @@ def _refusal(token: Token, *, actor: User | None = None) -> str | None:
     return None
 
 
+def _failures(device: Device) -> int:
+    return int(getattr(device, "throttling_failure_count", 0))
+
+
 def _throttle_wait(device: Device) -> int | None:
     allowed, info = device.verify_is_allowed()
     if allowed:
@@ -170,10 +184,11 @@ def verify_login_code(*, user: User, code: str, request: HttpRequest | None = No
     _serialise_code_checks(user.pk)
     tokens = list(Token.objects.filter(user=user).prefetch_related("device"))
     usable = [t for t in tokens if _refusal(t) is None]
-    waits = [w for t in usable if (w := _throttle_wait(t.device)) is not None]
+    waits = [(w, _failures(t.device)) for t in usable if (w := _throttle_wait(t.device)) is not None]
     if usable and len(waits) == len(usable):
         # Every usable token is throttled: the code is not even looked at.
-        return Verification(None, wait_message(min(waits)))
+        seconds, failures = min(waits)
+        return Verification(None, wait_message(seconds, failures=failures))
     candidates = [t for t in usable if _throttle_wait(t.device) is None]
     match = next((t for t in candidates if _matches_without_spending(t, code)), None)
     if match is not None:

@@ -555,7 +555,7 @@ def test_right_code_while_throttled_is_told_to_wait_not_that_it_is_wrong(actor_c
     response = actor_client.post(f"/tokens/{token.pk}/test/", {"code": authenticator_code(device)})
 
     assert response.status_code == 400
-    assert re.search(r"Too many wrong codes\. Wait \d+ seconds?, then try again\.", page(response))
+    assert re.search(r"The last code was not right\. Wait \d+ seconds? before the next try\.", page(response))
     assert "Failed: that code is not right" not in page(response)
     device.refresh_from_db()
     assert device.throttling_failure_count == 1  # refused unchecked: not counted again
