@@ -5,8 +5,9 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.exceptions import ValidationError
 
-from accounts.models import PortalPermission, Role, User
+from accounts.models import DEFAULT_PERMISSIONS, PortalPermission, Role, User
 from accounts.phones import parse_phone_number, validate_factor_phone_number
+from accounts.services import spent_temporary_password_message
 from common.forms import OneTimeCodeField
 
 
@@ -18,6 +19,19 @@ class LoginForm(AuthenticationForm):
         "invalid_login": "The email or password is not correct.",
         "inactive": "The email or password is not correct.",
     }
+
+    def clean(self) -> dict[str, Any]:
+        try:
+            return super().clean()
+        except ValidationError as exc:
+            # A temporary password that was already used: say so, and what to do instead.
+            username = str(self.cleaned_data.get("username") or "")
+            password = str(self.cleaned_data.get("password") or "")
+            locked_out = getattr(self.request, "axes_locked_out", False)
+            asked = exc.code == "invalid_login" and username and password and not locked_out
+            if asked and (message := spent_temporary_password_message(email=username, password=password)):
+                raise ValidationError(message, code="temporary_password_used") from exc
+            raise
 
 
 class QueuedPasswordResetForm(PasswordResetForm):
@@ -112,6 +126,11 @@ class AddUserForm(forms.Form):
     email = forms.EmailField(label="Email", max_length=254)
     role = forms.ChoiceField(label="Role", choices=Role.choices, initial=Role.USER)
     permissions = permission_field
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Ticked for a new user; an admin may untick it (an unticked box posts nothing).
+        self.fields["permissions"].initial = [p.value for p in DEFAULT_PERMISSIONS]
 
     def clean_full_name(self) -> str:
         name: str = self.cleaned_data["full_name"].strip()

@@ -78,6 +78,12 @@ class PortalPermission(models.TextChoices):
     MANAGE_FILES = "manage_files", "Manage files"
 
 
+# What a new user holds unless the admin who adds them unticks it: every user sees the company's
+# invoices (SPEC: all users see company information including invoices). Only new users get it;
+# users added before this default keep exactly what their admin granted (no data migration).
+DEFAULT_PERMISSIONS: tuple[PortalPermission, ...] = (PortalPermission.VIEW_BILLING,)
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 

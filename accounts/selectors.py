@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 from django.http import Http404
 
-from accounts.models import CompanyDetailsChangeRequest, User
+from accounts.models import CompanyDetailsChangeRequest, Organisation, User
 
 
 def organisation_users(*, user: User) -> QuerySet[User]:
@@ -14,6 +14,10 @@ def organisation_users(*, user: User) -> QuerySet[User]:
         .prefetch_related("user_permissions")
         .order_by("role", "full_name", "email")
     )
+
+
+def at_user_limit(*, organisation: Organisation) -> bool:
+    return User.objects.filter(organisation=organisation, is_active=True).count() >= organisation.user_limit
 
 
 def access_user(*, user: User, user_id: int) -> User:

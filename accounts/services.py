@@ -7,14 +7,17 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import Permission
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import selectors
 from accounts.factors import second_factors
 from accounts.models import (
+    DEFAULT_PERMISSIONS,
     Organisation,
     PortalPermission,
     Role,
@@ -42,13 +45,17 @@ def _lock_organisation(organisation_id: int) -> Organisation:
     return Organisation.objects.select_for_update().get(pk=organisation_id)
 
 
+def user_limit_message(organisation: Organisation) -> str:
+    """What an admin reads at the user limit, on the add page and when an add is refused."""
+    return (
+        f"{organisation.name} already has {organisation.user_limit} active users, the most "
+        "its plan allows. Deactivate or remove a user first, or ask support to raise the limit."
+    )
+
+
 def _check_user_limit(organisation: Organisation) -> None:
-    if User.objects.filter(organisation=organisation, is_active=True).count() >= organisation.user_limit:
-        raise ValidationError(
-            f"{organisation.name} already has {organisation.user_limit} active users, the most "
-            "its plan allows. Deactivate or remove a user first, or ask support to raise the limit.",
-            code="user_limit",
-        )
+    if selectors.at_user_limit(organisation=organisation):
+        raise ValidationError(user_limit_message(organisation), code="user_limit")
 
 
 def check_keeps_an_admin(user: User) -> None:
@@ -131,10 +138,13 @@ def add_user(
     email: str,
     full_name: str,
     role: Role,
-    permissions: Iterable[PortalPermission] = (),
+    permissions: Iterable[PortalPermission] = DEFAULT_PERMISSIONS,
     acting_user: User | None,
 ) -> User:
-    """Add a user to an organisation within its user limit and send the welcome email."""
+    """Add a user to an organisation within its user limit and send the welcome email.
+
+    Without ``permissions`` a user gets ``DEFAULT_PERMISSIONS`` (invoices); pass ``()`` for none.
+    """
     org = _lock_organisation(organisation.pk)
     _check_user_limit(org)
     email = normalise_email(email)
@@ -221,6 +231,27 @@ def send_welcome_email(*, user: User, after_reset: bool = False) -> None:
     )
 
 
+# A spent temporary password's hash, kept a while in the shared cache (Redis) so that trying it again
+# says "already used" and what to do instead of "not correct". Nothing else reads it.
+SPENT_TEMPORARY_PASSWORD_KEY = "accounts:spent-temporary-password:{pk}"
+SPENT_TEMPORARY_PASSWORD_KEPT = timedelta(days=14)
+
+
+def spent_temporary_password_message(*, email: str, password: str) -> str | None:
+    """What to tell someone who logs in with a temporary password they already used, or None."""
+    user = User.objects.filter(email__iexact=normalise_email(email), is_active=True).first()
+    if user is None:
+        return None
+    spent = cache.get(SPENT_TEMPORARY_PASSWORD_KEY.format(pk=user.pk))
+    if not spent or not check_password(password, spent):
+        return None
+    if user.has_usable_password():
+        then = "Log in with the password you chose at set-up, or use “Forgot your password?” to choose a new one."
+    else:
+        then = "Ask your organisation's admin or support to send you a new welcome email with a new one."
+    return f"This temporary password was already used: it works only once. {then}"
+
+
 def authenticate_with_temporary_password(*, email: str, password: str) -> User | None:
     """Check a temporary password and spend it; raise TemporaryPasswordExpired when too old."""
     with transaction.atomic():
@@ -237,6 +268,13 @@ def authenticate_with_temporary_password(*, email: str, password: str) -> User |
                 "Your temporary password has expired. Ask your organisation's admin or support to send you a new one.",
                 code="temporary_password_expired",
             )
+        # Remembered at once, not on commit: if this transaction rolled back, the password would
+        # still log in (the backends run before the message is looked up), so no one is misled.
+        cache.set(
+            SPENT_TEMPORARY_PASSWORD_KEY.format(pk=user.pk),
+            user.temporary_password,
+            SPENT_TEMPORARY_PASSWORD_KEPT.total_seconds(),
+        )
         user.temporary_password = ""
         user.temporary_password_expires_at = None
         user.must_change_password = True

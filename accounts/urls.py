@@ -1,14 +1,10 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts.middleware import onboarding_view
 from accounts.views import profile, users
 
-# Login, password reset, account set-up and re-authentication: signin/urls.py (same paths and names).
-# The company-details request posted from the profile page: support/urls.py (same path and name).
+# Login, logout, password reset, account set-up and re-authentication: signin/urls.py (same paths
+# and names). The company-details request posted from the profile page: support/urls.py (same path and name).
 urlpatterns = [
-    # Reachable in the middle of account set-up too.
-    path("logout/", onboarding_view(auth_views.LogoutView.as_view()), name="logout"),
     path("profile/", profile.profile, name="profile"),
     path("users/", users.user_list, name="user-list"),
     path("users/add/", users.user_add, name="user-add"),

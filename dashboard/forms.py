@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -11,13 +12,20 @@ class ErrorFilterForm(forms.Form):
     start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     method = forms.ChoiceField(label="Method", required=False)
-    code = forms.CharField(label="Error code", required=False, max_length=64, help_text="The exact code.")
+    code = forms.CharField(
+        label="Error code", required=False, max_length=64, help_text="The exact code, in upper or lower case."
+    )
 
     QUERY_NAMES = {"start": "from", "end": "to"}
 
-    def __init__(self, *args: Any, methods: list[str], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, methods: list[str], known: Callable[[], list[str]], **kwargs: Any) -> None:
+        """``methods`` are offered (those that failed); any of ``known()`` (those called) is accepted."""
         super().__init__(*args, **kwargs)
-        self.fields["method"].choices = [("", "All methods"), *((m, m) for m in methods)]  # type: ignore[attr-defined]
+        offered = list(methods)
+        asked = self.data.get("method") if self.is_bound else None
+        if asked and asked not in offered and asked in known():
+            offered.append(asked)  # a method that never failed: an empty answer, shown as chosen
+        self.fields["method"].choices = [("", "All methods"), *((m, m) for m in offered)]  # type: ignore[attr-defined]
 
     def add_prefix(self, field_name: str) -> str:
         # Short, readable names in the address: ?from=2025-03-01&to=2025-03-31

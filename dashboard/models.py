@@ -2,6 +2,8 @@
 
 from django.core.validators import MaxLengthValidator, MinValueValidator
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 ERROR_MESSAGE_MAX_LENGTH = 1000
@@ -57,7 +59,8 @@ class ErrorLog(models.Model):
         indexes = [
             models.Index(fields=["organisation", "-at"], name="errorlog_org_at"),
             models.Index(fields=["organisation", "method", "-at"], name="errorlog_org_method_at"),
-            models.Index(fields=["organisation", "code", "-at"], name="errorlog_org_code_at"),
+            # The code filter is case-insensitive (UPPER(code) on both sides): indexed as it is read.
+            models.Index(F("organisation"), Upper("code"), F("at").desc(), name="errorlog_org_code_upper_at"),
         ]
 
     def __str__(self) -> str:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from accounts.models import Organisation, User
@@ -164,6 +165,20 @@ def error_methods(*, user: User) -> list[str]:
     )
 
 
+def known_methods(*, user: User) -> list[str]:
+    """Methods the organisation called within the retention period, failed or not: filtering by one
+    that never failed is a fair question with an empty answer, not a bad request."""
+    if user.organisation_id is None:
+        return []
+    since = utc_today() - timedelta(days=settings.ERROR_LOG_RETENTION_DAYS)
+    return list(
+        DailyMethodCount.objects.filter(organisation_id=user.organisation_id, day__gte=since)
+        .values_list("method", flat=True)
+        .distinct()
+        .order_by("method")
+    )
+
+
 @dataclass(frozen=True)
 class ErrorFilters:
     start: date | None = None
@@ -182,7 +197,8 @@ def filtered_errors(*, user: User, filters: ErrorFilters) -> QuerySet[ErrorLog]:
     if filters.method:
         errors = errors.filter(method=filters.method)
     if filters.code:
-        errors = errors.filter(code=filters.code)
+        # Case-insensitive, as people type codes; the (organisation, UPPER(code), at) index serves it.
+        errors = errors.alias(code_upper=Upper("code")).filter(code_upper=Upper(Value(filters.code)))
     return errors.order_by("-at", "-id")
 
 

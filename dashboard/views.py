@@ -29,7 +29,9 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
 
 def error_log(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
-    form = ErrorFilterForm(request.GET, methods=selectors.error_methods(user=user))
+    form = ErrorFilterForm(
+        request.GET, methods=selectors.error_methods(user=user), known=lambda: selectors.known_methods(user=user)
+    )
     page = None
     if form.is_valid():
         try:
@@ -46,7 +48,9 @@ def error_log(request: AuthenticatedRequest) -> HttpResponse:
 
 def error_log_export(request: AuthenticatedRequest) -> HttpResponse | StreamingHttpResponse:
     user = request.user
-    form = ErrorFilterForm(request.GET, methods=selectors.error_methods(user=user))
+    form = ErrorFilterForm(
+        request.GET, methods=selectors.error_methods(user=user), known=lambda: selectors.known_methods(user=user)
+    )
     if not form.is_valid():
         messages.error(request, "Correct the filters, then export again.")
         query = request.GET.urlencode()

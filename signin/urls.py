@@ -1,10 +1,13 @@
 from django.urls import path
 
+from accounts.middleware import onboarding_view
 from signin.views import auth, onboarding, reauth
 
 urlpatterns = [
     path("login/", auth.LoginView.as_view(), name="login"),
     path("login/code/", auth.LoginCodeView.as_view(), name="login-code"),
+    # Reachable in the middle of account set-up too.
+    path("logout/", onboarding_view(auth.LogoutView.as_view()), name="logout"),
     path("password/reset/", auth.PasswordResetView.as_view(), name="password-reset"),
     path("password/reset/sent/", auth.PasswordResetSentView.as_view(), name="password-reset-sent"),
     path(

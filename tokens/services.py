@@ -40,11 +40,26 @@ class TokenError(ValidationError):
 # --- Verification -----------------------------------------------------------------------------
 
 
-def wait_message(seconds: int) -> str:
-    return f"Too many wrong codes. Wait {seconds} second{'s' if seconds != 1 else ''}, then try again."
+# From this many wrong codes in a row the back-off message says "too many"; before, one slip (and
+# django-otp's 1-second back-off after it) is not an accusation.
+TOO_MANY_FROM = 3
 
 
-LOCKED_MESSAGE = "This token is locked after too many wrong codes. An admin of your organisation can unlock it."
+def wait_message(seconds: int, *, failures: int) -> str:
+    """What a code refused unchecked by django-otp's back-off says, after ``failures`` wrong codes."""
+    wait = f"{seconds} second{'s' if seconds != 1 else ''}"
+    if failures >= TOO_MANY_FROM:
+        return f"Too many wrong codes. Wait {wait}, then try again."
+    return f"The last code was not right. Wait {wait} before the next try."
+
+
+def locked_message(*, admin: bool = False) -> str:
+    """An admin can unlock the token themselves: they are never told to ask an admin."""
+    then = "Unlock it on its page." if admin else "An admin of your organisation can unlock it."
+    return f"This token is locked after too many wrong codes. {then}"
+
+
+LOCKED_MESSAGE = locked_message()
 WRONG_CODE = "That code is not right, or it has been used already."
 
 
@@ -54,6 +69,7 @@ class CodeCheck:
 
     passed: bool
     wait: int | None = None  # refused unchecked: django-otp's back-off has this many seconds left
+    failures: int = 0  # wrong codes in a row before this one (django-otp's count)
     locked: bool = False  # refused unchecked: the token locked after too many wrong codes
 
     def __bool__(self) -> bool:
@@ -62,10 +78,14 @@ class CodeCheck:
     @property
     def refusal(self) -> str | None:
         """Why the code was not even looked at, or None if it was checked."""
+        return self.refusal_for(admin=False)
+
+    def refusal_for(self, *, admin: bool) -> str | None:
+        """``refusal`` worded for the reader: an admin of the token's organisation or not."""
         if self.locked:
-            return LOCKED_MESSAGE
+            return locked_message(admin=admin)
         if self.wait is not None:
-            return wait_message(self.wait)
+            return wait_message(self.wait, failures=self.failures)
         return None
 
 
@@ -98,7 +118,7 @@ def verify_device(device: Device, code: str) -> CodeCheck:
         if _locked_out(device):
             return CodeCheck(False, locked=True)
         if (wait := _throttle_wait(device)) is not None:
-            return CodeCheck(False, wait=wait)
+            return CodeCheck(False, wait=wait, failures=_failures(device))
         failures_before = getattr(device, "throttling_failure_count", 0)
         if isinstance(device, StaticDevice):
             code = backup_codes.stored_value(device, code)  # kept as digests, see tokens/backup_codes.py
@@ -114,18 +134,27 @@ def verify_device(device: Device, code: str) -> CodeCheck:
         return CodeCheck(False)
 
 
-def _refusal(token: Token) -> str | None:
-    """Why this token cannot be used right now, or None."""
+def manages(actor: User | None, token: Token) -> bool:
+    """Whether ``actor`` is an admin of the token's organisation (and so can fix it themselves)."""
+    return actor is not None and actor.is_org_admin and actor.organisation_id == token.user.organisation_id
+
+
+def _refusal(token: Token, *, actor: User | None = None) -> str | None:
+    """Why this token cannot be used right now, or None; worded for ``actor`` when one is given."""
+    admin = manages(actor, token)
     if not token.enabled:
-        return "This token is disabled. Ask an admin of your organisation to enable it."
+        then = "Enable it on its page." if admin else "Ask an admin of your organisation to enable it."
+        return f"This token is disabled. {then}"
     if token.expires_at is not None and token.expires_at <= timezone.now():
-        return (
-            f"This token expired on {timezone.localtime(token.expires_at):%d %b %Y}. "
-            "Use another token, or ask an admin for a replacement."
-        )
+        then = "Add a new token to replace it." if admin else "Use another token, or ask an admin for a replacement."
+        return f"This token expired on {timezone.localtime(token.expires_at):%d %b %Y}. {then}"
     if token.is_locked:
-        return LOCKED_MESSAGE
+        return locked_message(admin=admin)
     return None
+
+
+def _failures(device: Device) -> int:
+    return int(getattr(device, "throttling_failure_count", 0))
 
 
 def _throttle_wait(device: Device) -> int | None:
@@ -155,10 +184,11 @@ def verify_login_code(*, user: User, code: str, request: HttpRequest | None = No
     _serialise_code_checks(user.pk)
     tokens = list(Token.objects.filter(user=user).prefetch_related("device"))
     usable = [t for t in tokens if _refusal(t) is None]
-    waits = [w for t in usable if (w := _throttle_wait(t.device)) is not None]
+    waits = [(w, _failures(t.device)) for t in usable if (w := _throttle_wait(t.device)) is not None]
     if usable and len(waits) == len(usable):
         # Every usable token is throttled: the code is not even looked at.
-        return Verification(None, wait_message(min(waits)))
+        seconds, failures = min(waits)
+        return Verification(None, wait_message(seconds, failures=failures))
     candidates = [t for t in usable if _throttle_wait(t.device) is None]
     match = next((t for t in candidates if _matches_without_spending(t, code)), None)
     if match is not None:
@@ -510,10 +540,10 @@ def send_code(*, device: SmsDevice | EmailCodeDevice, user: User) -> None:
         )
 
 
-def send_token_code(*, token: Token) -> None:
+def send_token_code(*, token: Token, acting_user: User | None = None) -> None:
     if not token.sends_codes:
         raise TokenError("This token shows its own codes.")
-    if (reason := _refusal(token)) is not None:
+    if (reason := _refusal(token, actor=acting_user)) is not None:
         raise TokenError(reason)
     send_code(device=token.device, user=token.user)
 
@@ -523,11 +553,11 @@ def send_token_code(*, token: Token) -> None:
 
 def test_token(*, token: Token, code: str, acting_user: User, request: HttpRequest | None = None) -> bool:
     """Check a code against one token. Never logs anyone in; a code that passes is spent."""
-    if (reason := _refusal(token)) is not None:
+    if (reason := _refusal(token, actor=acting_user)) is not None:
         raise TokenError(reason)
     check = verify_device(token.device, code.strip().replace(" ", ""))
-    if check.refusal is not None:
-        raise TokenError(check.refusal)
+    if (refusal := check.refusal_for(admin=manages(acting_user, token))) is not None:
+        raise TokenError(refusal)
     _audit("token.test_passed" if check else "token.test_failed", token, acting_user, request)
     return check.passed
 
@@ -597,6 +627,16 @@ def has_factor(user: User) -> bool:
     if Token.objects.filter(user=user).exclude(kind=TokenKind.BACKUP).exists():
         return True
     return StaticToken.objects.filter(device__user=user, device__confirmed=True).exists()
+
+
+def leaves_nothing_usable(token: Token) -> bool:
+    """Whether disabling this token leaves its user no active token and no backup code to log in with."""
+    if not leaves_no_active_token(token):
+        return False
+    codes = StaticToken.objects.filter(device__user_id=token.user_id, device__confirmed=True)
+    if token.kind == TokenKind.BACKUP:
+        codes = codes.exclude(device_id=token.device_id)
+    return not codes.exists()
 
 
 def leaves_no_factor(token: Token) -> bool:

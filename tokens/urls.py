@@ -5,6 +5,7 @@ from tokens import views
 urlpatterns = [
     path("tokens/", views.token_list, name="tokens"),
     path("tokens/add/<str:kind>/", views.enrol, name="token-add"),
+    path("tokens/backup-codes/", views.backup_codes, name="backup-codes"),
     path("users/<int:user_id>/tokens/", views.token_list, name="user-tokens"),
     path("users/<int:user_id>/tokens/add/<str:kind>/", views.enrol, name="user-token-add"),
     path("tokens/<int:token_id>/", views.token_detail, name="token-detail"),

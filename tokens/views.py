@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -9,6 +10,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_otp import DEVICE_ID_SESSION_KEY
 
@@ -163,11 +166,11 @@ def _change_destination(request: AuthenticatedRequest, token: Token) -> HttpResp
 
 @_token_view
 def token_test(request: AuthenticatedRequest, token: Token) -> HttpResponse:
-    form = TestCodeForm(request.POST if "code" in request.POST else None)
+    form = TestCodeForm(request.POST if "code" in request.POST else None, kind=token.kind)
     result = None
     if request.method == "POST" and "send" in request.POST:
         try:
-            services.send_token_code(token=token)
+            services.send_token_code(token=token, acting_user=request.user)
             messages.info(request, f"We sent a code to {token.device_label}.")
         except (RateLimited, ValidationError) as exc:
             messages.error(request, _error(exc))
@@ -179,24 +182,40 @@ def token_test(request: AuthenticatedRequest, token: Token) -> HttpResponse:
             )
         except ValidationError as exc:
             form.add_error(None, _error(exc))
-    context = {"token": token, "form": form, "result": result}
+    context = {
+        "token": token,
+        "type_name": selectors.type_names()[token.kind],
+        "is_self": token.user_id == request.user.pk,
+        "form": form,
+        "result": result,
+    }
     return render(request, "tokens/test.html", context, status=400 if result is False or form.errors else 200)
 
 
-def _set_enabled(enabled: bool) -> Callable[..., HttpResponse]:
-    # Access first: another organisation's token is 404 whatever the method.
-    @_token_view
-    @require_POST
-    def view(request: AuthenticatedRequest, token: Token) -> HttpResponse:
-        services.set_enabled(token=token, enabled=enabled, acting_user=request.user, request=request)
-        messages.success(request, "The token is enabled." if enabled else "The token is disabled: it cannot be used.")
+@_token_view
+@require_POST
+def token_enable(request: AuthenticatedRequest, token: Token) -> HttpResponse:
+    # Access first (the decorator order): another organisation's token is 404 whatever the method.
+    services.set_enabled(token=token, enabled=True, acting_user=request.user, request=request)
+    messages.success(request, "The token is enabled.")
+    return redirect("token-detail", token_id=token.pk)
+
+
+@_token_view
+def token_disable(request: AuthenticatedRequest, token: Token) -> HttpResponse:
+    """Confirm first, like delete: disabling the last usable factor keeps its user out."""
+    if request.method == "POST":
+        services.set_enabled(token=token, enabled=False, acting_user=request.user, request=request)
+        messages.success(request, "The token is disabled: it cannot be used.")
         return redirect("token-detail", token_id=token.pk)
-
-    return view
-
-
-token_enable = _set_enabled(True)
-token_disable = _set_enabled(False)
+    context = {
+        "token": token,
+        "type_name": selectors.type_names()[token.kind],
+        "last_one": services.leaves_no_active_token(token),
+        "leaves_nothing": services.leaves_nothing_usable(token),
+        "is_self": token.user_id == request.user.pk,
+    }
+    return render(request, "tokens/disable.html", context)
 
 
 @_token_view
@@ -242,7 +261,7 @@ def token_reset(request: AuthenticatedRequest, token: Token) -> HttpResponse:
             return redirect("token-detail", token_id=token.pk)
         form.add_error(
             None,
-            check.refusal
+            check.refusal_for(admin=services.manages(request.user, token))
             or "Those two codes do not follow each other on this token (within 1000 presses). Nothing was changed.",
         )
     return render(request, "tokens/reset.html", {"token": token, "form": form}, status=400 if form.errors else 200)
@@ -377,9 +396,46 @@ def _enrol_side_channel(request: AuthenticatedRequest, owner: User) -> HttpRespo
     )
 
 
+# The plain backup codes wait here, in the actor's own session, from the POST that made them to
+# the one GET that shows them (post/redirect/get: a reload never makes new codes). That GET pops
+# them; only the owner's id stays, so a reload can say "already shown" and link to new ones.
+BACKUP_CODES_SESSION_KEY = "backup-codes-once"
+
+
 def _enrol_backup(request: AuthenticatedRequest, owner: User) -> HttpResponse:
     if request.method != "POST":
         return render(request, "tokens/enrol_backup.html", {"owner": owner})
     codes = services.generate_backup_codes(user=owner, acting_user=request.user, request=request)
-    # Shown on this response only: the page never shows them again.
-    return render(request, "tokens/backup_codes.html", {"owner": owner, "codes": codes})
+    request.session[BACKUP_CODES_SESSION_KEY] = {"owner": owner.pk, "codes": codes}
+    return redirect("backup-codes")
+
+
+@never_cache
+def backup_codes(request: AuthenticatedRequest) -> HttpResponse:
+    """The new backup codes, once; with copy, print and a .txt download made from this response."""
+    pending = request.session.get(BACKUP_CODES_SESSION_KEY) or {}
+    owner = _owner(request, pending.get("owner"))  # the access check again, as for any token page
+    codes: list[str] = pending.get("codes") or []
+    if codes:
+        request.session[BACKUP_CODES_SESSION_KEY] = {"owner": owner.pk}
+    context = {
+        "owner": owner,
+        "codes": codes,
+        "again_url": reverse("token-add", args=[TokenKind.BACKUP])
+        if owner.pk == request.user.pk
+        else reverse("user-token-add", args=[owner.pk, TokenKind.BACKUP]),
+        "list_url": _list_url(owner, request.user),
+        # The download is a data: link in this page, not a URL the server answers later.
+        "download_href": "data:text/plain;charset=utf-8," + quote(backup_codes_text(owner, codes)) if codes else "",
+    }
+    return render(request, "tokens/backup_codes.html", context)
+
+
+def backup_codes_text(owner: User, codes: list[str]) -> str:
+    lines = [
+        f"API Platform Portal: backup codes for {owner.email}",
+        f"Generated {timezone.localtime():%d %b %Y %H:%M}. Each code works once; generating new codes ends these.",
+        "",
+        *(f"{n:2}. {code}" for n, code in enumerate(codes, start=1)),
+    ]
+    return "\r\n".join(lines) + "\r\n"

@@ -35,7 +35,13 @@ def user_list(request: AuthenticatedRequest) -> HttpResponse:
     organisation = admin.organisation
     assert organisation is not None
     active = sum(1 for u in users if u.is_active)
-    context = {"users": users, "active_count": active, "at_limit": active >= organisation.user_limit}
+    at_limit = active >= organisation.user_limit
+    context = {
+        "users": users,
+        "active_count": active,
+        "at_limit": at_limit,
+        "limit_message": services.user_limit_message(organisation) if at_limit else "",
+    }
     return render(request, "accounts/users/list.html", context)
 
 
@@ -66,7 +72,13 @@ def user_add(request: AuthenticatedRequest) -> HttpResponse:
             )
             return redirect("user-detail", user_id=user.pk)
     status = 400 if form.is_bound else 200
-    return render(request, "accounts/users/add.html", {"form": form}, status=status)
+    # At the limit the form would only be refused: explain instead of offering it.
+    limit_message = (
+        services.user_limit_message(admin.organisation)
+        if not form.is_bound and selectors.at_user_limit(organisation=admin.organisation)
+        else ""
+    )
+    return render(request, "accounts/users/add.html", {"form": form, "limit_message": limit_message}, status=status)
 
 
 @org_admin_required

@@ -60,6 +60,15 @@ class LoginView(auth_views.LoginView):
         return redirect("login-code")
 
 
+class LogoutView(auth_views.LogoutView):
+    """Django's logout (POST only), and the login page it leads to says so."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        messages.info(request, "You are logged out.")
+        return response
+
+
 def _pending_user(request: HttpRequest) -> tuple[User, dict[str, Any]] | None:
     pending = request.session.get(PENDING_LOGIN)
     if not pending or time.time() - pending["at"] > settings.LOGIN_CODE_STEP_SECONDS:

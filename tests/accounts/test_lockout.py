@@ -25,7 +25,12 @@ from tokens import backup_codes
 from tokens import services as tokens
 
 LOCKED = "Too many failed attempts"
-THROTTLED = re.compile(r"Too many wrong codes\. Wait \d+ seconds?, then try again\.")
+# django-otp's back-off: after one or two wrong codes a plain "wait", from the third "too many".
+THROTTLED = re.compile(
+    r"(Too many wrong codes\. Wait \d+ seconds?, then try again"
+    r"|The last code was not right\. Wait \d+ seconds? before the next try)\."
+)
+TOO_MANY = re.compile(r"Too many wrong codes\. Wait \d+ seconds?, then try again\.")
 LIMIT = settings.AXES_FAILURE_LIMIT
 
 
@@ -366,8 +371,27 @@ def test_guessing_without_waiting_does_not_get_more_tries(client, member_at_code
     responses = [submit_code(client, code) for code in ("123456", "654321", authenticator_code(device))]
 
     assert all(THROTTLED.search(r.content.decode()) for r in responses)
+    assert not any("Too many" in r.content.decode() for r in responses)  # one slip is not "too many"
     device.refresh_from_db()
     assert device.throttling_failure_count == 1  # throttled tries are not even checked
+
+
+def test_one_wrong_code_is_never_called_too_many_but_the_third_in_a_row_is(client, member_at_code_step):
+    device = member_at_code_step.totpdevice_set.get()
+    submit_code(client, wrong_code(device))
+
+    retry = submit_code(client, authenticator_code(device)).content.decode()
+
+    assert "The last code was not right. Wait 1 second before the next try." in retry
+    assert "Too many" not in retry
+    for _ in range(2):
+        wait_out_the_throttle(member_at_code_step)
+        submit_code(client, wrong_code(device))
+
+    third = submit_code(client, authenticator_code(device)).content.decode()
+
+    assert TOO_MANY.search(third)
+    assert "_auth_user_id" not in client.session
     assert "_auth_user_id" not in client.session
 
 
@@ -381,7 +405,7 @@ def test_starting_the_login_again_does_not_reset_the_throttle(client, member_at_
     assert reaches_code_step(submit_password(client, member_at_code_step.email, PASSWORD))
     response = submit_code(client, authenticator_code(device))
 
-    assert THROTTLED.search(response.content.decode())
+    assert TOO_MANY.search(response.content.decode())
     assert "_auth_user_id" not in client.session
     device.refresh_from_db()
     assert device.throttling_failure_count == 3

@@ -548,6 +548,7 @@ def test_logging_out_ends_the_session(member_client):
 
     assert response.status_code == 302
     assert response.url == "/login/"
+    assert "You are logged out." in member_client.get(response.url).content.decode()
     assert member_client.get("/").url == "/login/?next=/"
 
 

@@ -1,5 +1,6 @@
 """Account set-up (SPEC §2): welcome email, temporary password, password, authenticator, fallback number."""
 
+import html
 import re
 from base64 import b32encode
 from datetime import timedelta
@@ -272,10 +273,12 @@ def test_guessing_authenticator_codes_is_slowed_down_with_a_message(authenticato
     wrong = "000000" if right != "000000" else "111111"
     authenticator_step_client.post("/setup/authenticator/", {"token": wrong})
 
-    # Straight after a wrong code django-otp's throttle refuses even the right one, and says why.
+    # Straight after a wrong code django-otp's throttle refuses even the right one, and says why,
+    # without calling one slip "too many".
     response = authenticator_step_client.post("/setup/authenticator/", {"token": right})
 
-    assert "Too many wrong codes. Wait" in response.content.decode()
+    assert "The last code was not right. Wait 1 second before the next try." in response.content.decode()
+    assert "Too many" not in response.content.decode()
     device.refresh_from_db()
     assert not device.confirmed
 
@@ -382,8 +385,37 @@ def test_temporary_password_works_only_once(client, newcomer, temporary_password
     response = submit_password(client, newcomer.email, temporary_password)
 
     assert response.status_code == 200
-    assert "The email or password is not correct." in response.content.decode()
+    page = response.content.decode()
+    # Said as it is, and what to do: no password was chosen yet, so a new welcome email.
+    assert "This temporary password was already used: it works only once." in page
+    assert "send you a new welcome email" in page
+    assert "The email or password is not correct." not in page
     assert "_auth_user_id" not in client.session
+
+
+def test_used_temporary_password_after_set_up_points_to_the_chosen_password(
+    password_step_client, newcomer, temporary_password
+):
+    client = password_step_client
+    client.post("/setup/password/", {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    client.post("/logout/")
+
+    response = submit_password(client, newcomer.email, temporary_password)
+
+    page = html.unescape(response.content.decode())
+    assert "This temporary password was already used: it works only once." in page
+    assert "Log in with the password you chose at set-up, or use “Forgot your password?”" in page
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_wrong_password_still_says_not_correct_after_a_temporary_one_was_used(client, newcomer, temporary_password):
+    assert submit_password(client, newcomer.email, temporary_password).status_code == 302
+    client.post("/logout/")
+
+    response = submit_password(client, newcomer.email, "not-the-temporary-one")
+
+    assert "The email or password is not correct." in response.content.decode()
+    assert "already used" not in response.content.decode()
 
 
 def test_expired_temporary_password_says_to_ask_admin_or_support(client, newcomer, temporary_password):

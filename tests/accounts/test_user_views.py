@@ -1,5 +1,7 @@
 """The organisation admin's /users/ pages (accounts/views/users.py)."""
 
+import re
+
 import pytest
 from django.core import mail
 from django.db import connection
@@ -63,6 +65,7 @@ def test_list_at_the_limit_offers_no_add_button(owner_client, owner):
     page = _page(owner_client.get("/users/"))
 
     assert "the limit is reached" in page
+    assert "Deactivate or remove a user first, or ask support to raise the limit." in page
     assert 'href="/users/add/"' not in page
 
 
@@ -189,6 +192,29 @@ def test_admin_adds_a_user(owner_client, owner, django_capture_on_commit_callbac
     assert "Setting up their account" in page
 
 
+def test_add_form_ticks_view_invoices_for_a_new_user(owner_client):
+    response = owner_client.get("/users/add/")
+
+    html = response.content.decode()
+    assert re.search(r'<input[^>]*value="view_billing"[^>]*checked', html)
+    assert not re.search(r'<input[^>]*value="manage_whitelist"[^>]*checked', html)
+    assert not re.search(r'<input[^>]*value="manage_files"[^>]*checked', html)
+
+
+def test_new_user_sees_invoices_unless_the_admin_unticks_it(owner_client, owner, django_capture_on_commit_callbacks):
+    # The add form's defaults, as the browser posts them: "View invoices" ticked.
+    form = owner_client.get("/users/add/").context["form"]
+    ticked = form.fields["permissions"].initial
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post("/users/add/", {**ADD_FORM, "permissions": ticked})
+    assert User.objects.get(email="nina@acme.example").granted_permissions == [PortalPermission.VIEW_BILLING]
+
+    # Unticked: the box posts nothing, and the user gets no invoices.
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post("/users/add/", {**ADD_FORM, "email": "olga@acme.example"})
+    assert User.objects.get(email="olga@acme.example").granted_permissions == []
+
+
 def test_admin_adds_another_admin(owner_client, owner, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.post("/users/add/", {**ADD_FORM, "role": "admin"})
@@ -236,6 +262,20 @@ def test_invalid_add_form_shows_a_message_and_creates_nothing(
     assert message in _page(response)
     assert User.objects.count() == 1
     assert mail.outbox == []
+
+
+def test_add_page_at_the_limit_explains_instead_of_showing_the_form(owner_client, owner):
+    for _ in range(3):
+        UserFactory(organisation=owner.organisation)
+
+    response = owner_client.get("/users/add/")
+
+    assert response.status_code == 200
+    page = _page(response)
+    assert "Acme Payments Ltd already has 4 active users, the most its plan allows." in page
+    assert "Deactivate or remove a user first, or ask support to raise the limit." in page
+    assert 'name="email"' not in response.content.decode()
+    assert "Add user" not in page
 
 
 def test_add_form_at_the_limit_shows_a_message_and_creates_nothing(

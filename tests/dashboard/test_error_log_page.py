@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from dashboard import selectors
 from dashboard.models import DailyMethodCount, ErrorLog
 from tests.dashboard.helpers import days_ago, error_event, ok_event, table_rows, utc_today
 
@@ -84,6 +85,31 @@ def test_filter_by_method(member_client, failures):
 def test_filter_by_code(member_client, failures):
     assert request_ids(member_client.get("/errors/?code=TOKEN_NOT_FOUND")) == ["r-new", "r-mid-2"]
     assert request_ids(member_client.get("/errors/?code=+RATE_LIMITED+")) == ["r-mid-1"]
+
+
+def test_code_filter_ignores_case(member_client, failures):
+    assert request_ids(member_client.get("/errors/?code=token_not_found")) == ["r-new", "r-mid-2"]
+    assert request_ids(member_client.get("/errors/?code=Rate_Limited")) == ["r-mid-1"]
+
+
+def test_code_filter_reads_the_case_insensitive_index(member, failures):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's planner")
+    errors = selectors.filtered_errors(user=member, filters=selectors.ErrorFilters(code="token_not_found"))
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = errors.explain()
+
+    assert "errorlog_org_code_upper_at" in plan, plan
+
+
+def test_a_method_that_was_called_but_never_failed_gives_an_empty_result(member_client, failures):
+    response = member_client.get("/errors/?method=Validate")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "No errors match these filters" in page
+    assert '<option value="Validate" selected>Validate</option>' in page
 
 
 def test_filter_by_date_range_takes_whole_utc_days(member_client, failures):

@@ -64,9 +64,11 @@ def test_admin_enrols_tests_disables_resets_and_deletes_a_members_hardware_token
     page.get_by_role("button", name="Check code").click()
     expect(page.get_by_role("status").filter(has_text="Success")).to_be_visible()
 
-    # Disable it.
+    # Disable it, after the confirmation page.
     page.get_by_role("link", name="← Token").click()
-    page.get_by_role("button", name="Disable").click()
+    page.get_by_role("link", name="Disable…").click()
+    expect(page.get_by_role("heading", name="Disable Hardware token?")).to_be_visible()
+    page.get_by_role("button", name="Disable token").click()
     expect(page.get_by_role("heading", name="Hardware token DISABLED")).to_be_visible()
 
     # Meanwhile, in another browser, the member tries the token: refused, and told why.

@@ -251,9 +251,10 @@ EXPECTATIONS: dict[str, tuple[Case, ...]] = {
     # Second-factor tokens.
     "token-detail": token_cases(get=(200, 200), post=(200, 200)),
     "token-edit": token_cases(get=(200, 200), post=(302, 302), data={"description": "Renamed"}, post_changes=True),
-    # The test and delete pages name the token's type, not its description: nothing to look for.
-    "token-test": token_cases(get=(200, 200), post=(200, 200), shows=False),
-    "token-disable": token_cases(get=(405, 405), post=(302, 302), post_changes=True),
+    # The test page names the token (its description) and its owner: the leak check looks for it.
+    "token-test": token_cases(get=(200, 200), post=(200, 200)),
+    # Disabling asks first (a confirmation page, like delete); the POST disables.
+    "token-disable": token_cases(get=(200, 200), post=(302, 302), post_changes=True),
     "token-enable": token_cases(
         get=(405, 405), post=(302, 302), make=lambda of: token(of=of, enabled=False), post_changes=True
     ),

@@ -9,6 +9,7 @@ import html
 import re
 from base64 import b32decode
 from datetime import timedelta
+from urllib.parse import unquote
 
 import pytest
 from django.conf import settings
@@ -554,7 +555,7 @@ def test_right_code_while_throttled_is_told_to_wait_not_that_it_is_wrong(actor_c
     response = actor_client.post(f"/tokens/{token.pk}/test/", {"code": authenticator_code(device)})
 
     assert response.status_code == 400
-    assert re.search(r"Too many wrong codes\. Wait \d+ seconds?, then try again\.", page(response))
+    assert re.search(r"The last code was not right\. Wait \d+ seconds? before the next try\.", page(response))
     assert "Failed: that code is not right" not in page(response)
     device.refresh_from_db()
     assert device.throttling_failure_count == 1  # refused unchecked: not counted again
@@ -626,7 +627,7 @@ def test_email_token_test_sends_a_code_then_checks_it(
     assert "Success" in page(actor_client.post(f"/tokens/{token.pk}/test/", {"code": code.group(1)}))
 
 
-def test_testing_a_disabled_token_says_it_is_disabled(actor_client, member, hardware):
+def test_testing_a_disabled_token_says_it_is_disabled(actor, actor_client, member, hardware):
     services.set_enabled(token=hardware, enabled=False, acting_user=member)
 
     response = actor_client.post(f"/tokens/{hardware.pk}/test/", {"code": press(1)})
@@ -635,6 +636,58 @@ def test_testing_a_disabled_token_says_it_is_disabled(actor_client, member, hard
     assert "This token is disabled." in page(response)
     assert "Success" not in page(response)
     assert hotp_counter(hardware) == 1
+    # An admin can enable it themselves: they are never told to ask an admin.
+    if actor == member:
+        assert "Ask an admin of your organisation to enable it." in page(response)
+    else:
+        assert "Enable it on its page." in page(response)
+        assert "Ask an admin" not in page(response)
+
+
+def test_admin_testing_a_locked_or_expired_token_is_told_what_to_do_not_to_ask_an_admin(owner_client, member, hardware):
+    _lock(hardware)
+    locked = page(owner_client.post(f"/tokens/{hardware.pk}/test/", {"code": press(1)}))
+    assert "This token is locked after too many wrong codes. Unlock it on its page." in locked
+    assert "ask an admin" not in locked.lower() and "an admin of your organisation" not in locked.lower()
+
+    expired = add_totp(member, description="Old phone")
+    Token.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(days=1))
+    text = page(owner_client.post(f"/tokens/{expired.pk}/test/", {"code": "123456"}))
+    assert "Add a new token to replace it." in text
+    assert "ask an admin" not in text.lower()
+
+
+def test_test_page_names_the_token_and_its_owner(actor, actor_client, member):
+    token = add_hardware(member, serial="HW-NAMED", description="Desk token")
+
+    text = page(actor_client.get(f"/tokens/{token.pk}/test/"))
+
+    assert "Test Hardware token “Desk token”" in text
+    assert ("Your token" if actor == member else f"Token of {member.full_name}") in text
+    assert "HW-NAMED" in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "hint"),
+    [
+        ("totp", "The 6-digit code your authenticator app shows"),
+        ("hotp", "Press the token's button"),
+        ("sms", "the code from the text message"),
+    ],
+)
+def test_test_page_shows_only_the_hint_for_its_kind_of_token(actor_client, member, kind, hint):
+    token = {"totp": totp_token, "hotp": add_hardware, "sms": add_sms}[kind](member)
+
+    text = page(actor_client.get(f"/tokens/{token.pk}/test/"))
+
+    hints = [
+        "The 6-digit code your authenticator app shows",
+        "Press the token's button",
+        "the code from the text message",
+    ]
+    assert hint in text
+    assert [h for h in hints if h in text] == [hint]
+    assert "backup code" not in text.lower()
 
 
 def test_malformed_test_code_gets_a_message(actor_client, member, hardware):
@@ -673,7 +726,47 @@ def test_disabled_token_cannot_log_in_until_enabled(actor, actor_client, member,
     assert ("token.enabled", actor.email) in actions_since(mark)
 
 
-@pytest.mark.parametrize("action", ["disable", "enable", "unlock"])
+def test_disable_asks_first_and_changes_nothing_until_confirmed(actor_client, member, hardware):
+    detail = page(actor_client.get(f"/tokens/{hardware.pk}/"))
+    assert "Disable…" in detail
+    before = snapshot()
+
+    response = actor_client.get(f"/tokens/{hardware.pk}/disable/")
+
+    assert response.status_code == 200
+    text = page(response)
+    assert "Disable Hardware token?" in text
+    assert "cannot be used to log in, or tested, until it is enabled again" in text
+    # Another active token (the authenticator app the member logged in with) remains: no warning.
+    assert "last active token" not in text
+    assert "last usable second factor" not in text
+    assert "Disable token" in text
+    assert snapshot() == before
+
+
+def test_disable_page_warns_when_the_last_active_token_would_go(actor_client, member):
+    services.generate_backup_codes(user=member, acting_user=member)
+
+    text = page(actor_client.get(f"/tokens/{totp_token(member).pk}/disable/"))
+
+    assert f"This is the last active token of {member.full_name}." in text
+    assert "with backup codes they can still log in" in text
+
+
+def test_disable_page_warns_when_nothing_usable_would_be_left(actor, actor_client, member, hardware):
+    services.set_enabled(token=hardware, enabled=False, acting_user=member)
+
+    text = page(actor_client.get(f"/tokens/{totp_token(member).pk}/disable/"))
+
+    whose = (
+        "your last usable second factor" if actor == member else f"the last usable second factor of {member.full_name}"
+    )
+    assert f"This is {whose}." in text
+    assert "cannot log in at all" in text
+    assert fresh(totp_token(member)).enabled
+
+
+@pytest.mark.parametrize("action", ["enable", "unlock"])
 def test_state_changes_need_a_post(owner_client, member, hardware, action):
     before = snapshot()
 
@@ -1085,6 +1178,13 @@ def test_bad_destination_gets_a_message_and_sends_nothing(
 # --- Enrol: backup codes ----------------------------------------------------------------------
 
 
+def _new_backup_codes(client: Client, url: str) -> list[str]:
+    """POST for new codes, follow the redirect to the one-time page, read the codes off it."""
+    response = client.post(url, follow=True)
+    assert response.redirect_chain == [("/tokens/backup-codes/", 302)]
+    return re.findall(r"<li>([0-9a-f]{8})</li>", page(response))
+
+
 def test_backup_codes_are_generated_only_by_a_post_and_shown_once(actor, actor_client, member):
     url = add_url(actor, member, "backup")
 
@@ -1095,10 +1195,14 @@ def test_backup_codes_are_generated_only_by_a_post_and_shown_once(actor, actor_c
 
     response = actor_client.post(url)
 
-    assert response.status_code == 200
-    codes = re.findall(r"<li>([0-9a-f]{8})</li>", page(response))
+    assert response.status_code == 302
+    assert response["Location"] == "/tokens/backup-codes/"
+    shown = actor_client.get("/tokens/backup-codes/")
+    assert shown.status_code == 200
+    assert "no-store" in shown["Cache-Control"]
+    codes = re.findall(r"<li>([0-9a-f]{8})</li>", page(shown))
     assert len(codes) == 10 and len(set(codes)) == 10
-    assert "they will not be shown again" in page(response)
+    assert "this page shows them once" in page(shown)
     assert Token.objects.filter(user=member, kind=TokenKind.BACKUP).count() == 1
     for again in (actor_client.get(url), actor_client.get(list_url(actor, member))):
         assert not any(code in page(again) for code in codes)
@@ -1111,11 +1215,56 @@ def test_backup_codes_are_generated_only_by_a_post_and_shown_once(actor, actor_c
     assert submit_code(second, codes[3]).status_code == 400, "a backup code worked twice"
 
 
+def test_reloading_the_backup_codes_page_says_already_shown_and_keeps_the_codes(actor, actor_client, member):
+    codes = _new_backup_codes(actor_client, add_url(actor, member, "backup"))
+    digests = sorted(StaticToken.objects.filter(device__user=member).values_list("token", flat=True))
+
+    reloaded = actor_client.get("/tokens/backup-codes/")
+
+    assert reloaded.status_code == 200
+    text = page(reloaded)
+    assert "These backup codes were already shown" in text
+    assert not any(code in text for code in codes)
+    assert f'href="{add_url(actor, member, "backup")}"' in reloaded.content.decode()
+    # Nothing new was made: the codes on the first screen still work.
+    assert sorted(StaticToken.objects.filter(device__user=member).values_list("token", flat=True)) == digests
+    # And the session no longer holds them.
+    assert not any(code in str(dict(actor_client.session)) for code in codes)
+    visitor = Client()
+    start_login(visitor, member)
+    assert submit_code(visitor, codes[0]).status_code == 302
+
+
+def test_backup_codes_page_offers_copy_print_and_a_txt_download_of_the_same_codes(actor, actor_client, member):
+    response = actor_client.post(add_url(actor, member, "backup"), follow=True)
+    codes = re.findall(r"<li>([0-9a-f]{8})</li>", page(response))
+
+    body = response.content.decode()
+    href = re.search(
+        r'<a class="button" href="(data:text/plain;charset=utf-8,[^"]+)" download="backup-codes.txt">', body
+    )
+    assert href, body
+    text = unquote(html.unescape(href.group(1)).split(",", 1)[1])
+    assert member.email in text
+    assert [line.split(". ")[1] for line in text.splitlines()[3:]] == codes
+    assert "data-copy=" in body and "data-print" in body
+    assert re.search(r'<script src="/static/js/backup-codes\.js[^"]*" defer></script>', body)
+    assert "<script>" not in body  # CSP script-src 'self': no inline script
+
+
+def test_backup_codes_page_without_fresh_codes_makes_none(member_client, member):
+    response = member_client.get("/tokens/backup-codes/")
+
+    assert response.status_code == 200
+    assert "These backup codes were already shown" in page(response)
+    assert not StaticDevice.objects.filter(user=member).exists()
+
+
 def test_new_backup_codes_replace_the_old_ones(actor, actor_client, member):
     url = add_url(actor, member, "backup")
-    old = re.findall(r"<li>([0-9a-f]{8})</li>", page(actor_client.post(url)))
+    old = _new_backup_codes(actor_client, url)
 
-    actor_client.post(url)
+    _new_backup_codes(actor_client, url)
 
     assert Token.objects.filter(user=member, kind=TokenKind.BACKUP).count() == 1
     visitor = Client()
