@@ -1,5 +1,6 @@
 """A real Celery worker on Redis, in a thread of the test process (celery.contrib.testing)."""
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -31,3 +32,23 @@ def thread_worker() -> Iterator[Any]:
             yield worker
     finally:
         task_postrun.disconnect(close_worker_db_connections)
+
+
+def worker_process_command(hostname: str) -> list[str]:
+    """The command line of a real `celery worker` process (one prefork child, no gossip), for tests
+    that run workers as separate processes."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "portal",
+        "worker",
+        "--pool=prefork",
+        "--concurrency=1",
+        "--loglevel=INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        f"--hostname={hostname}",
+    ]

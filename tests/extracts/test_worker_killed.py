@@ -11,7 +11,6 @@ with every token once, one "done" audit event, one e-mail to the admins.
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -29,6 +28,7 @@ from extracts import services
 from extracts.models import ExtractRequest, Status
 from files.models import StoredFile
 from portal.celery import app
+from tests.celery_worker import worker_process_command
 from tests.extracts.conftest import BOTH_DATABASES, give_tokens, private_files, read_extract
 
 # The killed worker is another process: it must reach the test's vault, which an SQLite vault
@@ -74,21 +74,7 @@ class Worker:
         self.name = f"kill-test-{uuid.uuid4().hex[:8]}@%h"
         self.output: list[str] = []
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "--pool=prefork",
-                "--concurrency=1",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                f"--hostname={self.name}",
-            ],
+            worker_process_command(self.name),
             cwd=BASE_DIR,
             env=env,
             stdout=subprocess.PIPE,

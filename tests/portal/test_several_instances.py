@@ -44,6 +44,7 @@ from extracts.vault import add_demo_tokens, create_vault_table
 from files.models import StoredFile
 from platform_api import services as platform_keys
 from portal.celery import app
+from tests.celery_worker import worker_process_command
 from tests.factories import PASSWORD, AdminFactory, UserFactory
 from tokens.models import EmailCodeDevice, Token, TokenKind
 
@@ -186,21 +187,7 @@ def cluster(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> 
     workers = [
         Process(
             f"worker {n}",
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "--pool=prefork",
-                "--concurrency=1",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                f"--hostname=instance-test-{n}-{uuid.uuid4().hex[:6]}@%h",
-            ],
+            worker_process_command(f"instance-test-{n}-{uuid.uuid4().hex[:6]}@%h"),
             env,
             folder / f"worker-{n}.log",
         )
