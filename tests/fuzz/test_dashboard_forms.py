@@ -5,6 +5,7 @@ import io
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django import forms
 from hypothesis import event, given
 from hypothesis import strategies as st
 
@@ -51,15 +52,22 @@ filters = st.fixed_dictionaries(
 )
 
 
+def _date(text: str) -> date:
+    """A filter date read as the form reads it (Django's date formats: "0001-1-1" is 1 January 1)."""
+    day = forms.DateField().to_python(text)
+    assert day is not None
+    return day
+
+
 def _matches(row: ErrorLog, query) -> bool:
     """Whether the row passes the filters as the form reads them (text fields stripped)."""
     start, end, code = (query.get(name, "").strip() for name in ("from", "to", "code"))
     day = row.at.astimezone(UTC).date()
     return (
-        (not start or day >= date.fromisoformat(start))
-        and (not end or day <= date.fromisoformat(end))
+        (not start or day >= _date(start))
+        and (not end or day <= _date(end))
         and (not query.get("method") or row.method == query["method"])
-        and (not code or row.code == code)
+        and (not code or row.code.upper() == code.upper())  # the code filter ignores case
     )
 
 
