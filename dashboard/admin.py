@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from common.admin import ReadOnlyModelAdmin
-from dashboard.models import DailyMethodCount, ErrorLog, IngestedBatch, VaultStat
+from dashboard.models import DailyMethodCount, ErrorLog, FiveMinuteMethodCount, IngestedBatch, VaultStat
 
 
 class ReadOnlyAdmin(ReadOnlyModelAdmin):
@@ -21,6 +21,16 @@ class DailyMethodCountAdmin(ReadOnlyAdmin):
     list_select_related = ["organisation"]
     search_fields = ["organisation__name", "organisation__public_id", "method"]
     date_hierarchy = "day"
+
+
+@admin.register(FiveMinuteMethodCount)
+class FiveMinuteMethodCountAdmin(ReadOnlyAdmin):
+    """The last two days in 5-minute slots: what an error alarm read when it fired."""
+
+    list_display = ["start", "organisation", "method", "calls", "errors"]
+    list_select_related = ["organisation"]
+    search_fields = ["=organisation__public_id", "=method"]
+    ordering = ["-id"]
 
 
 @admin.register(ErrorLog)

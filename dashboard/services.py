@@ -11,12 +11,14 @@ from django.utils import timezone
 from accounts.models import Organisation
 from dashboard import summary
 from dashboard.ingest import UsageBatch, VaultReading
-from dashboard.models import DailyMethodCount, ErrorLog, IngestedBatch, VaultStat
+from dashboard.models import DailyMethodCount, ErrorLog, FiveMinuteMethodCount, IngestedBatch, VaultStat
 from platform_api.models import PlatformKey
 
 # Rows per upsert statement: five parameters each, under SQLite's 999-variable limit.
 UPSERT_ROWS_PER_STATEMENT = 190
 RETENTION_CHUNK = 5000
+# 5-minute counters serve error alarms, whose longest window is a day; a second day covers late batches.
+BUCKET_RETENTION = timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,21 @@ def delete_old_ingested_batches(*, now: datetime | None = None) -> int:
     while True:
         old = IngestedBatch.objects.filter(received_at__lt=cutoff).order_by("received_at").values("id")
         count, _ = IngestedBatch.objects.filter(id__in=old[:RETENTION_CHUNK]).delete()
+        deleted += count
+        if count < RETENTION_CHUNK:
+            return deleted
+
+
+def delete_old_method_buckets(*, now: datetime | None = None) -> int:
+    """Delete 5-minute counters older than BUCKET_RETENTION (the daily counters keep the history).
+
+    Oldest first along the ``start`` index, RETENTION_CHUNK rows per statement; safe to rerun.
+    """
+    cutoff = (now or timezone.now()) - BUCKET_RETENTION
+    deleted = 0
+    while True:
+        old = FiveMinuteMethodCount.objects.filter(start__lt=cutoff).order_by("start").values("id")
+        count, _ = FiveMinuteMethodCount.objects.filter(id__in=old[:RETENTION_CHUNK]).delete()
         deleted += count
         if count < RETENTION_CHUNK:
             return deleted

@@ -410,6 +410,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dashboard.tasks.delete_old_ingested_batches",
         "schedule": 60 * 60,
     },
+    "delete-old-method-buckets": {
+        "task": "dashboard.tasks.delete_old_method_buckets",
+        "schedule": 60 * 60,
+    },
     "delete-old-audit-events": {
         "task": "audit.tasks.delete_old_audit_events",
         "schedule": 24 * 60 * 60,

@@ -1,0 +1,70 @@
+"""5-minute usage counters: what error alarms read, kept two days."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.conf import settings
+
+from dashboard import selectors
+from dashboard.models import FiveMinuteMethodCount, bucket_start
+from dashboard.tasks import delete_old_method_buckets
+
+
+@pytest.mark.parametrize(
+    ("at", "start"),
+    [
+        (datetime(2026, 11, 26, 10, 7, 30, 5, tzinfo=UTC), datetime(2026, 11, 26, 10, 5, tzinfo=UTC)),
+        (datetime(2026, 11, 26, 10, 5, tzinfo=UTC), datetime(2026, 11, 26, 10, 5, tzinfo=UTC)),
+        (datetime(2026, 11, 26, 10, 4, 59, 999999, tzinfo=UTC), datetime(2026, 11, 26, 10, 0, tzinfo=UTC)),
+        (datetime(2026, 11, 26, 23, 59, 59, tzinfo=UTC), datetime(2026, 11, 26, 23, 55, tzinfo=UTC)),
+    ],
+)
+def test_a_call_falls_in_the_five_minute_slot_that_holds_it(at, start):
+    assert bucket_start(at) == start
+
+
+def _slot(organisation, method: str, start: datetime, calls: int, errors: int) -> FiveMinuteMethodCount:
+    return FiveMinuteMethodCount.objects.create(
+        organisation=organisation, method=method, start=start, calls=calls, errors=errors
+    )
+
+
+def test_slot_counts_add_up_one_method_or_all_within_the_slots_asked_for(
+    organisation, other_organisation, django_assert_num_queries
+):
+    ten = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    _slot(organisation, "Tokenize", ten - timedelta(minutes=5), 100, 50)  # before the first slot
+    _slot(organisation, "Tokenize", ten, 10, 1)
+    _slot(organisation, "Tokenize", ten + timedelta(minutes=5), 20, 2)
+    _slot(organisation, "Detokenize", ten + timedelta(minutes=5), 30, 3)
+    _slot(organisation, "Tokenize", ten + timedelta(minutes=10), 100, 50)  # after the last slot
+    _slot(other_organisation, "Tokenize", ten, 1000, 1000)
+
+    with django_assert_num_queries(1):
+        tokenize = selectors.slot_counts(
+            organisation_id=organisation.pk, method="Tokenize", first=ten, last=ten + timedelta(minutes=5)
+        )
+    every = selectors.slot_counts(
+        organisation_id=organisation.pk, method=None, first=ten, last=ten + timedelta(minutes=5)
+    )
+    nothing = selectors.slot_counts(organisation_id=organisation.pk, method="Validate", first=ten, last=ten)
+
+    assert (tokenize.calls, tokenize.errors) == (30, 3)
+    assert (every.calls, every.errors) == (60, 6)
+    assert (nothing.calls, nothing.errors) == (0, 0)
+
+
+def test_slots_older_than_two_days_are_deleted_and_newer_ones_stay(organisation, other_organisation, monkeypatch):
+    now = datetime.now(UTC)
+    _slot(organisation, "Tokenize", bucket_start(now - timedelta(days=2, minutes=5)), 1, 0)
+    _slot(other_organisation, "Tokenize", bucket_start(now - timedelta(days=30)), 1, 1)
+    kept = _slot(organisation, "Tokenize", bucket_start(now - timedelta(days=1, hours=23)), 1, 0)
+
+    assert delete_old_method_buckets.delay().get() == 2
+    assert list(FiveMinuteMethodCount.objects.all()) == [kept]
+    assert delete_old_method_buckets.delay().get() == 0
+
+
+def test_the_bucket_retention_runs_every_hour():
+    entry = settings.CELERY_BEAT_SCHEDULE["delete-old-method-buckets"]
+    assert entry == {"task": "dashboard.tasks.delete_old_method_buckets", "schedule": 3600}
