@@ -43,6 +43,7 @@ def ingest_usage(*, batch: UsageBatch, key: PlatformKey | None) -> IngestResult:
         except IntegrityError:
             return IngestResult(batch_id=batch.batch_id, duplicate=True)
         _add_to_counters(batch.counters)
+        _add_to_buckets(batch.buckets)
         ErrorLog.objects.bulk_create(
             (
                 ErrorLog(
@@ -85,6 +86,37 @@ def _add_to_counters(counters: dict[tuple[int, str, date], list[int]]) -> None:
             cursor.execute(
                 f"INSERT INTO {table} ({org}, {method}, {day}, {calls}, {errors}) VALUES {values} "  # noqa: S608
                 f"ON CONFLICT ({org}, {method}, {day}) DO UPDATE SET "
+                f"{calls} = {table}.{calls} + EXCLUDED.{calls}, {errors} = {table}.{errors} + EXCLUDED.{errors}",
+                params,
+            )
+
+
+def _add_to_buckets(buckets: dict[tuple[int, str, datetime], list[int]]) -> None:
+    """Add to the 5-minute counters in one upsert, as ``_add_to_counters`` does for the daily ones.
+
+    Slots older than BUCKET_RETENTION are skipped: no alarm reads them, and a replayed backlog
+    would only write rows for the retention to delete.
+    """
+    horizon = timezone.now() - BUCKET_RETENTION
+    rows = sorted(item for item in buckets.items() if item[0][2] >= horizon)
+    if not rows:
+        return
+    qn = connection.ops.quote_name
+    table = qn(FiveMinuteMethodCount._meta.db_table)
+    org, method, start, calls, errors = (
+        qn(column) for column in ("organisation_id", "method", "start", "calls", "errors")
+    )
+    with connection.cursor() as cursor:
+        for first in range(0, len(rows), UPSERT_ROWS_PER_STATEMENT):
+            chunk = rows[first : first + UPSERT_ROWS_PER_STATEMENT]
+            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+            params: list[Any] = []
+            for (organisation_id, method_name, slot), (call_count, error_count) in chunk:
+                adapted_slot = connection.ops.adapt_datetimefield_value(slot)
+                params += [organisation_id, method_name, adapted_slot, call_count, error_count]
+            cursor.execute(
+                f"INSERT INTO {table} ({org}, {method}, {start}, {calls}, {errors}) VALUES {values} "  # noqa: S608
+                f"ON CONFLICT ({org}, {method}, {start}) DO UPDATE SET "
                 f"{calls} = {table}.{calls} + EXCLUDED.{calls}, {errors} = {table}.{errors} + EXCLUDED.{errors}",
                 params,
             )

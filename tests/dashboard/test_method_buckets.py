@@ -6,8 +6,9 @@ import pytest
 from django.conf import settings
 
 from dashboard import selectors
-from dashboard.models import FiveMinuteMethodCount, bucket_start
+from dashboard.models import DailyMethodCount, FiveMinuteMethodCount, bucket_start
 from dashboard.tasks import delete_old_method_buckets
+from tests.dashboard.helpers import batch, error_event, ok_event
 
 
 @pytest.mark.parametrize(
@@ -68,3 +69,46 @@ def test_slots_older_than_two_days_are_deleted_and_newer_ones_stay(organisation,
 def test_the_bucket_retention_runs_every_hour():
     entry = settings.CELERY_BEAT_SCHEDULE["delete-old-method-buckets"]
     assert entry == {"task": "dashboard.tasks.delete_old_method_buckets", "schedule": 3600}
+
+
+# --- Written by ingestion ----------------------------------------------------------------------------
+
+
+def _buckets(organisation) -> dict[tuple[str, datetime], tuple[int, int]]:
+    rows = FiveMinuteMethodCount.objects.filter(organisation=organisation)
+    return {(r.method, r.start): (r.calls, r.errors) for r in rows}
+
+
+def test_ingestion_counts_calls_and_errors_per_five_minute_slot_once_per_batch(
+    post_usage, organisation, other_organisation
+):
+    acme, globex = organisation.public_id, other_organisation.public_id
+    slot = bucket_start(datetime.now(UTC) - timedelta(hours=1))
+    body = batch(
+        ok_event(acme, "Tokenize", slot + timedelta(seconds=1)),
+        error_event(acme, "Tokenize", slot + timedelta(minutes=4, seconds=59)),
+        ok_event(acme, "Tokenize", slot + timedelta(minutes=5)),
+        error_event(acme, "Detokenize", slot + timedelta(minutes=2)),
+        ok_event(globex, "Tokenize", slot),
+        # Older than the two days kept: counted by the day, never in a slot.
+        error_event(acme, "Tokenize", datetime.now(UTC) - timedelta(days=3)),
+    )
+
+    assert post_usage(body).status_code == 200
+    assert post_usage(body).status_code == 200  # the same batch again counts once
+
+    assert _buckets(organisation) == {
+        ("Tokenize", slot): (2, 1),
+        ("Tokenize", slot + timedelta(minutes=5)): (1, 0),
+        ("Detokenize", slot): (1, 1),
+    }
+    assert _buckets(other_organisation) == {("Tokenize", slot): (1, 0)}
+    assert sum(DailyMethodCount.objects.filter(organisation=organisation).values_list("calls", flat=True)) == 5
+
+
+def test_later_batches_add_to_the_same_slot(post_usage, organisation):
+    slot = bucket_start(datetime.now(UTC) - timedelta(minutes=30))
+    post_usage(batch(error_event(organisation.public_id, "Tokenize", slot), batch_id="first"))
+    post_usage(batch(ok_event(organisation.public_id, "Tokenize", slot + timedelta(minutes=1)), batch_id="second"))
+
+    assert _buckets(organisation) == {("Tokenize", slot): (2, 1)}
