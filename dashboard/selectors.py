@@ -14,7 +14,7 @@ from django.db.models.functions import Upper
 from django.utils import timezone
 
 from accounts.models import Organisation, User
-from dashboard.models import DailyMethodCount, ErrorLog, FiveMinuteMethodCount, VaultStat
+from dashboard.models import BUCKET, DailyMethodCount, ErrorLog, FiveMinuteMethodCount, VaultStat, bucket_start
 
 USAGE_DAYS = 30
 RECENT_ERRORS = 10
@@ -105,17 +105,20 @@ def usage(*, user: User, days: int = USAGE_DAYS, today: date | None = None) -> U
 class SlotCounts:
     calls: int
     errors: int
+    start: datetime  # the first slot's start
+    end: datetime  # the last slot's end
 
 
-def slot_counts(*, organisation_id: int, method: str | None, first: datetime, last: datetime) -> SlotCounts:
-    """Calls and failed calls of one method (or all, for None) in the 5-minute slots starting
-    from ``first`` to ``last`` inclusive: one indexed query over at most a day of slots, whatever
-    the error log holds."""
+def slot_counts(*, organisation_id: int, method: str | None, since: datetime, until: datetime) -> SlotCounts:
+    """Calls and failed calls of one method (or all, for None) in the 5-minute slots that overlap
+    ``since``..``until``: one indexed query over at most a day of slots (what error alarms read),
+    whatever the error log holds."""
+    first, last = bucket_start(since), bucket_start(until)
     slots = FiveMinuteMethodCount.objects.filter(organisation_id=organisation_id, start__gte=first, start__lte=last)
     if method is not None:
         slots = slots.filter(method=method)
     totals = slots.aggregate(calls=Sum("calls"), errors=Sum("errors"))
-    return SlotCounts(calls=totals["calls"] or 0, errors=totals["errors"] or 0)
+    return SlotCounts(calls=totals["calls"] or 0, errors=totals["errors"] or 0, start=first, end=last + BUCKET)
 
 
 # --- Vault -------------------------------------------------------------------------------------

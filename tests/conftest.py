@@ -124,11 +124,16 @@ def outsider(db) -> User:
 
 
 def make_support_group() -> None:
-    """What accounts/migrations/0002_support_group.py does, again: a transactional test's flush
-    empties every table, and data migrations do not run after it."""
+    """What the Support group's migrations do (accounts/migrations/0002_support_group.py, and the
+    apps that add to it), again: a transactional test's flush empties every table, and data
+    migrations do not run after it."""
     migration = importlib.import_module("accounts.migrations.0002_support_group")
     historical = MigrationLoader(connection).project_state(("accounts", "0002_support_group")).apps
     migration.create_support_group(historical, SimpleNamespace(connection=connection))
+    # Apps that add to the group in their own migrations.
+    alarms = importlib.import_module("alarms.migrations.0002_support_group")
+    historical = MigrationLoader(connection).project_state(("alarms", "0002_support_group")).apps
+    alarms.add_view_permissions(historical, SimpleNamespace(connection=connection))
 
 
 @pytest.fixture

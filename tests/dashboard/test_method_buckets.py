@@ -30,7 +30,7 @@ def _slot(organisation, method: str, start: datetime, calls: int, errors: int) -
     )
 
 
-def test_slot_counts_add_up_one_method_or_all_within_the_slots_asked_for(
+def test_slot_counts_add_up_one_method_or_all_in_the_slots_that_overlap_the_window(
     organisation, other_organisation, django_assert_num_queries
 ):
     ten = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -43,14 +43,18 @@ def test_slot_counts_add_up_one_method_or_all_within_the_slots_asked_for(
 
     with django_assert_num_queries(1):
         tokenize = selectors.slot_counts(
-            organisation_id=organisation.pk, method="Tokenize", first=ten, last=ten + timedelta(minutes=5)
+            organisation_id=organisation.pk,
+            method="Tokenize",
+            since=ten + timedelta(minutes=4, seconds=59),
+            until=ten + timedelta(minutes=9),
         )
     every = selectors.slot_counts(
-        organisation_id=organisation.pk, method=None, first=ten, last=ten + timedelta(minutes=5)
+        organisation_id=organisation.pk, method=None, since=ten, until=ten + timedelta(minutes=5)
     )
-    nothing = selectors.slot_counts(organisation_id=organisation.pk, method="Validate", first=ten, last=ten)
+    nothing = selectors.slot_counts(organisation_id=organisation.pk, method="Validate", since=ten, until=ten)
 
     assert (tokenize.calls, tokenize.errors) == (30, 3)
+    assert (tokenize.start, tokenize.end) == (ten, ten + timedelta(minutes=10))
     assert (every.calls, every.errors) == (60, 6)
     assert (nothing.calls, nothing.errors) == (0, 0)
 

@@ -24,6 +24,7 @@ from django.utils.http import urlsafe_base64_encode
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Organisation, User
+from alarms import services as alarms
 from billing.models import Status as InvoiceStatus
 from extracts.models import ExtractRequest
 from extracts.models import Status as ExtractStatus
@@ -301,6 +302,33 @@ def platform_whitelist(world: World) -> Target:
         shown=marker,
         state=snapshot(entry, entries=lambda: WhitelistEntry.objects.count()),
         foreign=(theirs,),
+    )
+
+
+# --- Error alarms ---------------------------------------------------------------------------------
+
+
+def alarm(world: World) -> Target:
+    """An error alarm of organisation A that emails the member."""
+    marker = world.marker()
+    made = alarms.create_alarm(
+        organisation=world.organisation,
+        data=alarms.AlarmInput(
+            name=f"Tokenize failing {marker}",
+            method="Tokenize",
+            metric="error_rate",
+            window_minutes=15,
+            threshold="5",
+            recipient_ids=[world.member.pk],
+        ),
+        acting_user=world.owner,
+    )
+    recipients = lambda: sorted(made.recipients.values_list("pk", flat=True))  # noqa: E731
+    return Target(
+        kwargs={"alarm_id": made.pk},
+        secrets=(marker,),
+        shown=marker,
+        state=snapshot(made, recipients=recipients),
     )
 
 

@@ -39,6 +39,7 @@ from tests.portal.isolation_objects import (
     HARDWARE_RESYNC,
     Builder,
     World,
+    alarm,
     attachment_on_the_outsiders_ticket,
     colleague,
     hardware_token,
@@ -158,6 +159,7 @@ class Case:
 
 
 GRANT_BILLING = {"role": "user", "permissions": ["view_billing"]}
+ALARM_CHANGE = {"name": "Renamed alarm", "metric": "error_count", "window_minutes": "60", "threshold": "50"}
 NEW_PASSWORD = {"new_password1": "Isolation-matrix-1", "new_password2": "Isolation-matrix-1"}
 PLATFORM_READ = everyone(401, platform=200)
 PLATFORM_WRITE = everyone(401, platform=405)  # the whitelist is read-only for the platform
@@ -278,6 +280,9 @@ EXPECTATIONS: dict[str, tuple[Case, ...]] = {
     ),
     # Whitelist (plain users read it; changing it takes the permission).
     "whitelist-remove": (Case("an entry", whitelist_entry, expect(200, 403), expect(302, 403), post_changes=True),),
+    # Error alarms (admins change them; a plain user is refused before any lookup).
+    "alarm-edit": (Case("an alarm", alarm, expect(200, 403), expect(302, 403), ALARM_CHANGE, post_changes=True),),
+    "alarm-delete": (Case("an alarm", alarm, expect(200, 403), expect(302, 403), post_changes=True),),
     # Invoices (a plain user without "view billing" is refused before any lookup).
     "billing-detail": (
         Case("a published invoice", invoice(), expect(200, 403), expect(200, 403)),
