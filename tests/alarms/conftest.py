@@ -74,13 +74,19 @@ def endpoint(organisation) -> WebhookEndpoint:
     )
 
 
+@pytest.fixture(autouse=True)
+def outside_world() -> Iterator[responses.RequestsMock]:
+    """The internet, as far as these tests go: a request to an address no test registered fails
+    with a ConnectionError, as an unreachable host would. No test sends anything out."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def receiver(outside_world) -> Receiver:
     """The customer's receiver at HOOK_URL: answers what ``receiver.answers`` says (200 by default)
     and records each request with whether its signature verified (the README's recipe)."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        made = Receiver(mock, HOOK_URL)
-        yield made
+    return Receiver(outside_world, HOOK_URL)
 
 
 @pytest.fixture

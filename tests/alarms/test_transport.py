@@ -37,6 +37,11 @@ class Server:
     location: str = ""
 
 
+@pytest.fixture(autouse=True)
+def outside_world() -> None:
+    """Real connections here (to 127.0.0.1 only): the conftest's stand-in internet is not used."""
+
+
 def _certificate(directory: Path) -> tuple[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, NAME)])
