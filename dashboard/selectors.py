@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.conf import settings
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Upper
+from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import Organisation, User
@@ -169,6 +170,14 @@ def organisation_errors(*, user: User) -> QuerySet[ErrorLog]:
     if user.organisation_id is None:
         return ErrorLog.objects.none()
     return ErrorLog.objects.filter(organisation_id=user.organisation_id)
+
+
+def access_error(*, user: User, error_id: int) -> ErrorLog:
+    """An error-log row of the user's organisation, or 404 (whatever the row's real owner)."""
+    error = organisation_errors(user=user).filter(pk=error_id).first()
+    if error is None:
+        raise Http404
+    return error
 
 
 def recent_errors(*, user: User, limit: int = RECENT_ERRORS) -> list[ErrorLog]:

@@ -2,6 +2,7 @@
 change the company details is a ticket too: requested here, applied or rejected by support."""
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -20,6 +21,9 @@ from files.services import put_under_random_name, removed_on_failure
 from files.upload_handlers import too_big_together_message, too_many_message
 from files.uploads import KINDS, CheckedUpload, check_upload
 from support.models import Attachment, Category, Comment, Status, Ticket
+
+if TYPE_CHECKING:
+    from dashboard.models import ErrorLog
 
 
 def check_attachments(files: Sequence[UploadedFile]) -> list[tuple[UploadedFile, CheckedUpload]]:
@@ -112,8 +116,11 @@ def open_ticket(
     participants: Iterable[User] = (),
     files: Sequence[UploadedFile] = (),
     change_request: CompanyDetailsChangeRequest | None = None,
+    error_log: "ErrorLog | None" = None,
 ) -> Ticket:
     assert user.organisation is not None
+    if error_log is not None and error_log.organisation_id != user.organisation_id:
+        raise ValidationError("That failed call is not one of your organisation's.")
     people = list(participants)
     if any(p.organisation_id != user.organisation_id or not p.is_active for p in people):
         raise ValidationError("Participants must be active users of your organisation.")
@@ -132,10 +139,13 @@ def open_ticket(
         category=category,
         opened_by=user,
         change_request=change_request,
+        error_log=error_log,
+        error_request_id=error_log.request_id if error_log is not None else "",
     )
     ticket.participants.set([p for p in people if p.pk != user.pk])
     _store_attachments(ticket, None, checked, user)
-    record(action="ticket.opened", actor=user, target=str(ticket))
+    about = {"request_id": error_log.request_id} if error_log is not None else {}
+    record(action="ticket.opened", actor=user, target=str(ticket), **about)
     _notify(
         ticket,
         author=user,
