@@ -15,10 +15,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import services
 from accounts.models import Organisation, PortalPermission, Role, User
 from accounts.roles import support_group
+from alarms.demo import seed_demo_alarms
 from billing.demo import seed_demo_invoices
 from dashboard.demo import seed_demo_usage
 from extracts.vault import ensure_demo_vault
-from support.demo import seed_resource_links
+from support.demo import seed_demo_error_ticket, seed_resource_links
 from tokens import backup_codes
 from tokens.models import Token, TokenKind
 from whitelist.demo import seed_demo_whitelist
@@ -91,6 +92,8 @@ class Command(BaseCommand):
         ensure_demo_vault(organisation=org)
         seed_resource_links()
         seed_demo_invoices(org)
+        seed_demo_alarms(organisation=org, admin=logins[0])
+        seed_demo_error_ticket(user=logins[1])
 
         pending = User.objects.filter(email=PENDING_USER[0]).first()
         if pending is None:
