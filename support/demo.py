@@ -28,7 +28,7 @@ def seed_resource_links() -> None:
 
 def seed_demo_error_ticket(*, user: User) -> Ticket | None:
     """A ticket the demo user opened with "Ask support" on their latest failed call, once."""
-    if Ticket.objects.filter(organisation_id=user.organisation_id, error_log__isnull=False).exists():
+    if Ticket.objects.filter(organisation=user.organisation, error_log__isnull=False).exists():
         return None
     latest = usage.recent_errors(user=user, limit=1)
     if not latest:

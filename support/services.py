@@ -2,7 +2,7 @@
 change the company details is a ticket too: requested here, applied or rejected by support."""
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -144,7 +144,7 @@ def open_ticket(
     )
     ticket.participants.set([p for p in people if p.pk != user.pk])
     _store_attachments(ticket, None, checked, user)
-    about = {"request_id": error_log.request_id} if error_log is not None else {}
+    about: dict[str, Any] = {"request_id": error_log.request_id} if error_log is not None else {}
     record(action="ticket.opened", actor=user, target=str(ticket), **about)
     _notify(
         ticket,

@@ -58,7 +58,8 @@ class Receiver:
         body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
         header = request.headers.get("Portal-Signature", "")
         verified = verify_portal_signature(self.secret, header, body, now=self.clock())
-        self.received.append(Received(headers=dict(request.headers), body=body, verified=verified))
+        headers = {name: str(value) for name, value in request.headers.items()}
+        self.received.append(Received(headers=headers, body=body, verified=verified))
         answer = self.answers[min(len(self.received), len(self.answers)) - 1]
         if isinstance(answer, Exception):
             raise answer

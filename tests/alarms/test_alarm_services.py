@@ -1,6 +1,7 @@
 """Defining alarms: the rules, the messages, the audit trail; nothing half-stored."""
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -11,8 +12,8 @@ from audit.models import AuditEvent
 from tests.factories import UserFactory
 
 
-def data(**changes) -> services.AlarmInput:
-    fields = {
+def data(**changes: Any) -> services.AlarmInput:
+    fields: dict[str, Any] = {
         "name": "Tokenize failing",
         "method": "Tokenize",
         "metric": Metric.ERROR_RATE,

@@ -87,7 +87,7 @@ def server(tmp_path) -> Iterator[Server]:
     httpd = HTTPServer(("127.0.0.1", 0), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
-    context.sni_callback = lambda sock, server_name, ctx: state.server_names.append(server_name)  # type: ignore[assignment]
+    context.sni_callback = lambda sock, server_name, ctx: state.server_names.append(server_name)
     httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
     state.port = httpd.server_address[1]
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -161,7 +161,7 @@ def test_redirects_are_not_followed_by_the_webhook_sender(server, monkeypatch):
 def _trusting(ca_file: str):
     original = requests.Session.merge_environment_settings
 
-    def merge(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+    def merge(self, url, proxies, stream, verify, cert):
         settings = original(self, url, proxies, stream, verify, cert)
         settings["verify"] = ca_file
         return settings

@@ -35,7 +35,7 @@ def failed_call(organisation, *, request_id: str = "req_7f3a", at: datetime | No
 
 
 def support_cell(client: Client) -> list[str]:
-    return [row[-1] for row in table_rows(page_text(client.get("/errors/")), "error-log")[1:]]
+    return [row[-1] for row in table_rows(client.get("/errors/").content.decode(), "error-log")[1:]]
 
 
 def test_each_error_log_row_offers_to_ask_support(member_client, organisation):
