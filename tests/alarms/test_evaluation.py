@@ -298,3 +298,25 @@ def test_two_evaluations_at_once_announce_a_change_once(transactional_db):
     assert sum(r.fired for r in results) == 1
     assert AlarmEvent.objects.filter(alarm=alarm).count() == 1
     assert len(mail.outbox) == 1
+
+
+def test_alarm_emails_are_multipart_and_escape_the_alarms_name(
+    organisation, owner, slots, django_capture_on_commit_callbacks
+):
+    from tests.portal.test_emails import assert_well_formed, html_of
+
+    services.create_alarm(
+        organisation=organisation,
+        data=data(
+            name="<script>alert('x')</script>", metric=Metric.ERROR_COUNT, threshold="1", recipient_ids=[owner.pk]
+        ),
+        acting_user=owner,
+    )
+    slots(NOW, calls=3, errors=2)
+
+    evaluate(NOW, django_capture_on_commit_callbacks)
+
+    (message,) = mail.outbox
+    assert_well_formed(message)
+    assert "<script>" not in html_of(message)
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html_of(message)
