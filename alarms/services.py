@@ -2,6 +2,7 @@
 usage counters, announced when they fire and when they recover by email to the chosen users and
 to the organisation's webhook (alarms.webhooks)."""
 
+import logging
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -33,6 +34,8 @@ from alarms.models import (
 from audit.services import record
 from common.mail import portal_url, queue_templated_email
 from dashboard import selectors as usage
+
+logger = logging.getLogger(__name__)
 
 ADMINS_ONLY = "Only your organisation's admins can change its alarms."
 # The method names ingestion accepts (dashboard.ingest.METHOD_PATTERN).
@@ -284,7 +287,11 @@ def evaluate_alarms(*, now: datetime | None = None) -> Evaluation:
     now = now or timezone.now()
     evaluated = fired = recovered = 0
     for alarm_id in Alarm.objects.filter(enabled=True).order_by("id").values_list("id", flat=True):
-        change = evaluate_alarm(alarm_id=alarm_id, now=now)
+        try:
+            change = evaluate_alarm(alarm_id=alarm_id, now=now)
+        except Exception:  # one broken alarm must not silence every later one; the next run tries again
+            logger.exception("Evaluating alarm %s failed", alarm_id)
+            continue
         evaluated += 1
         fired += change == EventKind.FIRED
         recovered += change == EventKind.RECOVERED

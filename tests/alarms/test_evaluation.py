@@ -320,3 +320,26 @@ def test_alarm_emails_are_multipart_and_escape_the_alarms_name(
     assert_well_formed(message)
     assert "<script>" not in html_of(message)
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html_of(message)
+
+
+def test_one_failing_alarm_does_not_silence_the_others(
+    organisation, owner, count_alarm, slots, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    other = services.create_alarm(
+        organisation=organisation, data=data(name="Everything", method="", threshold="1"), acting_user=owner
+    )
+    real_read = services.read
+
+    def read(alarm, *, now):
+        if alarm.pk == count_alarm.pk:
+            raise RuntimeError("the database went away")
+        return real_read(alarm, now=now)
+
+    monkeypatch.setattr(services, "read", read)
+    slots(NOW, calls=10, errors=10)
+
+    result = evaluate(NOW, django_capture_on_commit_callbacks)
+
+    assert (result.evaluated, result.fired) == (1, 1)
+    assert AlarmEvent.objects.get().alarm == other
+    assert f"Evaluating alarm {count_alarm.pk} failed" in caplog.text
