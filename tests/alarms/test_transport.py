@@ -167,3 +167,15 @@ def _trusting(ca_file: str):
         return settings
 
     return merge
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]"])
+def test_a_real_receiver_on_this_machine_is_refused_before_any_connection(server, host):
+    """The SSRF check stands before the socket: the listening server never sees a handshake."""
+    from alarms import transport
+    from alarms.addresses import UnsafeURL
+
+    with pytest.raises(UnsafeURL, match="is a loopback address"):
+        transport.post(url=f"https://{host}:{server.port}/portal", body=b"{}", headers={}, timeout=5)
+
+    assert server.requests == [] and server.server_names == []
