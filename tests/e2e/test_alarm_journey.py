@@ -58,7 +58,7 @@ def test_admin_sets_an_alarm_and_webhook_that_fire_on_reported_failures_then_rec
         page.get_by_role("link", name="Add an alarm").click()
         expect(page.get_by_role("heading", name="Add an alarm")).to_be_visible()
         page.get_by_label("Name", exact=True).fill("Tokenize failing")
-        page.get_by_label("Method", exact=True).fill("Tokenize")
+        page.get_by_label("Method (optional)").fill("Tokenize")
         page.get_by_label("Watch").select_option(label="Failed calls")
         page.get_by_label("Over the last").select_option(label="15 minutes")
         page.get_by_label("Fire at or above").fill("3")
