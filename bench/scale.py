@@ -170,6 +170,7 @@ def ensure_other_organisations(count: int, *, errors: int, large_errors: int) ->
         return []
     have = Organisation.objects.filter(registration_number__startswith=SCALE_PREFIX)
     ids = list(have.order_by("registration_number").values_list("pk", flat=True))
+    ErrorLog.objects.filter(request_id__startswith="scale_").delete()  # left by an interrupted run
     error_count = ErrorLog.objects.filter(organisation_id__in=ids).count() if ids else 0
     if len(ids) == count and error_count == errors:
         log(f"scale: reusing {count:,} organisations with {errors:,} error rows")
