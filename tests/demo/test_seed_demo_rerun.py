@@ -141,4 +141,3 @@ def test_a_removed_demo_user_is_not_brought_back():
 
     assert not User.objects.filter(email="bob@acme.example").exists()
     assert "bob@acme.example           removed since the demo was loaded" in output
-
