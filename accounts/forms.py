@@ -63,7 +63,7 @@ class QueuedPasswordResetForm(PasswordResetForm):
         record_password_reset_requested(user=context["user"])
 
 
-class ResetPasswordForm(SetPasswordForm):  # type: ignore[type-arg]
+class ResetPasswordForm(SetPasswordForm):
     """Django's new-password form behind a reset link; the change is recorded in the audit trail."""
 
     def save(self, commit: bool = True) -> User:

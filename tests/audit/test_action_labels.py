@@ -30,7 +30,7 @@ def _constants(node: ast.expr, where: str) -> list[str]:
     if isinstance(node, ast.IfExp):
         return _constants(node.body, where) + _constants(node.orelse, where)
     if isinstance(node, ast.JoinedStr):
-        shape = "".join(part.value if isinstance(part, ast.Constant) else "{}" for part in node.values)
+        shape = "".join(str(part.value) if isinstance(part, ast.Constant) else "{}" for part in node.values)
         assert shape in F_STRING_ACTIONS, f"{where}: an action built as f-string {shape!r}: list it in this test"
         return F_STRING_ACTIONS[shape]
     return []  # a variable: the helper it is passed through is scanned instead

@@ -56,7 +56,7 @@ def authenticator_key_in(lines: str) -> str:
 def log_in(email: str, code: str) -> Client:
     """Password, then a code at /login/code/, as a person does; the session is logged in."""
     client = Client()
-    assert client.post("/login/", {"username": email, "password": DEMO_PASSWORD}).url == "/login/code/"
+    assert client.post("/login/", {"username": email, "password": DEMO_PASSWORD})["Location"] == "/login/code/"
     response = client.post("/login/code/", {"code": code})
     assert (response.status_code, response.get("Location")) == (302, "/"), email
     return client

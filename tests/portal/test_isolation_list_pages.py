@@ -275,7 +275,7 @@ def fill(world: World, *, tag: str, seed: int) -> Filled:
 def organisations(db, organisation, owner, member) -> tuple[Filled, Filled]:
     """Organisation A (Acme: the owner and the member) and organisation B (Globex), both filled."""
     numbers = itertools.count(1)
-    globex = OrganisationFactory(name="Globex Corp")
+    globex = OrganisationFactory.create(name="Globex Corp")
     b_admin = AdminFactory.create(organisation=globex, email="admin@globex.example", full_name="Gail Globex")
     # A plain user as an admin adds one today: invoices visible, nothing else granted.
     b_user = grant_billing(UserFactory.create(organisation=globex, email="user@globex.example", full_name="Gus Globex"))
