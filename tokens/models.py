@@ -6,6 +6,7 @@ place that knows the portal's lifecycle around any of them: type, status, descri
 expiry, lock, and when it was last changed.
 """
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -81,6 +82,12 @@ class EmailCodeDevice(EmailDevice):
         return int(settings.TOKEN_SEND_COOLDOWN_SECONDS)
 
 
+class TokenQuerySet(models.QuerySet["Token"]):
+    def unexpired(self) -> "TokenQuerySet":
+        """In SQL, the tokens ``Token.expiry_passed`` does not call expired."""
+        return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now()))
+
+
 class Token(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tokens")
     kind = models.CharField(max_length=10, choices=TokenKind.choices)
@@ -94,6 +101,8 @@ class Token(models.Model):
     device_id = models.PositiveBigIntegerField()
     device: Any = GenericForeignKey("device_type", "device_id")
 
+    objects = TokenQuerySet.as_manager()
+
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
@@ -103,11 +112,20 @@ class Token(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of {self.user.email}"
 
+    @staticmethod
+    def expiry_passed(expires_at: datetime | None) -> bool:
+        """The one rule of expiry: a token is EXPIRED from the moment ``expires_at`` on (never without one)."""
+        return expires_at is not None and expires_at <= timezone.now()
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expiry_passed(self.expires_at)
+
     @property
     def status(self) -> TokenStatus:
         if not self.enabled:
             return TokenStatus.DISABLED
-        if self.expires_at is not None and self.expires_at <= timezone.now():
+        if self.is_expired:
             return TokenStatus.EXPIRED
         return TokenStatus.ACTIVE
 

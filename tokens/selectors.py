@@ -1,22 +1,17 @@
 """Reads of tokens, always scoped to the acting user's organisation."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
-from django.utils import timezone
 
 from accounts.models import User
 from tokens.models import Token, TokenKind, TokenType
-
-
-def _unexpired() -> Q:
-    return Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
 
 
 def code_senders(*, user: User) -> QuerySet[Token]:
     """The user's usable tokens that receive codes (SMS, e-mail), for the login page."""
     return (
         Token.objects.filter(user=user, enabled=True, kind__in=[TokenKind.SMS, TokenKind.EMAIL])
-        .filter(_unexpired())
+        .unexpired()
         .select_related("user")
         .prefetch_related("device")
     )

@@ -145,7 +145,7 @@ def _refusal(token: Token, *, actor: User | None = None) -> str | None:
     if not token.enabled:
         then = "Enable it on its page." if admin else "Ask an admin of your organisation to enable it."
         return f"This token is disabled. {then}"
-    if token.expires_at is not None and token.expires_at <= timezone.now():
+    if token.is_expired:
         then = "Add a new token to replace it." if admin else "Use another token, or ask an admin for a replacement."
         return f"This token expired on {timezone.localtime(token.expires_at):%d %b %Y}. {then}"
     if token.is_locked:
@@ -367,7 +367,7 @@ def enrol_hotp(
     same_serial = Token.objects.filter(user__organisation=user.organisation, kind=TokenKind.HOTP, serial=serial)
     if same_serial.exists():
         raise TokenError({"serial": "A hardware token with this serial number is already registered."})
-    if expires_at is not None and expires_at <= timezone.now():
+    if Token.expiry_passed(expires_at):
         raise TokenError({"expires_at": "The expiry date must be in the future."})
     counter = _find_counter(bytes.fromhex(key), digits, [code], start=0)
     if counter is None:
