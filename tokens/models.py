@@ -82,6 +82,12 @@ class EmailCodeDevice(EmailDevice):
         return int(settings.TOKEN_SEND_COOLDOWN_SECONDS)
 
 
+def locked_after_failures(device: Device) -> bool:
+    """The one rule of the lock: TOKEN_LOCK_AFTER_FAILURES wrong codes in a row (django-otp's count)
+    lock a token until an admin unlocks it."""
+    return int(getattr(device, "throttling_failure_count", 0)) >= settings.TOKEN_LOCK_AFTER_FAILURES
+
+
 class TokenQuerySet(models.QuerySet["Token"]):
     def unexpired(self) -> "TokenQuerySet":
         """In SQL, the tokens ``Token.expiry_passed`` does not call expired."""
@@ -135,8 +141,7 @@ class Token(models.Model):
 
     @property
     def is_locked(self) -> bool:
-        failures = getattr(self.device, "throttling_failure_count", 0)
-        return failures >= settings.TOKEN_LOCK_AFTER_FAILURES
+        return locked_after_failures(self.device)
 
     @property
     def last_used_at(self) -> object:

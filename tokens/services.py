@@ -27,7 +27,7 @@ from audit.services import record
 from common.mail import queue_templated_email
 from common.ratelimit import enforce_hourly_limit
 from tokens import backup_codes, selectors
-from tokens.models import EmailCodeDevice, SmsDevice, Token, TokenKind
+from tokens.models import EmailCodeDevice, SmsDevice, Token, TokenKind, locked_after_failures
 
 BACKUP_CODE_COUNT = 10
 CODE_DEVICES = (TOTPDevice, HOTPDevice, StaticDevice)
@@ -59,7 +59,6 @@ def locked_message(*, admin: bool = False) -> str:
     return f"This token is locked after too many wrong codes. {then}"
 
 
-LOCKED_MESSAGE = locked_message()
 WRONG_CODE = "That code is not right, or it has been used already."
 
 
@@ -102,8 +101,17 @@ def _serialise_code_checks(user_id: int) -> None:
 
 def _locked_out(device: Device) -> bool:
     """A confirmed device (a token) refuses every code after TOKEN_LOCK_AFTER_FAILURES failures."""
-    failures = getattr(device, "throttling_failure_count", 0)
-    return bool(device.confirmed) and failures >= settings.TOKEN_LOCK_AFTER_FAILURES
+    return bool(device.confirmed) and locked_after_failures(device)
+
+
+def _refused_unchecked(device: Device) -> CodeCheck | None:
+    """The answer for any code while the device refuses to look at one (the portal's lock, then
+    django-otp's back-off), or None when a code would be checked. Every refusal is worded from it."""
+    if _locked_out(device):
+        return CodeCheck(False, locked=True)
+    if (wait := _throttle_wait(device)) is not None:
+        return CodeCheck(False, wait=wait, failures=_failures(device))
+    return None
 
 
 def verify_device(device: Device, code: str) -> CodeCheck:
@@ -115,10 +123,8 @@ def verify_device(device: Device, code: str) -> CodeCheck:
     with transaction.atomic():
         _serialise_code_checks(device.user_id)
         device = type(device).objects.select_for_update().get(pk=device.pk)
-        if _locked_out(device):
-            return CodeCheck(False, locked=True)
-        if (wait := _throttle_wait(device)) is not None:
-            return CodeCheck(False, wait=wait, failures=_failures(device))
+        if (refused := _refused_unchecked(device)) is not None:
+            return refused
         failures_before = getattr(device, "throttling_failure_count", 0)
         if isinstance(device, StaticDevice):
             code = backup_codes.stored_value(device, code)  # kept as digests, see tokens/backup_codes.py
@@ -184,12 +190,12 @@ def verify_login_code(*, user: User, code: str, request: HttpRequest | None = No
     _serialise_code_checks(user.pk)
     tokens = list(Token.objects.filter(user=user).prefetch_related("device"))
     usable = [t for t in tokens if _refusal(t) is None]
-    waits = [(w, _failures(t.device)) for t in usable if (w := _throttle_wait(t.device)) is not None]
-    if usable and len(waits) == len(usable):
+    throttled = [check for t in usable if (check := _refused_unchecked(t.device)) is not None]
+    if usable and len(throttled) == len(usable):
         # Every usable token is throttled: the code is not even looked at.
-        seconds, failures = min(waits)
-        return Verification(None, wait_message(seconds, failures=failures))
-    candidates = [t for t in usable if _throttle_wait(t.device) is None]
+        soonest = min(throttled, key=lambda check: (check.wait or 0, check.failures))
+        return Verification(None, soonest.refusal or WRONG_CODE)
+    candidates = [t for t in usable if _refused_unchecked(t.device) is None]
     match = next((t for t in candidates if _matches_without_spending(t, code)), None)
     if match is not None:
         if verify_device(match.device, code):
@@ -411,10 +417,8 @@ def resync_hotp(
     but count the failure, like any wrong code (a locked or throttled token is not even checked)."""
     _serialise_code_checks(token.user_id)
     device = HOTPDevice.objects.select_for_update().get(pk=token.device_id)
-    if _locked_out(device):
-        return CodeCheck(False, locked=True)
-    if (wait := _throttle_wait(device)) is not None:
-        return CodeCheck(False, wait=wait)
+    if (refused := _refused_unchecked(device)) is not None:
+        return refused
     counter = _find_counter(device.bin_key, device.digits, [first_code, second_code], start=device.counter)
     if counter is None:
         device.throttle_increment(commit=True)
