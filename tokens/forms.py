@@ -3,7 +3,6 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import User
@@ -75,7 +74,7 @@ class HardwareTokenForm(forms.Form):
     def clean_code(self) -> str:
         return digits_only(self.cleaned_data["code"])
 
-    def enrol(self, *, owner: User, acting_user: User, request: HttpRequest | None) -> Token | None:
+    def enrol(self, *, owner: User, acting_user: User) -> Token | None:
         """Register the token; on refusal the reasons land on the form's fields and None is returned."""
         from tokens import services
 
@@ -90,7 +89,6 @@ class HardwareTokenForm(forms.Form):
                 code=data["code"],
                 description=data["description"],
                 acting_user=acting_user,
-                request=request,
             )
         except ValidationError as exc:
             if not hasattr(exc, "error_dict"):

@@ -13,7 +13,6 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Model
-from django.http import HttpRequest
 from django.utils import timezone
 from django_otp.models import Device, SideChannelDevice
 from django_otp.oath import TOTP, hotp
@@ -140,14 +139,18 @@ def verify_device(device: Device, code: str) -> CodeCheck:
         return CodeCheck(False)
 
 
-def manages(actor: User | None, token: Token) -> bool:
-    """Whether ``actor`` is an admin of the token's organisation (and so can fix it themselves)."""
-    return actor is not None and actor.is_org_admin and actor.organisation_id == token.user.organisation_id
+def manages(acting_user: User | None, token: Token) -> bool:
+    """Whether ``acting_user`` is an admin of the token's organisation (and so can fix it themselves)."""
+    return (
+        acting_user is not None
+        and acting_user.is_org_admin
+        and acting_user.organisation_id == token.user.organisation_id
+    )
 
 
-def _refusal(token: Token, *, actor: User | None = None) -> str | None:
-    """Why this token cannot be used right now, or None; worded for ``actor`` when one is given."""
-    admin = manages(actor, token)
+def _refusal(token: Token, *, acting_user: User | None = None) -> str | None:
+    """Why this token cannot be used right now, or None; worded for ``acting_user`` when one is given."""
+    admin = manages(acting_user, token)
     if not token.enabled:
         then = "Enable it on its page." if admin else "Ask an admin of your organisation to enable it."
         return f"This token is disabled. {then}"
@@ -178,7 +181,7 @@ class Verification:
 
 
 @transaction.atomic
-def verify_login_code(*, user: User, code: str, request: HttpRequest | None = None) -> Verification:
+def verify_login_code(*, user: User, code: str) -> Verification:
     """Accept the code if it belongs to an ACTIVE, unlocked token of the user.
 
     The token the code belongs to is found first without side effects, so a code from one
@@ -199,7 +202,7 @@ def verify_login_code(*, user: User, code: str, request: HttpRequest | None = No
     match = next((t for t in candidates if _matches_without_spending(t, code)), None)
     if match is not None:
         if verify_device(match.device, code):
-            record(action="login.second_factor", actor=user, request=request, target=_label(match))
+            record(action="login.second_factor", actor=user, target=_label(match))
             return Verification(token=match)
         candidates.remove(match)  # a replayed code: verify_device counted the failure
     elif not usable and (locked := [t for t in tokens if t.enabled and t.is_locked]):
@@ -211,13 +214,13 @@ def verify_login_code(*, user: User, code: str, request: HttpRequest | None = No
         )
         if refused is not None:
             reason = _refusal(refused) or WRONG_CODE
-            record(action="login.refused_token", actor=user, request=request, target=_label(refused), reason=reason)
+            record(action="login.refused_token", actor=user, target=_label(refused), reason=reason)
             return Verification(token=None, error=reason)
     for token in candidates:
         token.device.throttle_increment(commit=True)
         if token.is_locked:
-            record(action="token.locked", actor=user, request=request, subject_user=user, target=_label(token))
-    record(action="login.second_factor_failed", actor=user, request=request)
+            record(action="token.locked", actor=user, subject_user=user, target=_label(token))
+    record(action="login.second_factor_failed", actor=user)
     locked = [t for t in tokens if t.enabled and t.is_locked]
     if locked:
         return Verification(None, f"{WRONG_CODE} {_locked_message(locked)}")
@@ -264,8 +267,8 @@ def _label(token: Token) -> str:
     return f"{text} ({detail})" if detail else text
 
 
-def _audit(action: str, token: Token, acting_user: User, request: HttpRequest | None) -> None:
-    record(action=action, actor=acting_user, request=request, subject_user=token.user, target=_label(token))
+def _audit(action: str, token: Token, acting_user: User) -> None:
+    record(action=action, actor=acting_user, subject_user=token.user, target=_label(token))
 
 
 def _create_token(*, user: User, kind: TokenKind, device: Model, **fields: object) -> Token:
@@ -288,8 +291,8 @@ def _notify_new_factor(user: User, token: Token, acting_user: User) -> None:
     )
 
 
-def _enrolled(token: Token, *, acting_user: User, request: HttpRequest | None) -> Token:
-    _audit("token.enrolled", token, acting_user, request)
+def _enrolled(token: Token, *, acting_user: User) -> Token:
+    _audit("token.enrolled", token, acting_user)
     _notify_new_factor(token.user, token, acting_user)
     return token
 
@@ -329,12 +332,11 @@ def confirm_totp(
     code: str,
     description: str = "",
     acting_user: User,
-    request: HttpRequest | None = None,
 ) -> Token | None:
     if not _confirm_pending(device, user=user, code=code, name="authenticator"):
         return None
     token = _create_token(user=user, kind=TokenKind.TOTP, device=device, description=description)
-    return _enrolled(token, acting_user=acting_user, request=request)
+    return _enrolled(token, acting_user=acting_user)
 
 
 def parse_secret(raw: str) -> str:
@@ -365,7 +367,6 @@ def enrol_hotp(
     code: str,
     description: str = "",
     acting_user: User,
-    request: HttpRequest | None = None,
 ) -> Token:
     """Register a hardware token; the code it shows now proves the secret was typed right."""
     key = parse_secret(secret)
@@ -393,7 +394,7 @@ def enrol_hotp(
         expires_at=expires_at,
         description=description,
     )
-    return _enrolled(token, acting_user=acting_user, request=request)
+    return _enrolled(token, acting_user=acting_user)
 
 
 def _find_counter(key: bytes, digits: int, codes: list[str], *, start: int) -> int | None:
@@ -410,9 +411,7 @@ def _find_counter(key: bytes, digits: int, codes: list[str], *, start: int) -> i
 
 
 @transaction.atomic
-def resync_hotp(
-    *, token: Token, first_code: str, second_code: str, acting_user: User, request: HttpRequest | None = None
-) -> CodeCheck:
+def resync_hotp(*, token: Token, first_code: str, second_code: str, acting_user: User) -> CodeCheck:
     """Move the counter past two consecutive codes found in the window; otherwise change nothing
     but count the failure, like any wrong code (a locked or throttled token is not even checked)."""
     _serialise_code_checks(token.user_id)
@@ -422,15 +421,15 @@ def resync_hotp(
     counter = _find_counter(device.bin_key, device.digits, [first_code, second_code], start=device.counter)
     if counter is None:
         device.throttle_increment(commit=True)
-        _audit("token.resync_failed", token, acting_user, request)
+        _audit("token.resync_failed", token, acting_user)
         if _locked_out(device):
-            _audit("token.locked", token, acting_user, request)
+            _audit("token.locked", token, acting_user)
         return CodeCheck(False)
     device.counter = counter + 2
     device.throttle_reset(commit=False)
     device.save()
     token.save(update_fields=["updated_at"])
-    _audit("token.resync", token, acting_user, request)
+    _audit("token.resync", token, acting_user)
     return CodeCheck(True)
 
 
@@ -467,7 +466,6 @@ def confirm_side_channel(
     description: str = "",
     replaces: Token | None = None,
     acting_user: User,
-    request: HttpRequest | None = None,
 ) -> Token | None:
     """Confirm a number or address with the code sent to it; it then becomes (or replaces) a token."""
     if not _confirm_pending(device, user=user, code=code, name="sms" if isinstance(device, SmsDevice) else "email"):
@@ -478,14 +476,14 @@ def confirm_side_channel(
         replaces.device_id = device.pk
         replaces.save(update_fields=["device_id", "updated_at"])
         old_device.delete()
-        _audit("token.changed", replaces, acting_user, request)
+        _audit("token.changed", replaces, acting_user)
         return replaces
     token = _create_token(user=user, kind=kind, device=device, description=description)
-    return _enrolled(token, acting_user=acting_user, request=request)
+    return _enrolled(token, acting_user=acting_user)
 
 
 @transaction.atomic
-def generate_backup_codes(*, user: User, acting_user: User, request: HttpRequest | None = None) -> list[str]:
+def generate_backup_codes(*, user: User, acting_user: User) -> list[str]:
     """A fresh set of single-use backup codes; any earlier set stops working."""
     for token in Token.objects.filter(user=user, kind=TokenKind.BACKUP):
         _delete(token)
@@ -493,7 +491,7 @@ def generate_backup_codes(*, user: User, acting_user: User, request: HttpRequest
     codes = [secrets.token_hex(4) for _ in range(BACKUP_CODE_COUNT)]
     StaticToken.objects.bulk_create(StaticToken(device=device, token=backup_codes.digest(c)) for c in codes)
     token = _create_token(user=user, kind=TokenKind.BACKUP, device=device)
-    _enrolled(token, acting_user=acting_user, request=request)
+    _enrolled(token, acting_user=acting_user)
     return codes
 
 
@@ -547,7 +545,7 @@ def send_code(*, device: SmsDevice | EmailCodeDevice, user: User) -> None:
 def send_token_code(*, token: Token, acting_user: User | None = None) -> None:
     if not token.sends_codes:
         raise TokenError("This token shows its own codes.")
-    if (reason := _refusal(token, actor=acting_user)) is not None:
+    if (reason := _refusal(token, acting_user=acting_user)) is not None:
         raise TokenError(reason)
     send_code(device=token.device, user=token.user)
 
@@ -555,35 +553,33 @@ def send_token_code(*, token: Token, acting_user: User | None = None) -> None:
 # --- Lifecycle --------------------------------------------------------------------------------
 
 
-def test_token(*, token: Token, code: str, acting_user: User, request: HttpRequest | None = None) -> bool:
+def test_token(*, token: Token, code: str, acting_user: User) -> bool:
     """Check a code against one token. Never logs anyone in; a code that passes is spent."""
-    if (reason := _refusal(token, actor=acting_user)) is not None:
+    if (reason := _refusal(token, acting_user=acting_user)) is not None:
         raise TokenError(reason)
     check = verify_device(token.device, code.strip().replace(" ", ""))
     if (refusal := check.refusal_for(admin=manages(acting_user, token))) is not None:
         raise TokenError(refusal)
-    _audit("token.test_passed" if check else "token.test_failed", token, acting_user, request)
+    _audit("token.test_passed" if check else "token.test_failed", token, acting_user)
     return check.passed
 
 
-def set_enabled(*, token: Token, enabled: bool, acting_user: User, request: HttpRequest | None = None) -> Token:
+def set_enabled(*, token: Token, enabled: bool, acting_user: User) -> Token:
     token.enabled = enabled
     token.save(update_fields=["enabled", "updated_at"])
-    _audit("token.enabled" if enabled else "token.disabled", token, acting_user, request)
+    _audit("token.enabled" if enabled else "token.disabled", token, acting_user)
     return token
 
 
-def update_description(
-    *, token: Token, description: str, acting_user: User, request: HttpRequest | None = None
-) -> Token:
+def update_description(*, token: Token, description: str, acting_user: User) -> Token:
     token.description = description.strip()
     token.save(update_fields=["description", "updated_at"])
-    _audit("token.edited", token, acting_user, request)
+    _audit("token.edited", token, acting_user)
     return token
 
 
 @transaction.atomic
-def unlock(*, token: Token, acting_user: User, request: HttpRequest | None = None) -> Token:
+def unlock(*, token: Token, acting_user: User) -> Token:
     _serialise_code_checks(token.user_id)
     # Only the throttle's fields: saving the whole (possibly stale) device could move a hardware
     # token's counter back and let a spent code through again.
@@ -592,7 +588,7 @@ def unlock(*, token: Token, acting_user: User, request: HttpRequest | None = Non
     device.save(update_fields=["throttling_failure_count", "throttling_failure_timestamp"])
     token.device = device
     token.save(update_fields=["updated_at"])
-    _audit("token.unlocked", token, acting_user, request)
+    _audit("token.unlocked", token, acting_user)
     return token
 
 
@@ -609,11 +605,11 @@ def leaves_no_active_token(token: Token) -> bool:
 
 
 @transaction.atomic
-def delete_token(*, token: Token, acting_user: User, request: HttpRequest | None = None) -> None:
+def delete_token(*, token: Token, acting_user: User) -> None:
     label = _label(token)
     user = token.user
     _delete(token)
-    record(action="token.deleted", actor=acting_user, request=request, subject_user=user, target=label)
+    record(action="token.deleted", actor=acting_user, subject_user=user, target=label)
 
 
 @transaction.atomic

@@ -100,9 +100,7 @@ def token_edit(request: AuthenticatedRequest, token: Token) -> HttpResponse:
         return _change_destination(request, token)
     form = DescriptionForm(request.POST or None, initial={"description": token.description})
     if request.method == "POST" and form.is_valid():
-        services.update_description(
-            token=token, description=form.cleaned_data["description"], acting_user=request.user, request=request
-        )
+        services.update_description(token=token, description=form.cleaned_data["description"], acting_user=request.user)
         messages.success(request, "The description is saved.")
         return redirect("token-detail", token_id=token.pk)
     return render(request, "tokens/edit.html", {"token": token, "form": form}, status=400 if form.is_bound else 200)
@@ -150,7 +148,6 @@ def _change_destination(request: AuthenticatedRequest, token: Token) -> HttpResp
                 code=code_form.cleaned_data["code"],
                 replaces=token,
                 acting_user=request.user,
-                request=request,
             )
         except ValidationError as exc:
             code_form.add_error("code", _error(exc))
@@ -177,9 +174,7 @@ def token_test(request: AuthenticatedRequest, token: Token) -> HttpResponse:
         return redirect("token-test", token_id=token.pk)
     if form.is_bound and form.is_valid():
         try:
-            result = services.test_token(
-                token=token, code=form.cleaned_data["code"], acting_user=request.user, request=request
-            )
+            result = services.test_token(token=token, code=form.cleaned_data["code"], acting_user=request.user)
         except ValidationError as exc:
             form.add_error(None, _error(exc))
     context = {
@@ -196,7 +191,7 @@ def token_test(request: AuthenticatedRequest, token: Token) -> HttpResponse:
 @require_POST
 def token_enable(request: AuthenticatedRequest, token: Token) -> HttpResponse:
     # Access first (the decorator order): another organisation's token is 404 whatever the method.
-    services.set_enabled(token=token, enabled=True, acting_user=request.user, request=request)
+    services.set_enabled(token=token, enabled=True, acting_user=request.user)
     messages.success(request, "The token is enabled.")
     return redirect("token-detail", token_id=token.pk)
 
@@ -205,7 +200,7 @@ def token_enable(request: AuthenticatedRequest, token: Token) -> HttpResponse:
 def token_disable(request: AuthenticatedRequest, token: Token) -> HttpResponse:
     """Confirm first, like delete: disabling the last usable factor keeps its user out."""
     if request.method == "POST":
-        services.set_enabled(token=token, enabled=False, acting_user=request.user, request=request)
+        services.set_enabled(token=token, enabled=False, acting_user=request.user)
         messages.success(request, "The token is disabled: it cannot be used.")
         return redirect("token-detail", token_id=token.pk)
     context = {
@@ -223,7 +218,7 @@ def token_delete(request: AuthenticatedRequest, token: Token) -> HttpResponse:
     list_url = _list_url(token.user, request.user)
     in_use = token.device.persistent_id == request.session.get(DEVICE_ID_SESSION_KEY)
     if request.method == "POST":
-        services.delete_token(token=token, acting_user=request.user, request=request)
+        services.delete_token(token=token, acting_user=request.user)
         if in_use:
             # This session's second factor no longer exists: it cannot stay verified.
             logout(request)
@@ -254,7 +249,6 @@ def token_reset(request: AuthenticatedRequest, token: Token) -> HttpResponse:
             first_code=form.cleaned_data["first_code"],
             second_code=form.cleaned_data["second_code"],
             acting_user=request.user,
-            request=request,
         )
         if check:
             messages.success(request, "The token is back in step.")
@@ -272,7 +266,7 @@ def token_reset(request: AuthenticatedRequest, token: Token) -> HttpResponse:
 def token_unlock(request: AuthenticatedRequest, token: Token) -> HttpResponse:
     if not request.user.is_org_admin:
         raise PermissionDenied("Only your organisation's admins can unlock a token.")
-    services.unlock(token=token, acting_user=request.user, request=request)
+    services.unlock(token=token, acting_user=request.user)
     messages.success(request, "The token is unlocked.")
     return redirect("token-detail", token_id=token.pk)
 
@@ -317,7 +311,6 @@ def _enrol_totp(request: AuthenticatedRequest, owner: User) -> HttpResponse:
                 code=form.cleaned_data["code"],
                 description=description.cleaned_data["description"],
                 acting_user=request.user,
-                request=request,
             )
         except ValidationError as exc:
             form.add_error("code", _error(exc))
@@ -337,7 +330,7 @@ def _enrol_totp(request: AuthenticatedRequest, owner: User) -> HttpResponse:
 def _enrol_hotp(request: AuthenticatedRequest, owner: User) -> HttpResponse:
     form = HardwareTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        token = form.enrol(owner=owner, acting_user=request.user, request=request)
+        token = form.enrol(owner=owner, acting_user=request.user)
         if token is not None:
             return _enrolled(request, token)
     status = 400 if form.is_bound else 200
@@ -380,7 +373,6 @@ def _enrol_side_channel(request: AuthenticatedRequest, owner: User) -> HttpRespo
                 code=code_form.cleaned_data["code"],
                 description=request.session.get(f"enrol-description-{kind}", ""),
                 acting_user=request.user,
-                request=request,
             )
         except ValidationError as exc:
             code_form.add_error("code", _error(exc))
@@ -405,7 +397,7 @@ BACKUP_CODES_SESSION_KEY = "backup-codes-once"
 def _enrol_backup(request: AuthenticatedRequest, owner: User) -> HttpResponse:
     if request.method != "POST":
         return render(request, "tokens/enrol_backup.html", {"owner": owner})
-    codes = services.generate_backup_codes(user=owner, acting_user=request.user, request=request)
+    codes = services.generate_backup_codes(user=owner, acting_user=request.user)
     request.session[BACKUP_CODES_SESSION_KEY] = {"owner": owner.pk, "codes": codes}
     return redirect("backup-codes")
 

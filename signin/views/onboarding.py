@@ -63,7 +63,7 @@ def setup_password(request: AuthenticatedRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         form.save()
         update_session_auth_hash(request, user)
-        record(action="password.changed", actor=user, request=request)
+        record(action="password.changed", actor=user)
         messages.success(request, "Your password is set.")
         return redirect(services.next_onboarding_step(user) or "home")
     return _render_step(request, "accounts/onboarding/password.html", "onboarding-password", {"form": form})
@@ -85,7 +85,6 @@ def setup_authenticator(request: AuthenticatedRequest) -> HttpResponse:
                 code=form.cleaned_data["token"],
                 description="Set up at first login",
                 acting_user=user,
-                request=request,
             )
         except ValidationError as exc:  # too many wrong codes: how long to wait
             form.add_error("token", exc.messages[0])

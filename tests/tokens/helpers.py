@@ -9,9 +9,12 @@ import struct
 import subprocess
 import sys
 from base64 import b32encode
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from django.http import HttpRequest
 from django.utils import timezone
 from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_hotp.models import HOTPDevice
@@ -19,7 +22,9 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
+from audit.context import current_ip
 from audit.models import AuditEvent
+from common.ip import client_ip
 from tokens import services
 from tokens.models import SmsDevice, Token
 
@@ -95,6 +100,17 @@ def enrol_rfc_token(
         code=code,
         acting_user=acting_user,
     )
+
+
+@contextmanager
+def during(request: HttpRequest) -> Iterator[None]:
+    """Run code as inside ``request``: the audit context holds its client's address, as
+    audit.context.AuditContextMiddleware sets it for every request."""
+    reset = current_ip.set(client_ip(request))
+    try:
+        yield
+    finally:
+        current_ip.reset(reset)
 
 
 def audit_mark() -> int:
