@@ -19,7 +19,7 @@ from django.utils.html import format_html
 from accounts.models import User
 from accounts.types import acting_user
 from common.ratelimit import RateLimited
-from tokens import services
+from tokens import kinds, services
 from tokens.forms import HardwareTokenForm, ResyncForm, TestCodeForm
 from tokens.models import Token, TokenType
 
@@ -68,7 +68,7 @@ class TokenAdmin(admin.ModelAdmin):
     @admin.display(description="Test and reset")
     def tools(self, obj: Token) -> str:
         test_url = reverse("admin:tokens_token_test", args=[obj.pk])
-        if obj.kind != "hotp":
+        if not obj.spec.resyncs:
             return format_html('<a href="{}">Test a code</a>', test_url)
         reset_url = reverse("admin:tokens_token_reset", args=[obj.pk])
         return format_html('<a href="{}">Test a code</a> · <a href="{}">Resynchronise</a>', test_url, reset_url)
@@ -107,7 +107,7 @@ class TokenAdmin(admin.ModelAdmin):
         return self._page(request, f"Test {token}", form, token=token, result=result, can_send=token.sends_codes)
 
     def reset_view(self, request: HttpRequest, token_id: int) -> HttpResponse:
-        token = self._token_for(request, token_id, kind="hotp")
+        token = self._token_for(request, token_id, kind__in=kinds.RESYNCABLE)
         form = ResyncForm(request.POST or None)
         if form.is_bound and form.is_valid():
             data = form.cleaned_data

@@ -7,7 +7,7 @@ expiry, lock, and when it was last changed.
 """
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
@@ -23,6 +23,9 @@ from django_otp.models import (
 )
 from django_otp.plugins.otp_email.models import EmailDevice
 from phonenumber_field.modelfields import PhoneNumberField
+
+if TYPE_CHECKING:
+    from tokens.kinds import KindSpec
 
 
 class TokenKind(models.TextChoices):
@@ -148,18 +151,16 @@ class Token(models.Model):
         return getattr(self.device, "last_used_at", None)
 
     @property
+    def spec(self) -> "KindSpec":
+        """What this kind of token is and does (tokens/kinds.py)."""
+        from tokens import kinds
+
+        return kinds.get(self.kind)
+
+    @property
     def device_label(self) -> str:
-        device = self.device
-        if self.kind == TokenKind.SMS:
-            return str(device.number.as_international)
-        if self.kind == TokenKind.EMAIL:
-            return str(device.email or self.user.email)
-        if self.kind == TokenKind.HOTP:
-            return self.serial
-        if self.kind == TokenKind.BACKUP:
-            return f"{device.token_set.count()} codes left"
-        return ""
+        return self.spec.describe(self)
 
     @property
     def sends_codes(self) -> bool:
-        return self.kind in (TokenKind.SMS, TokenKind.EMAIL)
+        return self.spec.sends_codes

@@ -12,7 +12,6 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Model
 from django.utils import timezone
 from django_otp.models import Device, SideChannelDevice
 from django_otp.oath import TOTP, hotp
@@ -21,15 +20,14 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
-from accounts.phones import validate_factor_phone_number
 from audit.services import record
 from common.mail import queue_templated_email
 from common.ratelimit import enforce_hourly_limit
-from tokens import backup_codes, selectors
-from tokens.models import EmailCodeDevice, SmsDevice, Token, TokenKind, locked_after_failures
+from tokens import backup_codes, kinds, selectors
+from tokens.kinds import KindSpec
+from tokens.models import Token, locked_after_failures
 
 BACKUP_CODE_COUNT = 10
-CODE_DEVICES = (TOTPDevice, HOTPDevice, StaticDevice)
 
 
 class TokenError(ValidationError):
@@ -125,9 +123,7 @@ def verify_device(device: Device, code: str) -> CodeCheck:
         if (refused := _refused_unchecked(device)) is not None:
             return refused
         failures_before = getattr(device, "throttling_failure_count", 0)
-        if isinstance(device, StaticDevice):
-            code = backup_codes.stored_value(device, code)  # kept as digests, see tokens/backup_codes.py
-        if device.verify_token(code):
+        if device.verify_token(kinds.of_device(device).stored_code(device, code)):
             if hasattr(device, "throttle_reset"):
                 device.throttle_reset(commit=False)
             if hasattr(device, "set_last_used_timestamp"):
@@ -263,7 +259,7 @@ def _matches_without_spending(token: Token, code: str) -> bool:
 
 def _label(token: Token) -> str:
     text = f"{token.get_kind_display()} #{token.pk}"
-    detail = token.device_label if token.kind != TokenKind.BACKUP else ""
+    detail = token.device_label if token.spec.audit_names_device else ""
     return f"{text} ({detail})" if detail else text
 
 
@@ -271,10 +267,10 @@ def _audit(action: str, token: Token, acting_user: User) -> None:
     record(action=action, actor=acting_user, subject_user=token.user, target=_label(token))
 
 
-def _create_token(*, user: User, kind: TokenKind, device: Model, **fields: object) -> Token:
+def _create_token(*, user: User, device: Device, **fields: object) -> Token:
     return Token.objects.create(
         user=user,
-        kind=kind,
+        kind=kinds.of_device(device).kind,
         device_type=ContentType.objects.get_for_model(device),
         device_id=device.pk,
         **fields,
@@ -306,7 +302,7 @@ def start_totp(*, user: User) -> TOTPDevice:
     return device or TOTPDevice.objects.create(user=user, name="pending", confirmed=False)
 
 
-def _confirm_pending(device: TOTPDevice | SmsDevice | EmailCodeDevice, *, user: User, code: str, name: str) -> bool:
+def _confirm_pending(device: Device, *, user: User, code: str) -> bool:
     """Confirm the user's pending device if the code is right; False (and nothing changed) if not.
 
     Raises TokenError saying how long to wait when the code was refused without being checked.
@@ -319,7 +315,7 @@ def _confirm_pending(device: TOTPDevice | SmsDevice | EmailCodeDevice, *, user: 
     if not check:
         return False
     device.confirmed = True
-    device.name = name
+    device.name = kinds.of_device(device).device_name
     device.save(update_fields=["confirmed", "name"])
     return True
 
@@ -333,9 +329,9 @@ def confirm_totp(
     description: str = "",
     acting_user: User,
 ) -> Token | None:
-    if not _confirm_pending(device, user=user, code=code, name="authenticator"):
+    if not _confirm_pending(device, user=user, code=code):
         return None
-    token = _create_token(user=user, kind=TokenKind.TOTP, device=device, description=description)
+    token = _create_token(user=user, device=device, description=description)
     return _enrolled(token, acting_user=acting_user)
 
 
@@ -371,7 +367,7 @@ def enrol_hotp(
     """Register a hardware token; the code it shows now proves the secret was typed right."""
     key = parse_secret(secret)
     serial = serial.strip()
-    same_serial = Token.objects.filter(user__organisation=user.organisation, kind=TokenKind.HOTP, serial=serial)
+    same_serial = Token.objects.filter(user__organisation=user.organisation, kind=kinds.HOTP.kind, serial=serial)
     if same_serial.exists():
         raise TokenError({"serial": "A hardware token with this serial number is already registered."})
     if Token.expiry_passed(expires_at):
@@ -382,13 +378,12 @@ def enrol_hotp(
             {"code": "That code does not match this secret. Press the token's button and enter the new code."}
         )
     # The serial may fill the form's 64 characters; the device's name column holds 64 in all.
-    name = f"hardware {serial}"[: HOTPDevice._meta.get_field("name").max_length]
+    name = f"{kinds.HOTP.device_name} {serial}"[: HOTPDevice._meta.get_field("name").max_length]
     device = HOTPDevice.objects.create(
         user=user, name=name, key=key, digits=digits, counter=counter + 1, confirmed=True
     )
     token = _create_token(
         user=user,
-        kind=TokenKind.HOTP,
         device=device,
         serial=serial,
         expires_at=expires_at,
@@ -434,43 +429,39 @@ def resync_hotp(*, token: Token, first_code: str, second_code: str, acting_user:
 
 
 @transaction.atomic
-def start_sms(*, user: User, number: str, acting_user: User, pending_name: str = "pending") -> SmsDevice:
-    """Text a code to a number not yet confirmed; the same number again reuses its cooldown."""
-    e164 = validate_factor_phone_number(number)
-    device = SmsDevice.objects.filter(user=user, name=pending_name, confirmed=False).first()
-    if device is None or str(device.number) != e164:
-        SmsDevice.objects.filter(user=user, name=pending_name, confirmed=False).delete()
-        device = SmsDevice.objects.create(user=user, name=pending_name, number=e164, confirmed=False)
+def start_destination(
+    *, user: User, spec: KindSpec, destination: str, acting_user: User, pending_name: str = "pending"
+) -> Device:
+    """Send a code to a number or address not yet confirmed; the same one again reuses its cooldown.
+
+    ValidationError says why an unusable destination is refused; RateLimited, how long to wait.
+    """
+    assert spec.destination is not None, f"{spec.label} receives no codes"
+    value = spec.destination.normalise(destination)
+    pending = spec.device_model.objects.filter(user=user, name=pending_name, confirmed=False)
+    device = pending.first()
+    if device is None or str(getattr(device, spec.destination.field)) != value:
+        pending.delete()
+        device = spec.device_model.objects.create(
+            user=user, name=pending_name, confirmed=False, **{spec.destination.field: value}
+        )
     send_code(device=device, user=user)
     return device
 
 
 @transaction.atomic
-def start_email(*, user: User, email: str, acting_user: User, pending_name: str = "pending") -> EmailCodeDevice:
-    """E-mail a code to an address not yet confirmed; the same address again reuses its cooldown."""
-    address = email.strip().lower()
-    device = EmailCodeDevice.objects.filter(user=user, name=pending_name, confirmed=False).first()
-    if device is None or device.email != address:
-        EmailCodeDevice.objects.filter(user=user, name=pending_name, confirmed=False).delete()
-        device = EmailCodeDevice.objects.create(user=user, name=pending_name, email=address, confirmed=False)
-    send_code(device=device, user=user)
-    return device
-
-
-@transaction.atomic
-def confirm_side_channel(
+def confirm_destination(
     *,
     user: User,
-    device: SmsDevice | EmailCodeDevice,
+    device: Device,
     code: str,
     description: str = "",
     replaces: Token | None = None,
     acting_user: User,
 ) -> Token | None:
     """Confirm a number or address with the code sent to it; it then becomes (or replaces) a token."""
-    if not _confirm_pending(device, user=user, code=code, name="sms" if isinstance(device, SmsDevice) else "email"):
+    if not _confirm_pending(device, user=user, code=code):
         return None
-    kind = TokenKind.SMS if isinstance(device, SmsDevice) else TokenKind.EMAIL
     if replaces is not None:
         old_device = replaces.device
         replaces.device_id = device.pk
@@ -478,19 +469,19 @@ def confirm_side_channel(
         old_device.delete()
         _audit("token.changed", replaces, acting_user)
         return replaces
-    token = _create_token(user=user, kind=kind, device=device, description=description)
+    token = _create_token(user=user, device=device, description=description)
     return _enrolled(token, acting_user=acting_user)
 
 
 @transaction.atomic
 def generate_backup_codes(*, user: User, acting_user: User) -> list[str]:
     """A fresh set of single-use backup codes; any earlier set stops working."""
-    for token in Token.objects.filter(user=user, kind=TokenKind.BACKUP):
+    for token in Token.objects.filter(user=user, kind=kinds.BACKUP.kind):
         _delete(token)
-    device = StaticDevice.objects.create(user=user, name="backup", confirmed=True)
+    device = StaticDevice.objects.create(user=user, name=kinds.BACKUP.device_name, confirmed=True)
     codes = [secrets.token_hex(4) for _ in range(BACKUP_CODE_COUNT)]
     StaticToken.objects.bulk_create(StaticToken(device=device, token=backup_codes.digest(c)) for c in codes)
-    token = _create_token(user=user, kind=TokenKind.BACKUP, device=device)
+    token = _create_token(user=user, device=device)
     _enrolled(token, acting_user=acting_user)
     return codes
 
@@ -499,7 +490,7 @@ def generate_backup_codes(*, user: User, acting_user: User) -> list[str]:
 
 
 @transaction.atomic
-def send_code(*, device: SmsDevice | EmailCodeDevice, user: User) -> None:
+def send_code(*, device: Device, user: User) -> None:
     """Generate a code for an SMS or e-mail device and hand it to Celery, within the limits.
 
     The device row is locked and read again first, so of several requests at once after the
@@ -527,19 +518,9 @@ def send_code(*, device: SmsDevice | EmailCodeDevice, user: User) -> None:
         "code": device.token,
         "minutes": settings.TOKEN_CODE_VALID_SECONDS // 60,
     }
-    from django.template.loader import render_to_string
-
-    from common.tasks import send_sms
-
-    if isinstance(device, SmsDevice):
-        to = str(device.number)
-        text = render_to_string("tokens/sms/security_code.txt", message).strip()
-        transaction.on_commit(lambda: send_sms.delay(to=to, body=text))
-    else:
-        address = device.email or user.email
-        queue_templated_email(
-            template="tokens/email/security_code", subject="Your security code", context=message, to=[address]
-        )
+    destination = kinds.of_device(device).destination
+    assert destination is not None, "a device that receives codes"
+    destination.deliver(device, user, message)
 
 
 def send_token_code(*, token: Token, acting_user: User | None = None) -> None:
@@ -600,7 +581,7 @@ def _delete(token: Token) -> None:
 
 
 def leaves_no_active_token(token: Token) -> bool:
-    others = Token.objects.filter(user_id=token.user_id).exclude(pk=token.pk).exclude(kind=TokenKind.BACKUP)
+    others = Token.objects.filter(user_id=token.user_id).exclude(pk=token.pk).exclude(kind__in=kinds.BACKUPS)
     return not any(t.is_active for t in others)
 
 
@@ -616,15 +597,15 @@ def delete_token(*, token: Token, acting_user: User) -> None:
 def delete_all_tokens(*, user: User) -> None:
     for token in Token.objects.filter(user=user):
         _delete(token)
-    for model in (TOTPDevice, HOTPDevice, StaticDevice, SmsDevice, EmailCodeDevice):
-        model.objects.filter(user=user).delete()
+    for spec in kinds.KINDS:  # pending devices too
+        spec.device_model.objects.filter(user=user).delete()
 
 
 def has_factor(user: User) -> bool:
     """Whether the login must ask this user for a second factor: any token they have, disabled,
     expired or locked ones included (the code step says why each is refused), and backup codes
     while any are left. Without one, only a user still in account set-up logs in on a password."""
-    if Token.objects.filter(user=user).exclude(kind=TokenKind.BACKUP).exists():
+    if Token.objects.filter(user=user).exclude(kind__in=kinds.BACKUPS).exists():
         return True
     return StaticToken.objects.filter(device__user=user, device__confirmed=True).exists()
 
@@ -634,16 +615,16 @@ def leaves_nothing_usable(token: Token) -> bool:
     if not leaves_no_active_token(token):
         return False
     codes = StaticToken.objects.filter(device__user_id=token.user_id, device__confirmed=True)
-    if token.kind == TokenKind.BACKUP:
+    if token.spec.backup:
         codes = codes.exclude(device_id=token.device_id)
     return not codes.exists()
 
 
 def leaves_no_factor(token: Token) -> bool:
     """Whether deleting this token leaves its user nothing to log in with, backup codes included."""
-    if Token.objects.filter(user_id=token.user_id).exclude(pk=token.pk).exclude(kind=TokenKind.BACKUP).exists():
+    if Token.objects.filter(user_id=token.user_id).exclude(pk=token.pk).exclude(kind__in=kinds.BACKUPS).exists():
         return False
     codes = StaticToken.objects.filter(device__user_id=token.user_id, device__confirmed=True)
-    if token.kind == TokenKind.BACKUP:
+    if token.spec.backup:
         codes = codes.exclude(device_id=token.device_id)
     return not codes.exists()

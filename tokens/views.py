@@ -11,6 +11,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -21,17 +22,16 @@ from accounts.qr import authenticator_setup
 from accounts.reauth import recent_password_required
 from accounts.types import AuthenticatedRequest
 from common.ratelimit import RateLimited
-from tokens import selectors, services
+from tokens import kinds, selectors, services
 from tokens.forms import (
     CodeForm,
     DescriptionForm,
-    EmailAddressForm,
     HardwareTokenForm,
     ResyncForm,
-    SmsNumberForm,
     TestCodeForm,
 )
-from tokens.models import EmailCodeDevice, SmsDevice, Token, TokenKind
+from tokens.kinds import KindSpec
+from tokens.models import Token
 
 
 def _owner(request: AuthenticatedRequest, user_id: int | None) -> User:
@@ -54,19 +54,20 @@ def _error(exc: ValidationError | RateLimited) -> str:
     return " ".join(exc.messages)
 
 
-def _nothing_to_confirm(kind: str) -> str:
-    what = "number" if kind == TokenKind.SMS else "address"
+def _nothing_to_confirm(spec: KindSpec) -> str:
+    assert spec.destination is not None
+    what = spec.destination.noun
     return f"No new {what} is waiting to be confirmed: enter the {what} first, and we will send it a code."
 
 
 def token_list(request: AuthenticatedRequest, user_id: int | None = None) -> HttpResponse:
     owner = _owner(request, user_id)
+    names = selectors.type_names()
     context = {
         "owner": owner,
-        "tokens": selectors.tokens_of(user=owner),
-        "type_names": selectors.type_names(),
+        "rows": [(token, names[token.kind]) for token in selectors.tokens_of(user=owner)],
+        "add_menu": [(spec.kind, spec.add_label or names[spec.kind]) for spec in kinds.KINDS],
         "is_self": owner.pk == request.user.pk,
-        "kinds": TokenKind,
     }
     return render(request, "tokens/list.html", context)
 
@@ -96,7 +97,7 @@ def token_detail(request: AuthenticatedRequest, token: Token) -> HttpResponse:
 
 @_token_view
 def token_edit(request: AuthenticatedRequest, token: Token) -> HttpResponse:
-    if token.sends_codes:
+    if token.spec.destination is not None:
         return _change_destination(request, token)
     form = DescriptionForm(request.POST or None, initial={"description": token.description})
     if request.method == "POST" and form.is_valid():
@@ -109,40 +110,33 @@ def token_edit(request: AuthenticatedRequest, token: Token) -> HttpResponse:
 @recent_password_required
 def _change_destination(request: AuthenticatedRequest, token: Token) -> HttpResponse:
     """A new number or address is used only once the code sent to it comes back."""
+    spec = token.spec
+    assert spec.destination is not None and spec.enrol_form is not None
     pending_name = f"replace-{token.pk}"
-    model = SmsDevice if token.kind == TokenKind.SMS else EmailCodeDevice
-    pending = model.objects.filter(user=token.user, name=pending_name, confirmed=False).first()
-    form_class = SmsNumberForm if token.kind == TokenKind.SMS else EmailAddressForm
-    destination = "number" if token.kind == TokenKind.SMS else "email"
-    form = form_class(request.POST if destination in request.POST else None)
+    pending = spec.device_model.objects.filter(user=token.user, name=pending_name, confirmed=False).first()
+    field = spec.destination.field
+    form = spec.enrol_form(request.POST if field in request.POST else None)
     del form.fields["description"]  # the token keeps its description; only the destination changes
     code_form = CodeForm(request.POST if "code" in request.POST else None)
     if form.is_bound and form.is_valid():
         try:
-            if token.kind == TokenKind.SMS:
-                services.start_sms(
-                    user=token.user,
-                    number=form.cleaned_data["number"],
-                    acting_user=request.user,
-                    pending_name=pending_name,
-                )
-            else:
-                services.start_email(
-                    user=token.user,
-                    email=form.cleaned_data["email"],
-                    acting_user=request.user,
-                    pending_name=pending_name,
-                )
+            services.start_destination(
+                user=token.user,
+                spec=spec,
+                destination=form.cleaned_data[field],
+                acting_user=request.user,
+                pending_name=pending_name,
+            )
         except (RateLimited, ValidationError) as exc:
             form.add_error(None, _error(exc))
         else:
             messages.info(request, "We sent a code to the new destination. Enter it to switch over.")
             return redirect("token-edit", token_id=token.pk)
     if code_form.is_bound and pending is None:
-        messages.error(request, _nothing_to_confirm(token.kind))
+        messages.error(request, _nothing_to_confirm(spec))
     if code_form.is_bound and code_form.is_valid() and pending is not None:
         try:
-            changed = services.confirm_side_channel(
+            changed = services.confirm_destination(
                 user=token.user,
                 device=pending,
                 code=code_form.cleaned_data["code"],
@@ -163,7 +157,7 @@ def _change_destination(request: AuthenticatedRequest, token: Token) -> HttpResp
 
 @_token_view
 def token_test(request: AuthenticatedRequest, token: Token) -> HttpResponse:
-    form = TestCodeForm(request.POST if "code" in request.POST else None, kind=token.kind)
+    form = TestCodeForm(request.POST if "code" in request.POST else None, hint=token.spec.test_hint)
     result = None
     if request.method == "POST" and "send" in request.POST:
         try:
@@ -240,7 +234,7 @@ def token_delete(request: AuthenticatedRequest, token: Token) -> HttpResponse:
 
 @_token_view
 def token_reset(request: AuthenticatedRequest, token: Token) -> HttpResponse:
-    if token.kind != TokenKind.HOTP:
+    if not token.spec.resyncs:
         raise Http404
     form = ResyncForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -281,17 +275,11 @@ def enrol(request: AuthenticatedRequest, kind: str, user_id: int | None = None) 
 
 @recent_password_required
 def _enrol_after_password(request: AuthenticatedRequest, kind: str, owner: User) -> HttpResponse:
-    views: dict[str, Callable[[AuthenticatedRequest, User], HttpResponse]] = {
-        TokenKind.TOTP: _enrol_totp,
-        TokenKind.HOTP: _enrol_hotp,
-        TokenKind.SMS: _enrol_side_channel,
-        TokenKind.EMAIL: _enrol_side_channel,
-        TokenKind.BACKUP: _enrol_backup,
-    }
-    if kind not in views:
+    spec = kinds.find(kind)
+    if spec is None:
         raise Http404
-    request.enrol_kind = kind  # type: ignore[attr-defined]
-    return views[kind](request, owner)
+    view: Callable[[AuthenticatedRequest, User, KindSpec], HttpResponse] = import_string(spec.enrol_view)
+    return view(request, owner, spec)
 
 
 def _enrolled(request: AuthenticatedRequest, token: Token) -> HttpResponse:
@@ -299,7 +287,7 @@ def _enrolled(request: AuthenticatedRequest, token: Token) -> HttpResponse:
     return redirect("token-detail", token_id=token.pk)
 
 
-def _enrol_totp(request: AuthenticatedRequest, owner: User) -> HttpResponse:
+def enrol_authenticator(request: AuthenticatedRequest, owner: User, spec: KindSpec) -> HttpResponse:
     device = services.start_totp(user=owner)
     form = CodeForm(request.POST if "code" in request.POST else None)
     description = DescriptionForm(request.POST or None)
@@ -327,7 +315,7 @@ def _enrol_totp(request: AuthenticatedRequest, owner: User) -> HttpResponse:
     return render(request, "tokens/enrol_totp.html", context, status=400 if form.is_bound else 200)
 
 
-def _enrol_hotp(request: AuthenticatedRequest, owner: User) -> HttpResponse:
+def enrol_hardware(request: AuthenticatedRequest, owner: User, spec: KindSpec) -> HttpResponse:
     form = HardwareTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         token = form.enrol(owner=owner, acting_user=request.user)
@@ -337,19 +325,19 @@ def _enrol_hotp(request: AuthenticatedRequest, owner: User) -> HttpResponse:
     return render(request, "tokens/enrol_hotp.html", {"owner": owner, "form": form}, status=status)
 
 
-def _enrol_side_channel(request: AuthenticatedRequest, owner: User) -> HttpResponse:
-    kind = request.enrol_kind  # type: ignore[attr-defined]
-    model = SmsDevice if kind == TokenKind.SMS else EmailCodeDevice
-    form_class = SmsNumberForm if kind == TokenKind.SMS else EmailAddressForm
+def enrol_destination(request: AuthenticatedRequest, owner: User, spec: KindSpec) -> HttpResponse:
+    assert spec.destination is not None and spec.enrol_form is not None
+    kind = spec.kind
+    model = spec.device_model
+    form_class = spec.enrol_form
     pending = model.objects.filter(user=owner, name="pending", confirmed=False).first()
     form = form_class(request.POST if "description" in request.POST else None)
     code_form = CodeForm(request.POST if "code" in request.POST else None)
     if form.is_bound and form.is_valid():
         try:
-            if kind == TokenKind.SMS:
-                services.start_sms(user=owner, number=form.cleaned_data["number"], acting_user=request.user)
-            else:
-                services.start_email(user=owner, email=form.cleaned_data["email"], acting_user=request.user)
+            services.start_destination(
+                user=owner, spec=spec, destination=form.cleaned_data[spec.destination.field], acting_user=request.user
+            )
         except (RateLimited, ValidationError) as exc:
             form.add_error(None, _error(exc))
         else:
@@ -364,10 +352,10 @@ def _enrol_side_channel(request: AuthenticatedRequest, owner: User) -> HttpRespo
             messages.error(request, exc.message)
         return redirect(request.path)
     if (code_form.is_bound or "resend" in request.POST) and pending is None:
-        messages.error(request, _nothing_to_confirm(kind))
+        messages.error(request, _nothing_to_confirm(spec))
     if code_form.is_bound and code_form.is_valid() and pending is not None:
         try:
-            token = services.confirm_side_channel(
+            token = services.confirm_destination(
                 user=owner,
                 device=pending,
                 code=code_form.cleaned_data["code"],
@@ -381,7 +369,14 @@ def _enrol_side_channel(request: AuthenticatedRequest, owner: User) -> HttpRespo
                 request.session.pop(f"enrol-description-{kind}", None)
                 return _enrolled(request, token)
             code_form.add_error("code", "That code is not right, or it has expired. Ask for a new one.")
-    context = {"owner": owner, "form": form, "code_form": code_form, "pending": pending, "kind": kind}
+    context = {
+        "owner": owner,
+        "form": form,
+        "code_form": code_form,
+        "pending": pending,
+        "sent_to": spec.destination.shown(pending, owner) if pending else "",
+        "spec": spec,
+    }
     bound = form.is_bound or code_form.is_bound
     return render(
         request, "tokens/enrol_side_channel.html", context, status=400 if bound and not form.is_valid() else 200
@@ -394,7 +389,7 @@ def _enrol_side_channel(request: AuthenticatedRequest, owner: User) -> HttpRespo
 BACKUP_CODES_SESSION_KEY = "backup-codes-once"
 
 
-def _enrol_backup(request: AuthenticatedRequest, owner: User) -> HttpResponse:
+def enrol_backup_codes(request: AuthenticatedRequest, owner: User, spec: KindSpec) -> HttpResponse:
     if request.method != "POST":
         return render(request, "tokens/enrol_backup.html", {"owner": owner})
     codes = services.generate_backup_codes(user=owner, acting_user=request.user)
@@ -413,9 +408,9 @@ def backup_codes(request: AuthenticatedRequest) -> HttpResponse:
     context = {
         "owner": owner,
         "codes": codes,
-        "again_url": reverse("token-add", args=[TokenKind.BACKUP])
+        "again_url": reverse("token-add", args=[kinds.BACKUP.kind])
         if owner.pk == request.user.pk
-        else reverse("user-token-add", args=[owner.pk, TokenKind.BACKUP]),
+        else reverse("user-token-add", args=[owner.pk, kinds.BACKUP.kind]),
         "list_url": _list_url(owner, request.user),
         # The download is a data: link in this page, not a URL the server answers later.
         "download_href": "data:text/plain;charset=utf-8," + quote(backup_codes_text(owner, codes)) if codes else "",

@@ -157,7 +157,7 @@ def test_concurrent_requests_for_a_code_send_exactly_one(member, settings, capsy
     from tokens import services
 
     device = SmsDevice.objects.create(user=member, name="sms", number="+447400123456", confirmed=True)
-    token = services._create_token(user=member, kind=TokenKind.SMS, device=device)
+    token = services._create_token(user=member, device=device)  # the kind follows from the device
     clients = [log_in(Client(), member) for _ in range(8)]
     capsys.readouterr()
 

@@ -40,7 +40,7 @@ from tests.tokens.helpers import (
     rfc4226,
     settings_under_environment,
 )
-from tokens import selectors, services
+from tokens import kinds, selectors, services
 from tokens.backup_codes import digest as backup_code_digest
 from tokens.forms import HardwareTokenForm
 from tokens.models import Token, TokenKind, TokenStatus
@@ -550,9 +550,11 @@ def confirm_authenticator(s: Scene) -> tuple[str, Action]:
 
 def confirm_email(s: Scene) -> tuple[str, Action]:
     def run() -> Token | None:
-        device = services.start_email(user=s.member, email="max.alt@acme.example", acting_user=s.owner)
+        device = services.start_destination(
+            user=s.member, spec=kinds.EMAIL, destination="max.alt@acme.example", acting_user=s.owner
+        )
         code = EmailDevice.objects.get(pk=device.pk).token or ""
-        return services.confirm_side_channel(user=s.member, device=device, code=code, acting_user=s.owner)
+        return services.confirm_destination(user=s.member, device=device, code=code, acting_user=s.owner)
 
     return "token.enrolled", run
 

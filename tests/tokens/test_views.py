@@ -30,7 +30,7 @@ from accounts.reauth import SESSION_KEY as REAUTH_KEY
 from audit.models import AuditEvent
 from tests.conftest import log_in
 from tests.factories import PASSWORD
-from tokens import services
+from tokens import kinds, services
 from tokens.models import SmsDevice, Token, TokenKind, TokenType
 
 # RFC 4226 Appendix D: the test token's secret.
@@ -113,16 +113,16 @@ def let_cooldown_pass(device) -> None:
 
 
 def add_sms(user: User, number: str = OLD_NUMBER) -> Token:
-    device = services.start_sms(user=user, number=number, acting_user=user)
-    token = services.confirm_side_channel(user=user, device=device, code=device.token, acting_user=user)
+    device = services.start_destination(user=user, spec=kinds.SMS, destination=number, acting_user=user)
+    token = services.confirm_destination(user=user, device=device, code=device.token, acting_user=user)
     assert token is not None
     let_cooldown_pass(device)
     return fresh(token)
 
 
 def add_email(user: User, address: str) -> Token:
-    device = services.start_email(user=user, email=address, acting_user=user)
-    token = services.confirm_side_channel(user=user, device=device, code=device.token, acting_user=user)
+    device = services.start_destination(user=user, spec=kinds.EMAIL, destination=address, acting_user=user)
+    token = services.confirm_destination(user=user, device=device, code=device.token, acting_user=user)
     assert token is not None
     let_cooldown_pass(device)
     return fresh(token)
