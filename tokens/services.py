@@ -1,9 +1,9 @@
 """Every write on second-factor tokens: enrol, confirm, test, send codes, disable, delete, resync."""
 
 import binascii
+import copy
 import math
 import secrets
-import time
 from base64 import b32decode
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,8 +13,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django_otp.models import Device, SideChannelDevice
-from django_otp.oath import TOTP, hotp
+from django_otp.models import Device
+from django_otp.oath import hotp
 from django_otp.plugins.otp_hotp.models import HOTPDevice
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -230,28 +230,21 @@ def _locked_message(locked: list[Token]) -> str:
 
 
 def _matches_without_spending(token: Token, code: str) -> bool:
-    """Whether the code is this token's current one, without using it up or counting a failure."""
-    device = token.device
-    if isinstance(device, StaticDevice):
-        return device.token_set.filter(token__in=backup_codes.candidates(code)).exists()
-    if isinstance(device, SideChannelDevice):
-        return device.token is not None and device.token == code and timezone.now() < device.valid_until
-    if not code.isdecimal():  # isdigit() would let "²" through, which int() refuses
-        return False
-    if isinstance(device, TOTPDevice):
-        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-        totp.time = time.time()  # read the clock as django-otp's TOTPDevice does
-        for offset in range(-device.tolerance, device.tolerance + 1):
-            totp.drift = device.drift + offset
-            if totp.token() == int(code):
-                return True
-        return False
-    if isinstance(device, HOTPDevice):
-        return any(
-            hotp(device.bin_key, c, device.digits) == int(code)
-            for c in range(device.counter, device.counter + device.tolerance + 1)
-        )
-    return False
+    """Whether the code is this token's, as its django-otp device judges it (TOTP drift, the HOTP
+    look-ahead, a sent code's expiry, a backup code's digest), with nothing spent or counted.
+
+    A copy of the device checks the code inside a savepoint that is then rolled back, so neither
+    the row nor the caller's device changes; the back-off is set aside on the copy, since this only
+    asks whose code it is (the real check, ``verify_device``, honours it).
+    """
+    device = copy.copy(token.device)
+    if hasattr(device, "throttle_reset"):
+        device.throttle_reset(commit=False)
+    with transaction.atomic():
+        try:
+            return bool(device.verify_token(kinds.of_device(device).stored_code(device, code)))
+        finally:
+            transaction.set_rollback(True)
 
 
 # --- Helpers ----------------------------------------------------------------------------------
