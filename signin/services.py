@@ -14,10 +14,6 @@ def start_fallback_phone(*, user: User, raw_number: str) -> SmsDevice:
     return tokens.start_destination(user=user, spec=kinds.SMS, destination=raw_number, acting_user=user)
 
 
-def pending_fallback_phone(user: User) -> SmsDevice | None:
-    return SmsDevice.objects.filter(user=user, name="pending", confirmed=False).first()
-
-
 @transaction.atomic
 def confirm_fallback_phone(*, user: User, device: SmsDevice, token: str) -> bool:
     confirmed = tokens.confirm_destination(

@@ -15,6 +15,7 @@ from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.models import Device
 
 from accounts import selectors as account_selectors
 from accounts.models import User
@@ -23,6 +24,7 @@ from accounts.reauth import recent_password_required
 from accounts.types import AuthenticatedRequest
 from common.ratelimit import RateLimited
 from tokens import kinds, selectors, services
+from tokens.destination_flow import DestinationFlow, refusal_text
 from tokens.forms import (
     CodeForm,
     DescriptionForm,
@@ -46,12 +48,6 @@ def _owner(request: AuthenticatedRequest, user_id: int | None) -> User:
 
 def _list_url(owner: User, actor: User) -> str:
     return reverse("tokens") if owner.pk == actor.pk else reverse("user-tokens", args=[owner.pk])
-
-
-def _error(exc: ValidationError | RateLimited) -> str:
-    if isinstance(exc, RateLimited):
-        return exc.message
-    return " ".join(exc.messages)
 
 
 def _nothing_to_confirm(spec: KindSpec) -> str:
@@ -113,46 +109,39 @@ def _change_destination(request: AuthenticatedRequest, token: Token) -> HttpResp
     spec = token.spec
     assert spec.destination is not None and spec.enrol_form is not None
     pending_name = f"replace-{token.pk}"
-    pending = spec.device_model.objects.filter(user=token.user, name=pending_name, confirmed=False).first()
-    field = spec.destination.field
-    form = spec.enrol_form(request.POST if field in request.POST else None)
+    form = spec.enrol_form(request.POST if spec.destination.field in request.POST else None)
     del form.fields["description"]  # the token keeps its description; only the destination changes
-    code_form = CodeForm(request.POST if "code" in request.POST else None)
-    if form.is_bound and form.is_valid():
-        try:
-            services.start_destination(
-                user=token.user,
-                spec=spec,
-                destination=form.cleaned_data[field],
-                acting_user=request.user,
-                pending_name=pending_name,
-            )
-        except (RateLimited, ValidationError) as exc:
-            form.add_error(None, _error(exc))
-        else:
-            messages.info(request, "We sent a code to the new destination. Enter it to switch over.")
-            return redirect("token-edit", token_id=token.pk)
-    if code_form.is_bound and pending is None:
-        messages.error(request, _nothing_to_confirm(spec))
-    if code_form.is_bound and code_form.is_valid() and pending is not None:
-        try:
-            changed = services.confirm_destination(
-                user=token.user,
-                device=pending,
-                code=code_form.cleaned_data["code"],
-                replaces=token,
-                acting_user=request.user,
-            )
-        except ValidationError as exc:
-            code_form.add_error("code", _error(exc))
-        else:
-            if changed is not None:
-                messages.success(request, "Confirmed: codes now go to the new destination.")
-                return redirect("token-detail", token_id=token.pk)
-            code_form.add_error("code", "That code is not right, or it has expired.")
-    context = {"token": token, "form": form, "code_form": code_form, "pending": pending}
-    bound = form.is_bound or code_form.is_bound
-    return render(request, "tokens/change_destination.html", context, status=400 if bound else 200)
+    flow = DestinationFlow(
+        request,
+        spec=spec,
+        owner=token.user,
+        destination_form=form,
+        code_form=CodeForm(request.POST if "code" in request.POST else None),
+        pending_name=pending_name,
+    )
+    response = flow.send(
+        lambda destination: services.start_destination(
+            user=token.user, spec=spec, destination=destination, acting_user=request.user, pending_name=pending_name
+        ),
+        sent=lambda device: "We sent a code to the new destination. Enter it to switch over.",
+        then=reverse("token-edit", args=[token.pk]),
+    ) or flow.confirm(
+        lambda device, code: services.confirm_destination(
+            user=token.user, device=device, code=code, replaces=token, acting_user=request.user
+        ),
+        done=lambda changed: _said(request, "Confirmed: codes now go to the new destination.", changed),
+        wrong_code="That code is not right, or it has expired.",
+        nothing_pending=_nothing_to_confirm(spec),
+    )
+    if response is not None:
+        return response
+    context = {"token": token, "form": form, "code_form": flow.code_form, "pending": flow.pending}
+    return render(request, "tokens/change_destination.html", context, status=400 if flow.bound else 200)
+
+
+def _said(request: AuthenticatedRequest, text: str, token: Token) -> HttpResponse:
+    messages.success(request, text)
+    return redirect("token-detail", token_id=token.pk)
 
 
 @_token_view
@@ -164,13 +153,13 @@ def token_test(request: AuthenticatedRequest, token: Token) -> HttpResponse:
             services.send_token_code(token=token, acting_user=request.user)
             messages.info(request, f"We sent a code to {token.device_label}.")
         except (RateLimited, ValidationError) as exc:
-            messages.error(request, _error(exc))
+            messages.error(request, refusal_text(exc))
         return redirect("token-test", token_id=token.pk)
     if form.is_bound and form.is_valid():
         try:
             result = services.test_token(token=token, code=form.cleaned_data["code"], acting_user=request.user)
         except ValidationError as exc:
-            form.add_error(None, _error(exc))
+            form.add_error(None, refusal_text(exc))
     context = {
         "token": token,
         "type_name": selectors.type_names()[token.kind],
@@ -301,7 +290,7 @@ def enrol_authenticator(request: AuthenticatedRequest, owner: User, spec: KindSp
                 acting_user=request.user,
             )
         except ValidationError as exc:
-            form.add_error("code", _error(exc))
+            form.add_error("code", refusal_text(exc))
         else:
             if token is not None:
                 return _enrolled(request, token)
@@ -327,60 +316,54 @@ def enrol_hardware(request: AuthenticatedRequest, owner: User, spec: KindSpec) -
 
 def enrol_destination(request: AuthenticatedRequest, owner: User, spec: KindSpec) -> HttpResponse:
     assert spec.destination is not None and spec.enrol_form is not None
-    kind = spec.kind
-    model = spec.device_model
-    form_class = spec.enrol_form
-    pending = model.objects.filter(user=owner, name="pending", confirmed=False).first()
-    form = form_class(request.POST if "description" in request.POST else None)
-    code_form = CodeForm(request.POST if "code" in request.POST else None)
-    if form.is_bound and form.is_valid():
-        try:
-            services.start_destination(
-                user=owner, spec=spec, destination=form.cleaned_data[spec.destination.field], acting_user=request.user
-            )
-        except (RateLimited, ValidationError) as exc:
-            form.add_error(None, _error(exc))
-        else:
-            request.session[f"enrol-description-{kind}"] = form.cleaned_data["description"]
-            messages.info(request, "We sent a code. Enter it below to confirm.")
-            return redirect(request.path)
-    if request.method == "POST" and "resend" in request.POST and pending is not None:
-        try:
-            services.send_code(device=pending, user=owner)
-            messages.info(request, "We sent a new code.")
-        except RateLimited as exc:
-            messages.error(request, exc.message)
-        return redirect(request.path)
-    if (code_form.is_bound or "resend" in request.POST) and pending is None:
-        messages.error(request, _nothing_to_confirm(spec))
-    if code_form.is_bound and code_form.is_valid() and pending is not None:
-        try:
-            token = services.confirm_destination(
-                user=owner,
-                device=pending,
-                code=code_form.cleaned_data["code"],
-                description=request.session.get(f"enrol-description-{kind}", ""),
-                acting_user=request.user,
-            )
-        except ValidationError as exc:
-            code_form.add_error("code", _error(exc))
-        else:
-            if token is not None:
-                request.session.pop(f"enrol-description-{kind}", None)
-                return _enrolled(request, token)
-            code_form.add_error("code", "That code is not right, or it has expired. Ask for a new one.")
+    description_key = f"enrol-description-{spec.kind}"  # typed with the destination, used at confirmation
+    form = spec.enrol_form(request.POST if "description" in request.POST else None)
+    flow = DestinationFlow(
+        request,
+        spec=spec,
+        owner=owner,
+        destination_form=form,
+        code_form=CodeForm(request.POST if "code" in request.POST else None),
+    )
+
+    def start(destination: str) -> Device:
+        device = services.start_destination(user=owner, spec=spec, destination=destination, acting_user=request.user)
+        request.session[description_key] = form.cleaned_data["description"]
+        return device
+
+    def done(token: Token) -> HttpResponse:
+        request.session.pop(description_key, None)
+        return _enrolled(request, token)
+
+    nothing_pending = _nothing_to_confirm(spec)
+    response = flow.send(start, sent=lambda device: "We sent a code. Enter it below to confirm.", then=request.path)
+    if response is None and request.method == "POST" and "resend" in request.POST:
+        response = flow.resend(
+            sent=lambda device: "We sent a new code.", nothing_pending=nothing_pending, then=request.path
+        )
+    response = response or flow.confirm(
+        lambda device, code: services.confirm_destination(
+            user=owner,
+            device=device,
+            code=code,
+            description=request.session.get(description_key, ""),
+            acting_user=request.user,
+        ),
+        done=done,
+        wrong_code="That code is not right, or it has expired. Ask for a new one.",
+        nothing_pending=nothing_pending,
+    )
+    if response is not None:
+        return response
     context = {
         "owner": owner,
         "form": form,
-        "code_form": code_form,
-        "pending": pending,
-        "sent_to": spec.destination.shown(pending, owner) if pending else "",
+        "code_form": flow.code_form,
+        "pending": flow.pending,
+        "sent_to": flow.sent_to,
         "spec": spec,
     }
-    bound = form.is_bound or code_form.is_bound
-    return render(
-        request, "tokens/enrol_side_channel.html", context, status=400 if bound and not form.is_valid() else 200
-    )
+    return render(request, "tokens/enrol_side_channel.html", context, status=400 if flow.bound else 200)
 
 
 # The plain backup codes wait here, in the actor's own session, from the POST that made them to
