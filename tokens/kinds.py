@@ -8,6 +8,9 @@ services, views, templates and the admin ask a token's kind (``token.spec``) ins
 
 A new kind (a passkey, say) is its ``TokenKind`` value, its device model, its enrolment form and
 view, and one ``KindSpec`` in ``KINDS`` below; tests/tokens/test_kinds.py checks the list is whole.
+The device keeps django-otp's contract: ``verify_token`` answers whether a typed code is its own
+(the login asks every token's device; one that never takes typed codes just says no), and
+``ThrottlingMixin`` gives it the back-off and the portal's lock after repeated failures.
 """
 
 from collections.abc import Callable
