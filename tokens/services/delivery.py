@@ -6,7 +6,7 @@ from django.utils import timezone
 from django_otp.models import Device
 
 from accounts.models import User
-from common.ratelimit import enforce_hourly_limit
+from common.ratelimit import RateLimited, enforce_hourly_limit
 from tokens import kinds
 from tokens.models import Token
 from tokens.services.base import TokenError
@@ -24,8 +24,6 @@ def send_code(*, device: Device, user: User) -> None:
     device.refresh_from_db()  # the caller's object then holds the code sent
     allowed, info = device.generate_is_allowed()
     if not allowed and info and info.get("next_generation_at"):
-        from common.ratelimit import RateLimited
-
         wait = max(1, int((info["next_generation_at"] - timezone.now()).total_seconds()) + 1)
         raise RateLimited(f"A code was just sent. Please wait {wait} seconds before asking for another.", wait)
     enforce_hourly_limit(f"codes-user:{user.pk}", settings.TOKEN_SENDS_PER_USER_PER_HOUR, "codes sent to you")

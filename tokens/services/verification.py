@@ -186,7 +186,7 @@ def verify_login_code(*, user: User, code: str) -> Verification:
         if verify_device(match.device, code):
             record(action="login.second_factor", actor=user, target=audit_label(match))
             return Verification(token=match)
-        candidates.remove(match)  # a replayed code: verify_device counted the failure
+        candidates.remove(match)  # refused after all (spent meanwhile): verify_device counted the failure
     elif not usable and (locked := [t for t in tokens if t.enabled and t.is_locked]):
         # Nothing left to check the code against: say why, without claiming the code was wrong.
         return Verification(None, _locked_tokens_message(locked))
