@@ -43,12 +43,12 @@ class LoginView(auth_views.LoginView):
         if not tokens.has_factor(user):
             if user.onboarded_at is not None:
                 # Set up once, every factor gone since: a password alone never logs in.
-                record(action="login.refused_no_factor", actor=user, request=self.request)
+                record(action="login.refused_no_factor", actor=user)
                 form.add_error(None, NO_FACTOR_LEFT)
                 return self.form_invalid(form)
             # Account set-up: the middleware takes the user to their first factor next.
             auth_login(self.request, user)
-            record(action="login.password_only", actor=user, request=self.request)
+            record(action="login.password_only", actor=user)
             return HttpResponseRedirect(self.get_success_url())
         self.request.session.cycle_key()
         self.request.session[PENDING_LOGIN] = {
@@ -106,7 +106,7 @@ class LoginCodeView(View):
         form = CodeForm(request.POST)
         if not form.is_valid():
             return self.render(form, status=400)
-        result = tokens.verify_login_code(user=self.user, code=form.cleaned_data["code"], request=request)
+        result = tokens.verify_login_code(user=self.user, code=form.cleaned_data["code"])
         if result.token is None:
             form.add_error("code", result.error)
             return self.render(form, status=400)

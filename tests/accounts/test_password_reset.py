@@ -1,12 +1,13 @@
 """Forgot password at /password/reset/: same answer for any address, single-use link by email."""
 
 import re
-import time
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.core import mail
 from django.test import Client
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from tests.conftest import log_in
@@ -182,31 +183,30 @@ def test_reset_requests_per_network_are_limited_with_a_message(ask_for_reset, me
     assert [m.to for m in mail.outbox] == [[member.email]]
 
 
-def an_hour_later(monkeypatch) -> None:
+def an_hour_later(time_machine) -> None:
     """The clock moves into the next hour: the hourly windows of the limits start again."""
-    now = time.time()
-    monkeypatch.setattr(time, "time", lambda: now + 3600)
+    time_machine.move_to(timezone.now() + timedelta(hours=1))
 
 
-def test_network_limit_lifts_in_the_next_hour(ask_for_reset, member, monkeypatch):
+def test_network_limit_lifts_in_the_next_hour(ask_for_reset, member, time_machine):
     limit = settings.PASSWORD_RESETS_PER_IP_PER_HOUR
     for i in range(limit):
         ask_for_reset(f"person{i}@acme.example")
     assert ask_for_reset(member.email).status_code == 200  # refused with the message
 
-    an_hour_later(monkeypatch)
+    an_hour_later(time_machine)
 
     assert ask_for_reset(member.email).url == "/password/reset/sent/"
     assert [m.to for m in mail.outbox] == [[member.email]]
 
 
-def test_address_limit_lifts_in_the_next_hour(ask_for_reset, member, monkeypatch):
+def test_address_limit_lifts_in_the_next_hour(ask_for_reset, member, time_machine):
     limit = settings.PASSWORD_RESETS_PER_EMAIL_PER_HOUR
     for i in range(limit + 1):
         ask_for_reset(member.email, remote_addr=f"198.51.100.{i}")
     assert len(mail.outbox) == limit
 
-    an_hour_later(monkeypatch)
+    an_hour_later(time_machine)
     ask_for_reset(member.email, remote_addr="203.0.113.9")
 
     assert len(mail.outbox) == limit + 1

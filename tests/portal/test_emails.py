@@ -23,6 +23,7 @@ from support import services as support_services
 from support.models import Category
 from tests.billing.helpers import grant_billing, make_invoice
 from tests.factories import AdminFactory, UserFactory
+from tokens import kinds
 from tokens import services as token_services
 from whitelist import services as whitelist_services
 
@@ -206,8 +207,10 @@ def test_extract_failure_notice(owner, three_admins, django_capture_on_commit_ca
 
 def test_security_code_email_and_text_message(member, twilio, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        token_services.start_email(user=member, email="max.alt@acme.example", acting_user=member)
-        token_services.start_sms(user=member, number="+44 7400 123456", acting_user=member)
+        token_services.start_destination(
+            user=member, spec=kinds.EMAIL, destination="max.alt@acme.example", acting_user=member
+        )
+        token_services.start_destination(user=member, spec=kinds.SMS, destination="+44 7400 123456", acting_user=member)
 
     (message,) = mail.outbox
     assert_well_formed(message)
