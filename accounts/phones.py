@@ -117,7 +117,11 @@ def region_choices() -> tuple[tuple[str, str], ...]:
 
 
 def format_international(number: phonenumbers.PhoneNumber | str | None) -> str:
-    """'+44 7400 123456' for a stored number (E.164 text or parsed); '' for none."""
+    """'+44 7400 123456' for a stored number (E.164 text or parsed); '' for none.
+
+    phonenumbers' international format, with spaces where some countries' use hyphens
+    ('+1 212 555 0100', not '+1 212-555-0100'), so every number on the portal reads alike.
+    """
     if not number:
         return ""
     if isinstance(number, str):
@@ -125,7 +129,7 @@ def format_international(number: phonenumbers.PhoneNumber | str | None) -> str:
             number = phonenumbers.parse(number, None)
         except phonenumbers.NumberParseException:
             return number
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL).replace("-", " ")
 
 
 def mask_phone_number(number: phonenumbers.PhoneNumber | str) -> str:

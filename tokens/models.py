@@ -23,6 +23,8 @@ from django_otp.models import (
 from django_otp.plugins.otp_email.models import EmailDevice
 from phonenumber_field.modelfields import PhoneNumberField
 
+from accounts.phones import format_international
+
 
 class TokenKind(models.TextChoices):
     TOTP = "totp", "Authenticator app"
@@ -128,7 +130,7 @@ class Token(models.Model):
     def device_label(self) -> str:
         device = self.device
         if self.kind == TokenKind.SMS:
-            return str(device.number.as_international)
+            return format_international(device.number)
         if self.kind == TokenKind.EMAIL:
             return str(device.email or self.user.email)
         if self.kind == TokenKind.HOTP:

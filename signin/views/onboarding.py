@@ -16,6 +16,7 @@ from accounts import services
 from accounts.forms import PhoneNumberForm, TokenForm
 from accounts.middleware import onboarding_view
 from accounts.models import User
+from accounts.phones import format_international
 from accounts.qr import authenticator_setup
 from accounts.types import AuthenticatedRequest
 from audit.services import record
@@ -119,7 +120,7 @@ def setup_phone(request: AuthenticatedRequest) -> HttpResponse:
     if number_form.is_bound and number_form.is_valid():
         try:
             pending = signin_services.start_fallback_phone(user=user, raw_number=number_form.cleaned_data["number"])
-            messages.info(request, f"We sent a code to {pending.number.as_international}.")
+            messages.info(request, f"We sent a code to {format_international(pending.number)}.")
             return redirect("onboarding-phone")
         except (RateLimited, ValidationError) as exc:
             number_form.add_error("number", getattr(exc, "message", str(exc)))
@@ -158,7 +159,7 @@ def resend_phone_code(request: AuthenticatedRequest) -> HttpResponse:
         return redirect("onboarding-phone")
     try:
         tokens.send_code(device=pending, user=user)
-        messages.info(request, f"We sent a new code to {pending.number.as_international}.")
+        messages.info(request, f"We sent a new code to {format_international(pending.number)}.")
     except RateLimited as exc:
         messages.error(request, exc.message)
     return redirect("onboarding-phone")

@@ -8,7 +8,7 @@ from django.contrib.contenttypes.models import ContentType
 
 from accounts.forms import ContactNumbersForm, PhoneNumberForm
 from accounts.models import User
-from accounts.phones import mask_phone_number, region_choices
+from accounts.phones import format_international, mask_phone_number, region_choices
 from tests.conftest import page_text
 from tests.factories import PASSWORD
 from tokens.models import SmsDevice, Token, TokenKind
@@ -151,10 +151,10 @@ def test_users_page_says_when_there_is_no_number(owner_client, member):
 
 
 def test_token_pages_show_the_number_international(member_client, member):
-    token = sms_token(member, "+33612345678")
+    token = sms_token(member, "+12125550100")
 
-    assert "+33 6 12 34 56 78" in page_text(member_client.get(f"/tokens/{token.pk}/"))
-    assert "+33 6 12 34 56 78" in page_text(member_client.get("/tokens/"))
+    assert "+1 212 555 0100" in page_text(member_client.get(f"/tokens/{token.pk}/"))
+    assert "+1 212 555 0100" in page_text(member_client.get("/tokens/"))
 
 
 def test_admin_shows_numbers_international_beside_their_country(support_client, member):
@@ -197,6 +197,14 @@ def test_admin_saves_a_national_number_in_the_chosen_country(support_client, mem
 )
 def test_mask_shows_the_last_four_digits_in_one_shape(number, masked):
     assert mask_phone_number(number) == masked
+
+
+@pytest.mark.parametrize(
+    ("number", "shown"),
+    [("+447400123456", "+44 7400 123456"), ("+12125550100", "+1 212 555 0100"), ("+81312345678", "+81 3 1234 5678")],
+)
+def test_numbers_read_alike_with_spaces_whatever_the_country(number, shown):
+    assert format_international(number) == shown
 
 
 def test_login_code_page_masks_the_number_until_the_second_factor(client, member):
