@@ -126,10 +126,12 @@ def format_international(number: phonenumbers.PhoneNumber | str | None) -> str:
         return ""
     if isinstance(number, str):
         try:
-            number = phonenumbers.parse(number, None)
+            parsed = phonenumbers.parse(number, None)
         except phonenumbers.NumberParseException:
             return number
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL).replace("-", " ")
+    else:
+        parsed = number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL).replace("-", " ")
 
 
 def mask_phone_number(number: phonenumbers.PhoneNumber | str) -> str:

@@ -2,6 +2,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
 
 from whitelist.models import DESCRIPTION_MAX_LENGTH
 from whitelist.services import (
@@ -71,9 +72,11 @@ class AddEntryForm(forms.Form):
         covers = [e for e in getattr(exc, "error_dict", {}).get("network", []) if isinstance(e, CoversEntries)]
         if covers:
             # Offer the entries covered now, unticked: if they changed since, the user agrees again.
-            self.data = self.data.copy()
-            self.data["covered"] = ",".join(str(pk) for pk in covers[0].covered_ids)
-            self.data.pop("replace_covered", None)
+            data = QueryDict(mutable=True)
+            data.update(self.data)
+            data["covered"] = ",".join(str(pk) for pk in covers[0].covered_ids)
+            data.pop("replace_covered", None)
+            self.data = data
             self._add_replacement()
         if hasattr(exc, "error_dict"):
             self.add_error(None, exc)

@@ -4,6 +4,7 @@ import ipaddress
 import unicodedata
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -250,7 +251,7 @@ def add_entry(
     if is_broad(network) and not confirm_broad:
         errors["confirm_broad"] = ValidationError(_broad_message(network), code="broad")
     if errors:
-        raise ValidationError(errors)  # type: ignore[arg-type]  # one error per field
+        raise ValidationError(errors)
     try:
         with transaction.atomic():
             WhitelistEntry.objects.filter(organisation=org, pk__in=[entry.pk for entry in covered]).delete()
@@ -259,14 +260,15 @@ def add_entry(
             )
     except IntegrityError as exc:  # cannot happen under the lock; kept as the database's last word
         raise _field_error("network", f"{network} is already on the whitelist.", "duplicate") from exc
-    replaced = [{"network": e.network, "description": e.description} for e in covered]
+    details: dict[str, Any] = {"description": entry.description}
+    if covered:
+        details["replaced"] = [{"network": e.network, "description": e.description} for e in covered]
     record(
         action="whitelist.replaced" if covered else "whitelist.added",
         actor=acting_user,
         organisation=org,
         target=entry.network,
-        description=entry.description,
-        **({"replaced": replaced} if covered else {}),
+        **details,
     )
     _notify_admins(org, entry, change="added", acting_user=acting_user, at=entry.added_at, replaced=covered)
     return entry

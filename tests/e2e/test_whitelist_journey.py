@@ -3,6 +3,7 @@
 import pytest
 from playwright.sync_api import Page, expect
 
+from accounts.models import Organisation
 from tests.e2e.journeys import log_in
 from tests.factories import AdminFactory, OrganisationFactory
 from tests.whitelist.helpers import add, networks
@@ -16,7 +17,7 @@ def test_admin_replaces_addresses_with_the_range_that_covers_them(
     live_server, transactional_db, page: Page, console_messages, width, tmp_path
 ):
     page.set_viewport_size({"width": width, "height": 900})
-    organisation = OrganisationFactory(name="Acme Payments Ltd")
+    organisation: Organisation = OrganisationFactory.create(name="Acme Payments Ltd")
     owner = AdminFactory.create(organisation=organisation, email="olivia@acme.example", full_name="Olivia Owner")
     add(organisation, owner, "203.0.113.7", "Payment server A")
     add(organisation, owner, "203.0.113.9", "Payment server B")

@@ -71,7 +71,7 @@ def numbers_with_country(
     or with its country code (the country selector then says anything)."""
     number = draw(numbers)
     if draw(st.booleans()):
-        region = phonenumbers.region_code_for_number(number)
+        region = phonenumbers.region_code_for_number(number) or "GB"
         typed = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
         return {field: draw(st.sampled_from([typed, f" {typed} "])), f"{field}_country": region}
     return {field: draw(typed_numbers(st.just(number))), f"{field}_country": draw(st.sampled_from(REGIONS))}
@@ -303,9 +303,9 @@ def contact_numbers(draw: st.DrawFn) -> dict[str, str]:
     numbers = st.sampled_from(MOBILES + LANDLINES) | UK_MOBILES
     data = {"save_numbers": "1"}
     for field, blanks in (("telephone", ["", "  "]), ("mobile", [""])):
-        typed = typed_numbers(numbers).map(lambda n, f=field: {f: n})
-        blank = st.sampled_from(blanks).map(lambda b, f=field: {f: b, f"{f}_country": "GB"})
-        data.update(draw(typed | numbers_with_country(field, numbers) | blank))
+        typed = {field: draw(typed_numbers(numbers))}
+        blank = {field: draw(st.sampled_from(blanks)), f"{field}_country": "GB"}
+        data.update(draw(st.sampled_from([typed, blank]) | numbers_with_country(field, numbers)))
     return data
 
 
