@@ -9,8 +9,10 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from phonenumber_field.modelfields import PhoneNumberField
 
 from accounts import services
+from accounts.forms import PhoneNumberWithCountryField
 from accounts.models import Organisation, Role, User
 from accounts.types import acting_user
 
@@ -122,6 +124,8 @@ class UserAdmin(admin.ModelAdmin):
     search_fields = ["email", "full_name", "organisation__name"]
     list_select_related = ["organisation"]
     ordering = ["organisation__name", "email"]
+    # The portal's country selector, and numbers shown as "+44 7400 123456".
+    formfield_overrides = {PhoneNumberField: {"form_class": PhoneNumberWithCountryField}}
     readonly_fields = [
         "organisation",
         "date_joined",

@@ -191,6 +191,39 @@ def set_status(*, ticket: Ticket, status: Status, actor: User) -> Ticket:
     return ticket
 
 
+@transaction.atomic
+def close_or_reopen(*, ticket: Ticket, close: bool, actor: User) -> Ticket:
+    """Close a ticket, or reopen it (it then waits on support); everyone else included hears of it.
+
+    A real close or reopen emails every included user but the actor, and support when a
+    customer did it; it counts against the actor's reply limits, as a reply does. Closing a
+    closed ticket changes nothing; "reopening" one that is not closed only puts it back with
+    support, quietly, as before. The ticket's row lock makes two clicks at once one change.
+    """
+    locked = (
+        Ticket.objects.select_for_update(of=("self",)).select_related("organisation", "assigned_to").get(pk=ticket.pk)
+    )
+    was_closed = locked.status == Status.CLOSED
+    if close and was_closed:
+        return locked
+    changes = close != was_closed
+    by_customer = not actor.is_staff
+    if changes and by_customer:
+        _enforce_limits(
+            user=actor,
+            key="ticket-replies",
+            per_user=settings.TICKET_REPLIES_PER_USER_PER_HOUR,
+            per_organisation=settings.TICKET_REPLIES_PER_ORGANISATION_PER_HOUR,
+            what="replies and status changes",
+        )
+    set_status(ticket=locked, status=Status.CLOSED if close else Status.WAITING_SUPPORT, actor=actor)
+    if changes:
+        who = (actor.full_name or actor.email) if by_customer else "Support"
+        what = f"{who} closed the ticket." if close else f"{who} reopened the ticket: it waits on support again."
+        _notify(locked, author=actor, what=what, text="", tell_support=by_customer)
+    return locked
+
+
 def close_for_change_request(*, change_request: CompanyDetailsChangeRequest, acting_user: User, applied: bool) -> None:
     ticket = Ticket.objects.filter(change_request=change_request).first()
     if ticket is None:

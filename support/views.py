@@ -14,7 +14,6 @@ from common.ratelimit import RateLimited
 from files.upload_handlers import upload_refusal
 from support import selectors, services
 from support.forms import ChangeRequestForm, CommentForm, StatusFilterForm, TicketForm
-from support.models import Status
 
 
 def ticket_list(request: AuthenticatedRequest) -> HttpResponse:
@@ -84,20 +83,24 @@ def ticket_detail(request: AuthenticatedRequest, ticket_id: int) -> HttpResponse
     return _refused(response, limited)
 
 
-def _status_change(status: Status, text: str) -> Callable[[AuthenticatedRequest, int], HttpResponse]:
+def _status_change(close: bool, text: str) -> Callable[[AuthenticatedRequest, int], HttpResponse]:
     def view(request: AuthenticatedRequest, ticket_id: int) -> HttpResponse:
         ticket = selectors.access_ticket(user=request.user, ticket_id=ticket_id)  # 404 before 405
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        services.set_status(ticket=ticket, status=status, actor=request.user)
-        messages.success(request, text)
+        try:
+            services.close_or_reopen(ticket=ticket, close=close, actor=request.user)
+        except RateLimited as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, text)
         return redirect("ticket-detail", ticket_id=ticket.pk)
 
     return view
 
 
-ticket_close = _status_change(Status.CLOSED, "The ticket is closed.")
-ticket_reopen = _status_change(Status.WAITING_SUPPORT, "The ticket is open again.")
+ticket_close = _status_change(True, "The ticket is closed. Everyone else on it gets an email.")
+ticket_reopen = _status_change(False, "The ticket is open again. Everyone else on it and support get an email.")
 
 
 def attachment_download(request: AuthenticatedRequest, ticket_id: int, attachment_id: int) -> FileResponse:

@@ -5,6 +5,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from accounts.forms import PhoneNumberWithCountryField
 from accounts.models import User
 from accounts.phones import validate_factor_phone_number
 from common.forms import OneTimeCodeField, digits_only
@@ -97,12 +98,7 @@ class HardwareTokenForm(forms.Form):
 
 
 class SmsNumberForm(forms.Form):
-    number = forms.CharField(
-        label="Mobile number",
-        max_length=32,
-        help_text="With the country code, e.g. +44 7400 123456.",
-        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
-    )
+    number = PhoneNumberWithCountryField(label="Mobile number")
     description = forms.CharField(label="Description", max_length=120, required=False)
 
     def clean_number(self) -> str:

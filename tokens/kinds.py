@@ -25,7 +25,7 @@ from django_otp.plugins.otp_hotp.models import HOTPDevice
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.phones import validate_factor_phone_number
+from accounts.phones import format_international, mask_phone_number, validate_factor_phone_number
 from common.mail import queue_templated_email
 from tokens import backup_codes
 from tokens.forms import CodeForm, EmailAddressForm, HardwareTokenForm, SmsNumberForm
@@ -66,6 +66,8 @@ class Destination:
     send_label: str  # the login page's button: "Text a code to" +47...
     enrol_title: str  # the enrolment page's title
     enrol_heading: str  # and its heading
+    # As the login page shows it before the second factor; None: as ``shown``.
+    masked: Callable[[Any, "User"], str] | None = None
 
 
 def _no_label(token: "Token") -> str:
@@ -111,6 +113,11 @@ class KindSpec:
             return self.destination.shown(token.device, token.user)
         return self.device_label(token)
 
+    def describe_before_login(self, token: "Token") -> str:
+        if self.destination is not None and self.destination.masked is not None:
+            return self.destination.masked(token.device, token.user)
+        return self.describe(token)
+
 
 TOTP = KindSpec(
     kind=TokenKind.TOTP,
@@ -142,7 +149,8 @@ SMS = KindSpec(
         noun="number",
         full_noun="number",
         normalise=validate_factor_phone_number,
-        shown=lambda device, user: str(device.number.as_international),
+        shown=lambda device, user: format_international(device.number),
+        masked=lambda device, user: mask_phone_number(device.number),
         deliver=_text_code,
         send_label="Text a code to",
         enrol_title="Add a phone",

@@ -162,5 +162,10 @@ class Token(models.Model):
         return self.spec.describe(self)
 
     @property
+    def device_label_before_login(self) -> str:
+        """The device as the login page shows it before the second factor (a number masked)."""
+        return self.spec.describe_before_login(self)
+
+    @property
     def sends_codes(self) -> bool:
         return self.spec.sends_codes

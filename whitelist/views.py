@@ -35,6 +35,10 @@ def _manager_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
     return wrapper
 
 
+def _entries(count: int) -> str:
+    return "entry" if count == 1 else f"{count} entries"
+
+
 def whitelist_list(request: AuthenticatedRequest) -> HttpResponse:
     entries = list(selectors.entries_for(user=request.user))
     limit = settings.WHITELIST_MAX_ENTRIES
@@ -60,6 +64,7 @@ def whitelist_add(request: AuthenticatedRequest) -> HttpResponse:
                 raw=form.cleaned_data["network"],
                 description=form.cleaned_data["description"],
                 confirm_broad=form.cleaned_data.get("confirm_broad", False),
+                replace=form.replace,
                 acting_user=request.user,
             )
         except ValidationError as exc:
@@ -67,7 +72,10 @@ def whitelist_add(request: AuthenticatedRequest) -> HttpResponse:
         else:
             typed = form.cleaned_data["network"].strip()
             note = f" (you entered {typed})" if typed != entry.network else ""
-            messages.success(request, f"{entry.network}{note} is on the whitelist. Every admin gets an email about it.")
+            replaced = f" in place of the {_entries(len(form.replace))} it covers" if form.replace else ""
+            messages.success(
+                request, f"{entry.network}{note} is on the whitelist{replaced}. Every admin gets an email about it."
+            )
             return redirect("whitelist")
     return render(request, "whitelist/add.html", {"form": form}, status=400 if form.is_bound else 200)
 

@@ -18,10 +18,12 @@ from django_otp import login as otp_login
 
 from accounts.forms import CodeForm, LoginForm, QueuedPasswordResetForm, ResetPasswordForm
 from accounts.models import User
+from accounts.phones import mask_phone_number
 from audit.services import record
 from common.ratelimit import RateLimited, enforce_hourly_limit
 from tokens import selectors
 from tokens import services as tokens
+from tokens.models import TokenKind
 
 PENDING_LOGIN = "pending_login"
 NO_FACTOR_LEFT = (
@@ -127,7 +129,9 @@ class LoginCodeView(View):
             except (RateLimited, ValidationError) as exc:
                 messages.error(self.request, getattr(exc, "message", " ".join(getattr(exc, "messages", []))))
             else:
-                messages.success(self.request, f"We sent a code to {token.device_label}.")
+                # Before the second factor, a number shows only its last digits.
+                to = mask_phone_number(token.device.number) if token.kind == TokenKind.SMS else token.device_label
+                messages.success(self.request, f"We sent a code to {to}.")
         return redirect("login-code")
 
 

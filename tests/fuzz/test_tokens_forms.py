@@ -29,7 +29,7 @@ from tests.fuzz.strategies import (
     printable_text,
     submissions,
 )
-from tests.fuzz.test_accounts_forms import e164
+from tests.fuzz.test_accounts_forms import MOBILES, e164, numbers_with_country
 from tests.tokens.helpers import enrol_rfc_token
 from tokens import kinds, services
 from tokens.models import EmailCodeDevice, SmsDevice, Token, TokenKind
@@ -194,9 +194,14 @@ def pending_devices(model: type[SmsDevice] | type[EmailCodeDevice], user: User) 
 @given(data=st.data())
 def test_side_channel_destination_gets_a_code_or_a_reason(owner, owner_browser, kind, data):
     field, model, destinations, tricky = SIDE_CHANNELS[kind]
-    submission = data.draw(
-        submissions(st.fixed_dictionaries({field: destinations, "description": descriptions}), tricky=tricky)
-    )
+    valid = st.fixed_dictionaries({field: destinations, "description": descriptions})
+    if kind == "sms":  # or typed beside the country chosen
+        valid |= st.builds(
+            lambda number, description: {**number, "description": description},
+            numbers_with_country("number", st.sampled_from(MOBILES)),
+            descriptions,
+        )
+    submission = data.draw(submissions(valid, tricky=tricky))
     confirm_password_now(owner_browser)
     forget_rate_limits()  # codes sent per user and organisation per hour
     model.objects.filter(user=owner, confirmed=False).delete()  # django-otp's cooldown lives on the device
@@ -210,7 +215,7 @@ def test_side_channel_destination_gets_a_code_or_a_reason(owner, owner_browser, 
         assert response.status_code == 302 and response.url == f"/tokens/add/{kind}/"
         ((_, destination),) = pending
         typed = sent(response, field).strip()
-        assert destination == (e164(typed) if kind == "sms" else typed.lower())
+        assert destination == (e164(typed, sent(response, "number_country")) if kind == "sms" else typed.lower())
     elif sent_none_of(response, "description", "code", "resend"):
         assert response.status_code == 200
     else:
