@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Model
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.formats import date_format
 from django_otp.models import Device, SideChannelDevice
 from django_otp.oath import TOTP, hotp
 from django_otp.plugins.otp_hotp.models import HOTPDevice
@@ -147,7 +148,7 @@ def _refusal(token: Token, *, actor: User | None = None) -> str | None:
         return f"This token is disabled. {then}"
     if token.expires_at is not None and token.expires_at <= timezone.now():
         then = "Add a new token to replace it." if admin else "Use another token, or ask an admin for a replacement."
-        return f"This token expired on {timezone.localtime(token.expires_at):%d %b %Y}. {then}"
+        return f"This token expired on {date_format(timezone.localtime(token.expires_at))}. {then}"
     if token.is_locked:
         return locked_message(admin=admin)
     return None
