@@ -109,6 +109,30 @@ def test_chart_is_drawn_on_the_server_with_a_line_per_method(member_client, acme
     assert not re.search(r"<script(?![^>]*\bsrc=\"/static/)", page)
 
 
+def test_phones_get_a_compact_drawing_with_fewer_days_named_and_short_numbers(member_client, organisation):
+    DailyMethodCount.objects.create(
+        organisation=organisation, method="Tokenize", day=utc_today() - timedelta(days=2), calls=1_480_000
+    )
+    page = member_client.get("/").content.decode()
+
+    def drawing(name: str) -> str:
+        start = page.index(f'<svg class="chart chart--{name}"')
+        return page[start : page.index("</svg>", start)]
+
+    def day_labels(svg: str) -> list[str]:
+        return re.findall(r'<text class="chart-label" [^>]*>([^<]+)</text>', svg)
+
+    def value_labels(svg: str) -> list[str]:
+        return re.findall(r'<text class="chart-label chart-label--y" [^>]*>([^<]+)</text>', svg)
+
+    wide, compact = drawing("wide"), drawing("compact")
+    assert 'viewBox="0 0 720 280"' in wide and 'viewBox="0 0 360 250"' in compact
+    assert len(day_labels(wide)) == 6 and len(day_labels(compact)) == 4
+    assert day_labels(compact)[-1] == f"{utc_today().day} {utc_today():%b}"
+    assert value_labels(wide) == ["0", "500,000", "1,000,000", "1,500,000", "2,000,000"]
+    assert value_labels(compact) == ["0", "500k", "1M", "1.5M", "2M"]
+
+
 def test_latest_ten_failures_are_listed_newest_first_with_a_link_to_the_log(member_client, report, organisation):
     report(*(error_event(organisation.public_id, at=days_ago(2, hour=h), code=f"CODE_{h:02d}") for h in range(12)))
 
