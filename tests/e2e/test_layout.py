@@ -337,7 +337,7 @@ MEASURE = """() => {
 ROWS = """() => {
   const problems = [];
   for (const table of document.querySelectorAll("table.table")) {
-    if (!table.checkVisibility()) continue;  // e.g. inside a closed <details>
+    if (!table.checkVisibility()) continue;
     const name = table.id || (table.caption ? table.caption.textContent : "");
     const wrap = table.closest(".table-wrap");
     if (wrap && wrap.scrollWidth > wrap.clientWidth) {
@@ -364,6 +364,8 @@ def look(page: Page, base_url: str, address: str, width: int, *, lands: str) -> 
         return [f"{where}: answered {response and response.status}"]
     if urlsplit(page.url).path != lands:
         return [f"{where}: landed on {page.url} instead"]
+    # Every menu and disclosure open, so what they hold is measured too.
+    page.evaluate("document.querySelectorAll('details').forEach(details => { details.open = true; })")
     problems = page.evaluate(MEASURE) + (page.evaluate(ROWS) if width == DESK else [])
     return [f"{where}: {what} ({detail})" for what, detail in problems]
 
