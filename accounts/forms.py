@@ -2,12 +2,12 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 
 from accounts.models import DEFAULT_PERMISSIONS, PortalPermission, Role, User
 from accounts.phones import parse_phone_number, validate_factor_phone_number
-from accounts.services import spent_temporary_password_message
+from accounts.services import record_password_reset_requested, reset_password, spent_temporary_password_message
 from common.forms import OneTimeCodeField
 
 
@@ -60,6 +60,14 @@ class QueuedPasswordResetForm(PasswordResetForm):
         # The view names the text template; its HTML twin sits beside it.
         template = email_template_name.removesuffix(".txt")
         queue_templated_email(template=template, subject=subject, context=context, to=[to_email])
+        record_password_reset_requested(user=context["user"])
+
+
+class ResetPasswordForm(SetPasswordForm):
+    """Django's new-password form behind a reset link; the change is recorded in the audit trail."""
+
+    def save(self, commit: bool = True) -> User:
+        return reset_password(user=self.user, password=self.cleaned_data["new_password1"])
 
 
 class TokenForm(forms.Form):

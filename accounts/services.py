@@ -419,3 +419,21 @@ def update_contact_numbers(*, user: User, telephone: str, mobile: str) -> User:
     user.save(update_fields=["telephone", "mobile"])
     record(action="profile.numbers_changed", actor=user, subject_user=user, target=user.email)
     return user
+
+
+# --- Password reset ---------------------------------------------------------------------------
+
+
+def record_password_reset_requested(*, user: User) -> None:
+    """A reset link was emailed for ``user``'s account. Nobody is logged in: the trail names no
+    actor, only the account and the address the request came from."""
+    record(action="password.reset_requested", actor=None, subject_user=user, target=user.email)
+
+
+@transaction.atomic
+def reset_password(*, user: User, password: str) -> User:
+    """The password chosen through an emailed reset link (the link's token is already checked)."""
+    user.set_password(password)
+    user.save()
+    record(action="password.reset", actor=user, subject_user=user, target=user.email)
+    return user

@@ -217,7 +217,12 @@ DEFAULT_ORGANISATION_USER_LIMIT = env_int("DEFAULT_ORGANISATION_USER_LIMIT", 4)
 REAUTHENTICATION_VALID_SECONDS = env_int("REAUTHENTICATION_VALID_SECONDS", 5 * 60)
 
 # Second-factor tokens (django-otp devices; see tokens/)
-OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "API Platform Portal")
+# The name authenticator apps show beside the code (the otpauth URI's issuer and label), also in
+# texted and emailed codes. A test deployment's entries say so, so nobody types a test code into
+# production or the other way round.
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "").strip() or "API Platform Portal"
+if PORTAL_ENVIRONMENT == "test" and not OTP_TOTP_ISSUER.endswith("(test)"):
+    OTP_TOTP_ISSUER += " (test)"
 OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_HOTP_THROTTLE_FACTOR = 1
 OTP_STATIC_THROTTLE_FACTOR = 1

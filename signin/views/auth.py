@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import login as otp_login
 
-from accounts.forms import CodeForm, LoginForm, QueuedPasswordResetForm
+from accounts.forms import CodeForm, LoginForm, QueuedPasswordResetForm, ResetPasswordForm
 from accounts.models import User
 from audit.services import record
 from common.ratelimit import RateLimited, enforce_hourly_limit
@@ -170,6 +170,7 @@ class PasswordResetSentView(auth_views.PasswordResetDoneView):
 
 @method_decorator(login_not_required, name="dispatch")
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    form_class = ResetPasswordForm
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("password-reset-complete")
     post_reset_login = False

@@ -1,16 +1,16 @@
 """Every portal page on a phone (390 px wide) and on a desk (1280 px): nothing scrolls sideways, and
 the rows of every table stay on one line.
 
-The pages come from the URL configuration. Each URL is either a page in PAGES (who looks at it,
-at which addresses, with real objects for the ids) or in NOT_PAGES with the reason it is none (a
-download, an action that only takes a POST, the platform's API). A URL in neither fails
-test_every_url_is_a_page_or_says_why_not, so no page is added without being looked at on both
-screens. The organisation is filled the way the demo is (seed_demo's usage, whitelist and
+The pages come from the URL configuration (tests/portal/url_walk.py). Each URL is either a page
+in PAGES (who looks at it, at which addresses, with real objects for the ids) or in NOT_PAGES with
+the reason it is none (a download, an action that only takes a POST, the platform's API). A URL in
+neither fails test_every_url_is_a_page_or_says_why_not, so no page is added without being looked
+at on both screens. The organisation is filled the way the demo is (seed_demo's usage, whitelist and
 invoices) plus long names, subjects and descriptions: the values that used to wrap rows.
 """
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +20,7 @@ from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -38,6 +38,7 @@ from tests.conftest import log_in
 from tests.e2e.journeys import enter_password
 from tests.factories import AdminFactory, NewUserFactory, OrganisationFactory, UserFactory
 from tests.portal.isolation_objects import World, hardware_token, token, token_extract
+from tests.portal.url_walk import portal_urls
 from tokens.models import TokenKind
 from whitelist import services as whitelist
 from whitelist.demo import seed_demo_whitelist
@@ -50,17 +51,6 @@ LONG_EMAIL = "carla.colleague.with-a-rather-long-address@acme-payments-example.c
 
 
 # --- The URLs, from the URL configuration ---------------------------------------------------------
-
-
-def url_names(patterns: list[Any] | None = None, prefix: str = "") -> Iterator[tuple[str, str]]:
-    """(name, route) of every URL but the Django admin's (support staff only; it has its own tests)."""
-    for entry in get_resolver().url_patterns if patterns is None else patterns:
-        route = prefix + str(entry.pattern)
-        if isinstance(entry, URLResolver):
-            if entry.app_name != "admin":
-                yield from url_names(entry.url_patterns, route)
-        elif isinstance(entry, URLPattern):
-            yield entry.name or route, route
 
 
 # Whole URL spaces that are not pages for people.
@@ -199,14 +189,14 @@ PAGES: dict[str, PageSpec] = {
 
 def test_every_url_is_a_page_or_says_why_not():
     missing, both = [], []
-    for name, route in url_names():
-        if any(route.startswith(prefix) for prefix in NOT_PAGE_PREFIXES):
+    for url in portal_urls():
+        if any(url.route.startswith(prefix) for prefix in NOT_PAGE_PREFIXES):
             continue
-        if name not in PAGES and name not in NOT_PAGES:
-            missing.append(f"/{route} ({name})")
-        if name in PAGES and name in NOT_PAGES:
-            both.append(name)
-    known = {name for name, _ in url_names()}
+        if url.key not in PAGES and url.key not in NOT_PAGES:
+            missing.append(f"/{url.route} ({url.key})")
+        if url.key in PAGES and url.key in NOT_PAGES:
+            both.append(url.key)
+    known = {url.key for url in portal_urls()}
     stale = sorted((set(PAGES) | set(NOT_PAGES)) - known)
     assert not missing, f"add these to PAGES (or NOT_PAGES, saying why) in {__name__}: {missing}"
     assert not both and not stale, (both, stale)

@@ -68,7 +68,7 @@ def assert_well_formed(message: EmailMultiAlternatives) -> None:
     assert not links.sources and "img" not in links.tags and "script" not in links.tags
     assert links.hrefs, "the layout links back to the portal"
     for href in links.hrefs:
-        assert href.startswith((settings.PORTAL_BASE_URL, "mailto:", "http://testserver/")), href
+        assert href.startswith((settings.PORTAL_BASE_URL, "mailto:")), href
 
 
 @pytest.fixture
@@ -216,7 +216,7 @@ def test_security_code_email_and_text_message(member, twilio, django_capture_on_
     assert code and f'<strong style="font-size:20px;letter-spacing:2px;">{code.group(1)}</strong>' in html_of(message)
     (sms,) = twilio.sent
     assert re.fullmatch(
-        rf"Your {settings.OTP_TOTP_ISSUER} security code is \d{{6}}\. It expires in 10 minutes\.",
+        rf"Your {re.escape(settings.OTP_TOTP_ISSUER)} security code is \d{{6}}\. It expires in 10 minutes\.",
         str(sms["data"]["Body"]),
     )
 

@@ -1421,14 +1421,16 @@ def test_audit_page_lists_token_actions_for_the_admin(owner, owner_client, membe
     response = owner_client.get("/audit/")
 
     assert response.status_code == 200
-    row = r"<tr><td>.*?</td><td>(.*?)</td><td><code>(.*?)</code></td>\s*<td[^>]*>(.*?)</td>"
-    rows = re.findall(row, page(response))
+    # Who, what (in words), on which token, whose token.
+    cells = r"<tr><td[^>]*>.*?</td><td[^>]*>(.*?)</td><td>(.*?)</td>\s*<td[^>]*>(.*?)</td><td[^>]*>(.*?)</td>"
+    rows = re.findall(cells, page(response))
+    label = f"Hardware token #{hardware.pk} (HW-0001)"
     assert rows[:3] == [
-        (owner.email, "token.deleted", f"Hardware token #{hardware.pk} (HW-0001)"),
-        (member.email, "token.edited", f"Hardware token #{hardware.pk} (HW-0001)"),
-        (owner.email, "token.disabled", f"Hardware token #{hardware.pk} (HW-0001)"),
+        (owner.email, "Token deleted", label, member.email),
+        (member.email, "Token description changed", label, member.email),
+        (owner.email, "Token disabled", label, member.email),
     ]
-    assert ("owner@acme.example", "token.enrolled", f"Hardware token #{hardware.pk} (HW-0001)") in rows
+    assert ("owner@acme.example", "Token enrolled", label, member.email) in rows
     assert "127.0.0.1" in page(response)
 
 
