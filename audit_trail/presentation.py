@@ -1,11 +1,13 @@
 """One audit event as people read it, the same on the page and in the CSV export.
 
-Times are UTC in one format (as on the error log); actions read as labels (audit/actions.py);
-"Account" is whose account or token the event touched, by the email it had then.
+Times are UTC: the CSV has them to the second (``time``); the page shows ``at`` in the portal's
+one date-time format (portal/formats), with that exact second in its title. Actions read as
+labels (audit/actions.py); "Account" is whose account or token the event touched, by the email
+it had then.
 """
 
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 
 from audit.actions import label
 from audit.models import AuditEvent
@@ -19,6 +21,7 @@ THE_PORTAL = "The portal (automatic)"
 
 @dataclass(frozen=True)
 class EventRow:
+    at: datetime
     time: str
     who: str
     what: str
@@ -49,6 +52,7 @@ def _account(event: AuditEvent) -> str:
 def present(event: AuditEvent) -> EventRow:
     """``event`` needs its ``subject_user`` loaded with it (select_related) for older rows."""
     return EventRow(
+        at=event.at,
         time=event.at.astimezone(UTC).strftime(TIME_FORMAT),
         who=_who(event),
         what=label(event.action),

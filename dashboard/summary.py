@@ -72,6 +72,7 @@ def _render_usage(user: User, today: date) -> str:
     context = {
         "usage": usage,
         "chart": charts.line_chart(usage) if usage.total_calls else None,
+        "compact_chart": charts.line_chart(usage, charts.COMPACT) if usage.total_calls else None,
         "vault": selectors.vault_summary(user=user, since=usage.first_day),
         "recent_errors": selectors.recent_errors(user=user),
     }

@@ -15,6 +15,7 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts.models import PortalPermission, User
 from accounts.types import AuthenticatedRequest
@@ -101,7 +102,7 @@ def expired_message(stored: StoredFile) -> str:
     assert stored.expired_at is not None
     expired_on = timezone.localtime(stored.expired_at)
     return (
-        f"This token extract expired on {expired_on:%-d %b %Y} and its file was deleted: extracts are kept "
+        f"This token extract expired on {date_format(expired_on)} and its file was deleted: extracts are kept "
         f"{settings.EXTRACT_RETENTION_DAYS} days. An admin can request a new one on the Token extracts page."
     )
 

@@ -14,6 +14,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.formats.en_GB import formats as portal_formats
 from portal.observability import init_sentry, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -468,8 +469,14 @@ STORAGES: dict[str, dict[str, Any]] = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+# Files browsers ask for at the site's root (/favicon.ico), served by whitenoise before any login check.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 LANGUAGE_CODE = "en-gb"
+# One date and one date-time format on every page: portal/formats/en_GB/formats.py. Templates
+# write {{ value|date }} or {{ value|date:"DATETIME_FORMAT" }}, never a format of their own.
+FORMAT_MODULE_PATH = ["portal.formats"]
+DATE_FORMAT, DATETIME_FORMAT = portal_formats.DATE_FORMAT, portal_formats.DATETIME_FORMAT  # with no language active
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -111,15 +111,17 @@ def csv_rows(response) -> list[list[str]]:
 
 
 def test_an_event_reads_the_same_on_the_page_and_in_the_csv(owner_client, owner, member):
-    """Words for the action, whose token it was, and one time format (UTC) in both places."""
+    """Words for the action, whose token it was; the time in UTC: the portal's one date-time format on
+    the page (with the exact second in its title), to the second in the CSV."""
     event = record(action="token.disabled", actor=owner, subject_user=member, target="Authenticator app #7 (Phone)")
     AuditEvent.objects.filter(pk=event.pk).update(at=datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC))
 
-    (row,) = table(owner_client.get("/audit/"))
+    response = owner_client.get("/audit/")
+    (row,) = table(response)
     (header, exported) = csv_rows(owner_client.get("/audit/export.csv"))
 
     assert row == [
-        "2026-03-04 05:06:07",
+        "4 Mar 2026, 05:06",
         "owner@acme.example",
         "Token disabled",
         "Authenticator app #7 (Phone)",
@@ -127,7 +129,9 @@ def test_an_event_reads_the_same_on_the_page_and_in_the_csv(owner_client, owner,
         "—",  # recorded outside a request: no address
     ]
     assert header == ["time (UTC)", "who", "action", "target", "account", "ip_address"]
-    assert exported == [*row[:5], ""]
+    assert exported == ["2026-03-04 05:06:07", *row[1:5], ""]
+    exact = '<time datetime="2026-03-04T05:06:07.890123+00:00" title="2026-03-04 05:06:07 UTC">'
+    assert exact in response.content.decode()
 
 
 def test_whose_account_an_event_touched_stays_after_the_account_is_removed(owner_client, owner, member):

@@ -10,7 +10,7 @@ from audit.services import record
 from tests.e2e.journeys import log_in
 from tests.factories import AdminFactory, OrganisationFactory, UserFactory
 
-TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+TIME = re.compile(r"^\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2}$")  # the portal's one date-time format
 
 
 def rows(page: Page) -> list[list[str]]:

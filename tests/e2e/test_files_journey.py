@@ -137,6 +137,7 @@ def test_admin_uploads_and_downloads_a_document_an_invoice_pdf_and_a_token_extra
             re.compile("Download"),
         ]
     )
+    listed.get_by_label(f"Actions for {DOCUMENT}").click()  # download and delete: the row's menu
     with page.expect_download() as download_info:
         listed.get_by_role("link", name=f"Download {DOCUMENT}").click()
     download = download_info.value
@@ -202,6 +203,7 @@ def test_admin_uploads_and_downloads_a_document_an_invoice_pdf_and_a_token_extra
     ).to_have_attribute("aria-current", "page")
     extracts_list = page.get_by_role("table", name="Token extracts files of Acme Payments Ltd").locator("tbody tr")
     expect(extracts_list).to_have_count(1)
+    extracts_list.get_by_label(f"Actions for {extract_name}").click()
     with page.expect_download() as download_info:
         extracts_list.get_by_role("link", name=f"Download {extract_name}").click()
     download = download_info.value

@@ -28,7 +28,7 @@ def test_audit_page_lists_token_actions_for_the_admin(owner, owner_client, membe
 
     assert response.status_code == 200
     # Who, what (in words), on which token, whose token.
-    cells = r"<tr><td[^>]*>.*?</td><td>(.*?)</td><td>(.*?)</td>\s*<td>(.*?)</td><td>(.*?)</td>"
+    cells = r"<tr><td[^>]*>.*?</td><td[^>]*>(.*?)</td><td>(.*?)</td>\s*<td[^>]*>(.*?)</td><td[^>]*>(.*?)</td>"
     rows = re.findall(cells, page(response))
     label = f"Hardware token #{hardware.pk} (HW-0001)"
     assert rows[:3] == [

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django_otp.models import Device
 from django_otp.oath import hotp
 
@@ -138,7 +139,7 @@ def unusable_reason(token: Token, *, acting_user: User | None = None) -> str | N
         return f"This token is disabled. {then}"
     if token.is_expired:
         then = "Add a new token to replace it." if admin else "Use another token, or ask an admin for a replacement."
-        return f"This token expired on {timezone.localtime(token.expires_at):%d %b %Y}. {then}"
+        return f"This token expired on {date_format(timezone.localtime(token.expires_at))}. {then}"
     if token.is_locked:
         return locked_message(admin=admin)
     return None
