@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "support",
     "billing",
     "extracts",
+    "apikeys",
     "demo",
 ]
 

@@ -15,6 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import services
 from accounts.models import Organisation, PortalPermission, Role, User
 from accounts.roles import support_group
+from apikeys.demo import seed_demo_api_keys
 from billing.demo import seed_demo_invoices
 from dashboard.demo import seed_demo_usage
 from extracts.vault import ensure_demo_vault
@@ -88,6 +89,7 @@ class Command(BaseCommand):
         logins.append(support)
         seed_demo_usage(organisation=org)
         seed_demo_whitelist(org)
+        seed_demo_api_keys(org)
         ensure_demo_vault(organisation=org)
         seed_resource_links()
         seed_demo_invoices(org)
