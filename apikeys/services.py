@@ -250,11 +250,11 @@ def create_key(
     Raises a ValidationError keyed by form field (``name``, ``methods``, ``addresses``,
     ``expires_on``) or without a field for the organisation's maximum, and stores nothing then.
     """
-    now = now or timezone.now()
     _check_may_change(acting_user, organisation)
     # Names and the maximum are checked under the organisation's row lock, so two admins
     # creating at the same moment cannot pass the maximum or take the same name twice.
     org = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    now = now or timezone.now()  # read under the lock: what this write sees came before it
     environment = settings.PORTAL_ENVIRONMENT
     cleaned = _clean_input(
         organisation=org, name=name, methods=methods, addresses=addresses, expires_on=expires_on, now=now
@@ -301,16 +301,18 @@ def roll_key(
 
     A secret already ending sooner (rolled a moment ago) keeps its earlier end.
     """
-    now = now or timezone.now()
     try:
         overlap = Overlap(overlap)
     except ValueError:
         raise _field_error("overlap", "Choose how long the current secret keeps working.", "invalid") from None
     key = _locked(key)
+    # Read under the key's lock: a roll that went just before is then entirely in the past, and
+    # its secret is among those this one replaces.
+    now = now or timezone.now()
     _check_may_change(acting_user, key.organisation)
     _check_usable(key, now, "rolled")
     ends = now + OVERLAP_DURATIONS[overlap]
-    replaced = list(key.secrets.filter(created_at__lte=now).exclude(valid_until__lte=ends))
+    replaced = list(key.secrets.exclude(valid_until__lte=ends))
     ApiKeySecret.objects.filter(pk__in=[s.pk for s in replaced]).update(valid_until=ends)
     secret, plain = issue_secret(key, now)
     record(
@@ -332,8 +334,8 @@ def roll_key(
 @transaction.atomic
 def revoke_key(*, key: ApiKey, acting_user: User | None, now: datetime | None = None) -> ApiKey:
     """Every secret of the key stops working now (at the gateways' next poll, which drops it)."""
-    now = now or timezone.now()
     key = _locked(key)
+    now = now or timezone.now()
     _check_may_change(acting_user, key.organisation)
     if key.is_revoked():
         raise ValidationError(f"“{key.name}” was already revoked.", code="revoked")
