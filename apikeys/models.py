@@ -128,3 +128,28 @@ OVERLAP_DURATIONS = {
     Overlap.DAY: timedelta(hours=24),
     Overlap.WEEK: timedelta(days=7),
 }
+
+
+class ApiKeyDailyUse(models.Model):
+    """Calls the platform reported with one key on one UTC day, and the last one's time.
+
+    Usage ingestion adds to these rows with one upsert per batch (apikeys.services.record_key_use),
+    whichever of the key's secrets the calls used. Kept for good, like the dashboard's daily counters:
+    at most one row per key and day.
+    """
+
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="daily_uses", db_index=False)
+    day = models.DateField(help_text="The UTC date of the calls.")
+    calls = models.BigIntegerField(default=0)
+    last_used_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "API key daily use"
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(fields=["key", "day"], name="apikeydailyuse_key_day"),
+            models.CheckConstraint(condition=models.Q(calls__gte=1), name="apikeydailyuse_calls_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} on {self.day}: {self.calls}"

@@ -4,11 +4,11 @@ and the document the platform's gateways poll."""
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Max, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 
 from accounts.models import Organisation, User
@@ -30,13 +30,22 @@ def access_key(*, user: User, key_id: int) -> ApiKey:
     return key
 
 
+# The key list counts calls over the last 30 UTC days (today included), and flags a key in use that
+# the platform has not reported for 90 days (or, never used, that is older than that).
+RECENT_DAYS = 30
+UNUSED_DAYS = 90
+
+
 @dataclass
 class KeyRow:
-    """One line of the key list: the key, the secrets that still work, and its state in words."""
+    """One line of the key list: the key, the secrets that still work, its state, and its use."""
 
     key: ApiKey
     secrets: list[ApiKeySecret]  # newest first; during an overlap, the one being replaced too
     state: str  # "active", "expired" or "revoked"
+    last_used_at: datetime | None = None
+    recent_calls: int = 0
+    unused: bool = False  # in use, and no call for UNUSED_DAYS
 
     @property
     def current(self) -> ApiKeySecret | None:
@@ -50,8 +59,13 @@ class KeyRow:
 
 def key_rows(*, user: User, now: datetime) -> list[KeyRow]:
     """The organisation's keys, those in use first, in a fixed number of queries."""
+    since = now.astimezone(UTC).date() - timedelta(days=RECENT_DAYS - 1)
     keys = (
         keys_for(user=user)
+        .annotate(
+            last_used=Max("daily_uses__last_used_at"),
+            recent_calls=Sum("daily_uses__calls", filter=Q(daily_uses__day__gte=since), default=0),
+        )
         .select_related("created_by", "revoked_by")
         .prefetch_related(Prefetch("secrets", queryset=ApiKeySecret.objects.order_by("-created_at", "-id")))
     )
@@ -65,7 +79,18 @@ def key_rows(*, user: User, now: datetime) -> list[KeyRow]:
         else:
             state = "active"
             working = [s for s in secrets if s.valid_until is None or s.valid_until > now] or secrets[:1]
-        rows.append(KeyRow(key=key, secrets=working, state=state))
+        last_used: datetime | None = key.last_used  # type: ignore[attr-defined]
+        quiet_since = now - timedelta(days=UNUSED_DAYS)
+        rows.append(
+            KeyRow(
+                key=key,
+                secrets=working,
+                state=state,
+                last_used_at=last_used,
+                recent_calls=key.recent_calls,  # type: ignore[attr-defined]
+                unused=state == "active" and (last_used or key.created_at) <= quiet_since,
+            )
+        )
     order = {"active": 0, "expired": 1, "revoked": 2}
     rows.sort(key=lambda row: order[row.state])
     return rows

@@ -8,13 +8,13 @@ the gateway a password hash on every API call (docs/security.md, "API keys").
 import ipaddress
 import secrets
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,6 +25,7 @@ from apikeys.models import (
     NAME_MAX_LENGTH,
     OVERLAP_DURATIONS,
     ApiKey,
+    ApiKeyDailyUse,
     ApiKeySecret,
     Overlap,
     PlatformMethod,
@@ -408,3 +409,65 @@ def describe_methods(methods: list[str]) -> str:
     if ALL_METHODS in methods:
         return "all functions"
     return ", ".join(methods)
+
+
+# --- What the platform reports ----------------------------------------------------------------
+
+# Rows per upsert statement: four parameters each, under SQLite's 999-variable limit.
+USE_ROWS_PER_STATEMENT = 240
+
+
+def record_key_use(*, uses: Mapping[tuple[int, str, date], Sequence[Any]]) -> int:
+    """Add a usage batch's calls per key prefix and UTC day to the keys' daily use; returns the rows touched.
+
+    ``uses`` maps (organisation id, secret prefix, day) to (calls, time of the last call), as
+    dashboard.ingest aggregates a batch. A prefix that is not a key of that organisation counts
+    for no key (the calls still count on the dashboard); the secrets of one key add up. Called
+    inside the batch's transaction: a duplicate batch records nothing here either.
+    """
+    if not uses:
+        return 0
+    prefixes = sorted({prefix for _, prefix, _ in uses})
+    owners = {
+        prefix: (key_id, organisation_id)
+        for prefix, key_id, organisation_id in ApiKeySecret.objects.filter(prefix__in=prefixes).values_list(
+            "prefix", "key_id", "key__organisation_id"
+        )
+    }
+    per_key: dict[tuple[int, date], list[Any]] = {}
+    for (organisation_id, prefix, day), (calls, last_at) in uses.items():
+        owner = owners.get(prefix)
+        if owner is None or owner[1] != organisation_id:
+            continue
+        row = per_key.setdefault((owner[0], day), [0, last_at])
+        row[0] += calls
+        row[1] = max(row[1], last_at)
+    _add_to_daily_use(per_key)
+    return len(per_key)
+
+
+def _add_to_daily_use(rows: dict[tuple[int, date], list[Any]]) -> None:
+    """One ``INSERT ... ON CONFLICT DO UPDATE`` (per 240 rows), the same on PostgreSQL and SQLite, in a
+    fixed order so that two batches touching the same rows lock them in the same order."""
+    qn = connection.ops.quote_name
+    table = qn(ApiKeyDailyUse._meta.db_table)
+    key, day, calls, last = (qn(column) for column in ("key_id", "day", "calls", "last_used_at"))
+    ordered = sorted(rows.items())
+    with connection.cursor() as cursor:
+        for start in range(0, len(ordered), USE_ROWS_PER_STATEMENT):
+            chunk = ordered[start : start + USE_ROWS_PER_STATEMENT]
+            params: list[Any] = []
+            for (key_id, day_value), (call_count, last_at) in chunk:
+                params += [
+                    key_id,
+                    connection.ops.adapt_datefield_value(day_value),
+                    call_count,
+                    connection.ops.adapt_datetimefield_value(last_at),
+                ]
+            values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO {table} ({key}, {day}, {calls}, {last}) VALUES {values} "  # noqa: S608
+                f"ON CONFLICT ({key}, {day}) DO UPDATE SET {calls} = {table}.{calls} + EXCLUDED.{calls}, "
+                f"{last} = CASE WHEN EXCLUDED.{last} > {table}.{last} THEN EXCLUDED.{last} ELSE {table}.{last} END",
+                params,
+            )

@@ -52,6 +52,7 @@ def api_key_list(request: AuthenticatedRequest) -> HttpResponse:
         "rows": rows,
         "can_manage": can_manage(request.user),
         "environment": settings.PORTAL_ENVIRONMENT,
+        "unused_days": selectors.UNUSED_DAYS,
     }
     return render(request, "apikeys/list.html", context)
 
