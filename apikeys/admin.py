@@ -15,8 +15,7 @@ class ApiKeySecretInline(admin.TabularInline):
     """Prefixes and when each secret works; never the hash (no page needs it)."""
 
     model = ApiKeySecret
-    fields = ["prefix", "created_at", "valid_until"]
-    readonly_fields = fields
+    fields = readonly_fields = ("prefix", "created_at", "valid_until")
     extra = 0
     can_delete = False
 
@@ -36,7 +35,7 @@ class ApiKeyAdmin(ReadOnlyModelAdmin):
     list_filter = ["environment", "organisation"]
     search_fields = ["name", "organisation__name", "organisation__public_id", "secrets__prefix"]
     list_select_related = ["organisation"]
-    fields = [
+    fields = readonly_fields = (
         "organisation",
         "environment",
         "name",
@@ -47,8 +46,7 @@ class ApiKeyAdmin(ReadOnlyModelAdmin):
         "created_at",
         "revoked_at",
         "revoked_by",
-    ]
-    readonly_fields = fields
+    )
     inlines = [ApiKeySecretInline]
     ordering = ["organisation__name", "-created_at"]
     actions = ["revoke"]

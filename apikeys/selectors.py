@@ -79,7 +79,7 @@ def key_rows(*, user: User, now: datetime) -> list[KeyRow]:
         else:
             state = "active"
             working = [s for s in secrets if s.valid_until is None or s.valid_until > now] or secrets[:1]
-        last_used: datetime | None = key.last_used  # type: ignore[attr-defined]
+        last_used: datetime | None = key.last_used
         quiet_since = now - timedelta(days=UNUSED_DAYS)
         rows.append(
             KeyRow(
@@ -87,7 +87,7 @@ def key_rows(*, user: User, now: datetime) -> list[KeyRow]:
                 secrets=working,
                 state=state,
                 last_used_at=last_used,
-                recent_calls=key.recent_calls,  # type: ignore[attr-defined]
+                recent_calls=key.recent_calls,
                 unused=state == "active" and (last_used or key.created_at) <= quiet_since,
             )
         )

@@ -40,7 +40,7 @@ def uses(key: ApiKey) -> dict[str, tuple[int, datetime]]:
 
 
 def prefix(key: ApiKey) -> str:
-    return key.secrets.order_by("-created_at", "-id").first().prefix
+    return key.secrets.order_by("-created_at", "-id")[0].prefix
 
 
 def test_calls_are_counted_per_key_and_utc_day_with_the_last_time(report, organisation, owner):

@@ -424,3 +424,14 @@ def test_keys_belong_to_the_environment_they_were_made_in(settings, organisation
     assert [row.key.name for row in selectors.key_rows(user=owner, now=NOW)] == ["Test shop"]
     assert [k["name"] for k in platform_document(organisation)["keys"]] == ["Test shop"]
     assert platform_document(organisation)["environment"] == "test"
+
+
+def test_the_admins_email_escapes_a_key_name_in_its_html(organisation, owner, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        make_key(organisation, owner, "<script>alert('x')</script> shop")
+
+    [message] = mail.outbox
+    html = message.alternatives[0].content
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; shop" in html
+    assert "<script>alert('x')</script> shop" in message.body  # the text part is plain text
