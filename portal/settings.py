@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "support",
     "billing",
     "extracts",
+    "apikeys",
     "demo",
 ]
 

@@ -386,6 +386,7 @@ EXPECTED_SUPPORT_PERMISSIONS = {
         "delete_invoiceline",
     },
     "extracts": {"view_extractrequest", "change_extractrequest"},
+    "apikeys": {"view_apikey", "change_apikey", "view_apikeysecret"},
 }
 
 

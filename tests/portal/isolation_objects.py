@@ -24,6 +24,8 @@ from django.utils.http import urlsafe_base64_encode
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Organisation, User
+from apikeys import services as apikeys
+from apikeys.models import ApiKey
 from billing.models import Status as InvoiceStatus
 from extracts.models import ExtractRequest
 from extracts.models import Status as ExtractStatus
@@ -301,6 +303,47 @@ def platform_whitelist(world: World) -> Target:
         shown=marker,
         state=snapshot(entry, entries=lambda: WhitelistEntry.objects.count()),
         foreign=(theirs,),
+    )
+
+
+# --- API keys -------------------------------------------------------------------------------------
+
+
+def _api_key_state(key: ApiKey) -> State:
+    return snapshot(key, secrets=lambda: list(key.secrets.order_by("pk").values_list("prefix", "valid_until")))
+
+
+def api_key(world: World) -> Target:
+    """A key of organisation A; its secret is never in any response after the one that showed it."""
+    marker = world.marker()
+    key, plain = apikeys.create_key(
+        organisation=world.organisation, name=f"Web shop {marker}", methods=["Tokenize"], acting_user=world.owner
+    )
+    return Target(
+        kwargs={"key_id": key.pk}, secrets=(marker,), shown=marker, state=_api_key_state(key), foreign=(plain,)
+    )
+
+
+def platform_api_keys(world: World) -> Target:
+    """Organisation A's keys as the platform reads them; the outsider's organisation has one too."""
+    marker = world.marker()
+    theirs = world.marker()
+    key, plain = apikeys.create_key(
+        organisation=world.organisation, name=f"Web shop {marker}", methods=["Tokenize"], acting_user=world.owner
+    )
+    assert world.outsider.organisation is not None
+    _, their_plain = apikeys.create_key(
+        organisation=world.outsider.organisation,
+        name=f"Globex shop {theirs}",
+        methods=["*"],
+        acting_user=world.outsider,
+    )
+    return Target(
+        kwargs={"public_id": world.organisation.public_id},
+        secrets=(marker,),
+        shown=marker,
+        state=_api_key_state(key),
+        foreign=(theirs, plain, their_plain),
     )
 
 

@@ -10,7 +10,7 @@ The customers own a token of each kind (authenticator app, hardware token, text 
 backup codes) with a code waiting to be entered where the kind has one, and there is an object of
 every other model, so each page shows something. No response may carry a secret: a key in hex or
 base32, an ``otpauth://`` URI (what a QR code encodes), a QR image, a pending code, a backup code
-or its stored digest, or a platform key's plain text.
+or its stored digest, a platform key's plain text, or a customer's API key (nor its hash).
 
 The walk runs as the group-based support user (production's support staff) and as a superuser
 (the operator): hiding secrets is not a matter of permissions.
@@ -40,6 +40,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services as accounts
 from accounts.models import User
+from apikeys import services as apikeys
 from dashboard.models import DailyMethodCount, ErrorLog, IngestedBatch, VaultStat
 from extracts.models import ExtractRequest, ExtractSchedule, Frequency
 from extracts.models import Status as ExtractStatus
@@ -135,6 +136,13 @@ def seed(owner: User, member: User, outsider: User) -> Seeded:
     whitelist.add_entry(
         organisation=organisation, raw="198.51.100.7", description="Office", confirm_broad=False, acting_user=owner
     )
+    api_key, api_secret = apikeys.create_key(
+        organisation=organisation, name="Walk web shop", methods=["Tokenize"], acting_user=owner
+    )
+    apikeys.roll_key(key=api_key, overlap="1h", acting_user=owner)
+    seeded.secrets["a customer's API key"] = api_secret
+    for stored_secret in api_key.secrets.all():
+        seeded.secrets[f"API key secret hash {stored_secret.prefix}"] = stored_secret.secret_hash
     files.upload_file(
         user=member, section="compliance", upload=SimpleUploadedFile("passport.txt", b"Passport\n", "text/plain")
     )

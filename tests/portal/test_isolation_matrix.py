@@ -38,10 +38,12 @@ from tests.portal.isolation_objects import (
     HARDWARE_RESYNC,
     Builder,
     World,
+    api_key,
     attachment_on_the_outsiders_ticket,
     colleague,
     hardware_token,
     invoice,
+    platform_api_keys,
     platform_whitelist,
     reset_link,
     stored_file,
@@ -235,6 +237,10 @@ EXPECTATIONS: dict[str, tuple[Case, ...]] = {
     ),
     # Whitelist (plain users read it; changing it takes the permission).
     "whitelist-remove": (Case("an entry", whitelist_entry, expect(200, 403), expect(302, 403), post_changes=True),),
+    # API keys (plain users read the list; rolling and revoking take the permission, and each POST
+    # needs a recent password, which a fresh login gives).
+    "api-key-roll": (Case("a key", api_key, expect(200, 403), expect(302, 403), {"overlap": "1h"}, post_changes=True),),
+    "api-key-revoke": (Case("a key", api_key, expect(200, 403), expect(302, 403), post_changes=True),),
     # Invoices (a plain user without "view billing" is refused before any lookup).
     "billing-detail": (
         Case("a published invoice", invoice(), expect(200, 403), expect(200, 403)),
@@ -265,6 +271,10 @@ EXPECTATIONS: dict[str, tuple[Case, ...]] = {
     # The platform's read of a whitelist: a bearer key, not a session.
     "platform-whitelist": (
         Case("organisation A's whitelist", platform_whitelist, PLATFORM_READ, PLATFORM_WRITE, kind="platform"),
+    ),
+    # The platform's read of the keys: hashes and prefixes, never a secret (nor another organisation's keys).
+    "platform-keys": (
+        Case("organisation A's keys", platform_api_keys, PLATFORM_READ, PLATFORM_WRITE, kind="platform"),
     ),
 }
 

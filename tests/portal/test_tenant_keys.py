@@ -24,6 +24,7 @@ KEYED_BY_ORGANISATION = {
     "billing.Invoice",
     "extracts.ExtractRequest",
     "extracts.ExtractSchedule",
+    "apikeys.ApiKey",
 }
 
 # An organisation column that is empty only for rows of the support side, and why.
@@ -39,6 +40,8 @@ THROUGH_A_PARENT = {
     "support.Comment": "ticket__organisation",
     "support.Attachment": "ticket__organisation",
     "billing.InvoiceLine": "invoice__organisation",
+    "apikeys.ApiKeySecret": "key__organisation",
+    "apikeys.ApiKeyDailyUse": "key__organisation",
     "tokens.Token": "user__organisation",
     "tokens.SmsDevice": "user__organisation",
     "otp_totp.TOTPDevice": "user__organisation",

@@ -24,6 +24,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import services
 from accounts.models import Organisation, PortalPermission, Role, User
 from accounts.roles import support_group
+from apikeys.demo import seed_demo_api_keys
 from billing.demo import seed_demo_invoices
 from dashboard.demo import seed_demo_usage
 from extracts.vault import ensure_demo_vault
@@ -121,6 +122,7 @@ class Command(BaseCommand):
         support.save(update_fields=["is_staff", "is_superuser"])
         support.groups.add(support_group())
         seed_demo_whitelist(org)
+        seed_demo_api_keys(org)
         seed_resource_links()
         if not User.objects.filter(email=PENDING_USER[0]).exists():
             User.objects.create_user(email=PENDING_USER[0], full_name=PENDING_USER[1], organisation=org, role=Role.USER)
