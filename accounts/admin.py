@@ -76,8 +76,8 @@ class UserAddForm(forms.ModelForm):
             raise ValidationError("Choose the user's organisation, or tick 'support staff'.")
         if org is not None and data.get("is_staff"):
             raise ValidationError("Support staff do not belong to an organisation.")
-        if org is not None and org.users.filter(is_active=True).count() >= org.user_limit:
-            raise ValidationError(f"{org.name} already has {org.user_limit} active users, its limit.")
+        if org is not None:
+            services.check_user_limit(org)
         return data
 
 

@@ -40,8 +40,13 @@ class TemporaryPasswordExpired(ValidationError):
 # --- Organisations ----------------------------------------------------------------------------
 
 
-def _lock_organisation(organisation_id: int) -> Organisation:
-    """Lock the organisation row: user-count and last-admin rules are checked under this lock."""
+def lock_organisation(organisation_id: int) -> Organisation:
+    """Lock the organisation's row until the transaction ends, and return it fresh.
+
+    Every rule that counts an organisation's rows (its users and admins, whitelist entries, active
+    extracts) is checked under this lock, so two requests at once cannot both pass it. Writers
+    lock the organisation first, then its other rows: one order, no deadlocks.
+    """
     return Organisation.objects.select_for_update().get(pk=organisation_id)
 
 
@@ -53,7 +58,8 @@ def user_limit_message(organisation: Organisation) -> str:
     )
 
 
-def _check_user_limit(organisation: Organisation) -> None:
+def check_user_limit(organisation: Organisation) -> None:
+    """Raise if the organisation has no room for one more active user (a ValidationError saying so)."""
     if selectors.at_user_limit(organisation=organisation):
         raise ValidationError(user_limit_message(organisation), code="user_limit")
 
@@ -62,10 +68,7 @@ def check_keeps_an_admin(user: User) -> None:
     """Raise if taking ``user`` out of the active admins would leave the organisation with none."""
     if not (user.role == Role.ADMIN and user.is_active) or user.organisation_id is None:
         return
-    other_admins = User.objects.filter(organisation_id=user.organisation_id, role=Role.ADMIN, is_active=True).exclude(
-        pk=user.pk
-    )
-    if not other_admins.exists():
+    if not selectors.active_admins(organisation_id=user.organisation_id).exclude(pk=user.pk).exists():
         raise ValidationError(
             f"{user.full_name or user.email} is the organisation's only active admin. "
             "Make another user an admin first.",
@@ -102,7 +105,7 @@ def update_company_details(
 
     Only the details given (not None) change; the organisation row is locked while they are written.
     """
-    org = _lock_organisation(organisation.pk)
+    org = lock_organisation(organisation.pk)
     changes = {
         "name": name,
         "registration_number": registration_number,
@@ -145,8 +148,8 @@ def add_user(
 
     Without ``permissions`` a user gets ``DEFAULT_PERMISSIONS`` (invoices); pass ``()`` for none.
     """
-    org = _lock_organisation(organisation.pk)
-    _check_user_limit(org)
+    org = lock_organisation(organisation.pk)
+    check_user_limit(org)
     email = normalise_email(email)
     if User.objects.filter(email__iexact=email).exists():
         raise ValidationError({"email": "This email address already belongs to a portal account."}, code="duplicate")
@@ -288,7 +291,7 @@ def change_role_and_permissions(
     *, user: User, role: Role, permissions: Iterable[PortalPermission], acting_user: User
 ) -> User:
     assert user.organisation_id is not None
-    _lock_organisation(user.organisation_id)
+    lock_organisation(user.organisation_id)
     user.refresh_from_db()
     if role != Role.ADMIN:
         check_keeps_an_admin(user)
@@ -316,7 +319,7 @@ def deactivate_user(*, user: User, acting_user: User) -> User:
     assert user.organisation_id is not None
     if user.pk == acting_user.pk:
         raise ValidationError("You cannot deactivate your own account.", code="self")
-    _lock_organisation(user.organisation_id)
+    lock_organisation(user.organisation_id)
     user.refresh_from_db()
     check_keeps_an_admin(user)
     user.is_active = False
@@ -329,11 +332,11 @@ def deactivate_user(*, user: User, acting_user: User) -> User:
 @transaction.atomic
 def reactivate_user(*, user: User, acting_user: User) -> User:
     assert user.organisation_id is not None
-    org = _lock_organisation(user.organisation_id)
+    org = lock_organisation(user.organisation_id)
     user.refresh_from_db()
     if user.is_active:
         return user
-    _check_user_limit(org)
+    check_user_limit(org)
     user.is_active = True
     user.save(update_fields=["is_active"])
     record(action="user.reactivated", actor=acting_user, subject_user=user, target=user.email)
@@ -345,7 +348,7 @@ def remove_user(*, user: User, acting_user: User) -> None:
     assert user.organisation_id is not None
     if user.pk == acting_user.pk:
         raise ValidationError("You cannot remove your own account.", code="self")
-    _lock_organisation(user.organisation_id)
+    lock_organisation(user.organisation_id)
     user.refresh_from_db()
     check_keeps_an_admin(user)
     second_factors().delete_all(user=user)

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import IO, Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
@@ -32,7 +32,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from accounts.models import Organisation, Role, User
+from accounts import permissions, selectors
+from accounts.models import Organisation, User
+from accounts.services import lock_organisation
 from audit.services import record
 from common.mail import portal_url, queue_templated_email
 from extracts import locks, vault
@@ -51,7 +53,6 @@ PENDING_CHUNKS = 4
 STALE_AFTER = timedelta(minutes=10)
 # A queued extract no worker started in this long is given up, so it stops blocking new ones.
 QUEUED_TOO_LONG = timedelta(hours=6)
-ADMINS_ONLY = "Only your organisation's admins can request token extracts and schedule them."
 # How far ahead the first scheduled extract may be set (also keeps times far from year 9999).
 FIRST_RUN_WITHIN = timedelta(days=366)
 # Each attempt whose worker is lost starts again from zero; after this many the extract fails.
@@ -64,13 +65,9 @@ NEVER_STARTED = "No worker started the extract within 6 hours. Nothing was kept;
 
 
 def _check_admin(user: User) -> Organisation:
-    if not user.is_active or not user.is_org_admin or user.organisation is None:
-        raise PermissionDenied(ADMINS_ONLY)
+    permissions.require(user, permissions.TOKEN_EXTRACTS)
+    assert user.organisation is not None
     return user.organisation
-
-
-def _lock_organisation(organisation_id: int) -> Organisation:
-    return Organisation.objects.select_for_update().get(pk=organisation_id)
 
 
 def _already_active(extract: ExtractRequest) -> ValidationError:
@@ -124,7 +121,7 @@ def _create_extract(organisation: Organisation, *, kind: Kind, requested_by: Use
 def request_extract(*, user: User) -> ExtractRequest:
     """A one-off extract of the user's organisation; refused while another one is queued or running."""
     organisation = _check_admin(user)
-    return _create_extract(_lock_organisation(organisation.pk), kind=Kind.ONE_OFF, requested_by=user)
+    return _create_extract(lock_organisation(organisation.pk), kind=Kind.ONE_OFF, requested_by=user)
 
 
 @transaction.atomic
@@ -136,7 +133,7 @@ def retry_extract(*, extract: ExtractRequest, acting_user: User) -> ExtractReque
     failed one stays as it was: its reason is the record of what happened. Refused, like any
     request, while another extract of the organisation is queued or running.
     """
-    organisation = _lock_organisation(extract.organisation_id)
+    organisation = lock_organisation(extract.organisation_id)
     status = ExtractRequest.objects.filter(pk=extract.pk).values_list("status", flat=True).first()
     if status != Status.FAILED:
         raise ValidationError(
@@ -190,7 +187,7 @@ def due_schedules(now: datetime) -> QuerySet[ExtractSchedule]:
 @transaction.atomic
 def set_schedule(*, user: User, frequency: str, first_run_at: datetime | None = None) -> ExtractSchedule:
     """Start (or change) the organisation's one schedule; the first extract runs at ``first_run_at``."""
-    organisation = _lock_organisation(_check_admin(user).pk)
+    organisation = lock_organisation(_check_admin(user).pk)
     if frequency not in Frequency.values:
         raise ValidationError({"frequency": "Choose daily, weekly or monthly."})
     now = timezone.now()
@@ -223,7 +220,7 @@ def set_schedule(*, user: User, frequency: str, first_run_at: datetime | None = 
 
 @transaction.atomic
 def cancel_schedule(*, user: User) -> ExtractSchedule:
-    organisation = _lock_organisation(_check_admin(user).pk)
+    organisation = lock_organisation(_check_admin(user).pk)
     schedule = ExtractSchedule.objects.select_for_update().filter(organisation=organisation, active=True).first()
     if schedule is None:
         raise ValidationError("There is no extract schedule to cancel.", code="no_schedule")
@@ -244,7 +241,7 @@ def _start_scheduled(*, schedule_id: int, now: datetime) -> ExtractRequest | Non
     organisation_id = ExtractSchedule.objects.filter(pk=schedule_id).values_list("organisation_id", flat=True).first()
     if organisation_id is None:
         return None
-    organisation = _lock_organisation(organisation_id)  # the order every writer locks in: organisation first
+    organisation = lock_organisation(organisation_id)  # the order every writer locks in: organisation first
     schedule = ExtractSchedule.objects.select_for_update().filter(pk=schedule_id).first()
     if schedule is None or not schedule.active or schedule.next_run_at > now:
         return None  # changed or started by someone else a moment ago
@@ -557,7 +554,7 @@ def _mark_failed(
 
 
 def _email_admins(organisation: Organisation, *, subject: str, template: str, context: dict[str, Any]) -> None:
-    admins = User.objects.filter(organisation=organisation, role=Role.ADMIN, is_active=True).order_by("email")
+    admins = selectors.active_admins(organisation_id=organisation.pk)
     for admin in admins:
         queue_templated_email(
             template=template,

@@ -1,16 +1,14 @@
 """The token extracts page: org admins only. It shows statuses and counts, never a token."""
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts.permissions import TOKEN_EXTRACTS, requires
 from accounts.types import AuthenticatedRequest
 from extracts import selectors, services
 from extracts.forms import ScheduleForm
@@ -19,16 +17,6 @@ from extracts.models import Kind
 # Seconds between reloads of the page while an extract is queued or running (a Refresh header:
 # no script, so nothing for the Content-Security-Policy to refuse).
 REFRESH_SECONDS = 5
-
-
-def _admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @wraps(view)
-    def wrapper(request: AuthenticatedRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if not request.user.is_org_admin:
-            raise PermissionDenied(services.ADMINS_ONLY)
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _page(request: AuthenticatedRequest, form: ScheduleForm | None = None, status: int = 200) -> HttpResponse:
@@ -53,13 +41,13 @@ def _page(request: AuthenticatedRequest, form: ScheduleForm | None = None, statu
     return response
 
 
-@_admin_required
+@requires(TOKEN_EXTRACTS)
 def extract_list(request: AuthenticatedRequest) -> HttpResponse:
     return _page(request)
 
 
 @require_POST
-@_admin_required
+@requires(TOKEN_EXTRACTS)
 def extract_request(request: AuthenticatedRequest) -> HttpResponse:
     try:
         services.request_extract(user=request.user)
@@ -73,7 +61,7 @@ def extract_request(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @require_POST
-@_admin_required
+@requires(TOKEN_EXTRACTS)
 def schedule_set(request: AuthenticatedRequest) -> HttpResponse:
     form = ScheduleForm(request.POST)
     if form.is_valid():
@@ -96,7 +84,7 @@ def schedule_set(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @require_POST
-@_admin_required
+@requires(TOKEN_EXTRACTS)
 def schedule_cancel(request: AuthenticatedRequest) -> HttpResponse:
     try:
         services.cancel_schedule(user=request.user)

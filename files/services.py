@@ -23,28 +23,31 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 
-from accounts.models import Organisation, PortalPermission, User
+from accounts import permissions
+from accounts.models import Organisation, User
 from audit.services import record
 from common.mail import portal_url, queue_templated_email
 from files.models import Section, StoredFile
 from files.uploads import KINDS, check_upload, clean_name
 
 UPLOAD_SECTIONS = (Section.COMPLIANCE, Section.OTHER)
-# Extracts carry the vault's tokens: only the organisation's admins see them.
-ADMIN_ONLY_SECTIONS = (Section.EXTRACTS,)
+# Extracts carry the vault's tokens: only those who may have token extracts (admins) see them.
+SECTION_PERMISSIONS: dict[str, permissions.Permission] = {Section.EXTRACTS: permissions.TOKEN_EXTRACTS}
+DELETE_REFUSED = "Only the person who uploaded a file, or an admin, can delete it."
 
 
 def can_see_section(user: User, section: str) -> bool:
     if user.organisation_id is None or not user.is_active:
         return False
-    return section not in ADMIN_ONLY_SECTIONS or user.is_org_admin
+    needed = SECTION_PERMISSIONS.get(section)
+    return needed is None or permissions.may(user, needed)
 
 
 def can_delete(user: User, stored: StoredFile) -> bool:
     """The uploader, the organisation's admins and users allowed to manage files."""
     if user.organisation_id != stored.organisation_id or not can_see_section(user, stored.section):
         return False
-    return stored.uploaded_by_id == user.pk or user.has_portal_permission(PortalPermission.MANAGE_FILES)
+    return stored.uploaded_by_id == user.pk or permissions.may(user, permissions.MANAGE_FILES)
 
 
 def _storage_extension(name: str) -> str:
@@ -213,7 +216,7 @@ def delete_file(*, stored: StoredFile, acting_user: User | None) -> None:
     uploader, an admin of the organisation or allowed to manage files.
     """
     if acting_user is not None and not can_delete(acting_user, stored):
-        raise PermissionDenied("Only the person who uploaded a file, or an admin, can delete it.")
+        raise PermissionDenied(DELETE_REFUSED)
     with transaction.atomic():
         name, section_label = stored.name, stored.get_section_display()
         StoredFile.objects.filter(pk=stored.pk).delete()

@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import PortalPermission, User
+from accounts.models import User
 from accounts.types import AuthenticatedRequest
 from common.downloads import attachment_response
 from files import selectors, services
@@ -36,14 +36,16 @@ def _render_list(
 ) -> HttpResponse:
     user = request.user
     files = selectors.files_for(user=user, section=section)
+    page = Paginator(files, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
     context = {
         "section": section,
         "section_label": Section(section).label,
         "tabs": [s for s in Section if services.can_see_section(user, s)],
-        "page": Paginator(files, PAGE_SIZE).get_page(request.GET.get("page")),
+        "page": page,
         "query": f"section={section}",
         "form": form,
-        "can_manage": user.has_portal_permission(PortalPermission.MANAGE_FILES),
+        "deletable": {stored.pk for stored in page.object_list if services.can_delete(user, stored)},
     }
     return render(request, "files/list.html", context, status=status)
 
@@ -129,7 +131,7 @@ def download_response(stored: StoredFile, *, acting_user: User) -> HttpResponseB
 def file_delete(request: AuthenticatedRequest, file_id: int) -> HttpResponse:
     stored = selectors.access_file(user=request.user, file_id=file_id)  # scope first: 404, then 403
     if not services.can_delete(request.user, stored):
-        raise PermissionDenied("Only the person who uploaded a file, or an admin, can delete it.")
+        raise PermissionDenied(services.DELETE_REFUSED)
     if request.method == "POST":
         services.delete_file(stored=stored, acting_user=request.user)
         messages.success(request, f"“{stored.name}” is deleted.")
