@@ -286,13 +286,25 @@ def authenticate_with_temporary_password(*, email: str, password: str) -> User |
         return user
 
 
+def _lock_users_organisation(user: User) -> Organisation | None:
+    """Lock the user's organisation (support staff have none) and reload the user under the lock."""
+    organisation = lock_organisation(user.organisation_id) if user.organisation_id is not None else None
+    user.refresh_from_db()
+    return organisation
+
+
+def _portal_permissions_held(user: User) -> set[PortalPermission]:
+    codes = user.user_permissions.filter(
+        content_type__app_label="accounts", codename__in=PortalPermission.values
+    ).values_list("codename", flat=True)
+    return {PortalPermission(code) for code in codes}
+
+
 @transaction.atomic
 def change_role_and_permissions(
     *, user: User, role: Role, permissions: Iterable[PortalPermission], acting_user: User
 ) -> User:
-    assert user.organisation_id is not None
-    lock_organisation(user.organisation_id)
-    user.refresh_from_db()
+    _lock_users_organisation(user)
     if role != Role.ADMIN:
         check_keeps_an_admin(user)
     user.role = role
@@ -314,14 +326,17 @@ def _end_sessions(user: User) -> None:
     user.session_epoch += 1
 
 
-@transaction.atomic
-def deactivate_user(*, user: User, acting_user: User) -> User:
-    assert user.organisation_id is not None
+def check_may_deactivate(*, user: User, acting_user: User) -> None:
+    """Raise unless ``acting_user`` may deactivate ``user``: never oneself, never the last active admin."""
     if user.pk == acting_user.pk:
         raise ValidationError("You cannot deactivate your own account.", code="self")
-    lock_organisation(user.organisation_id)
-    user.refresh_from_db()
     check_keeps_an_admin(user)
+
+
+@transaction.atomic
+def deactivate_user(*, user: User, acting_user: User) -> User:
+    _lock_users_organisation(user)
+    check_may_deactivate(user=user, acting_user=acting_user)
     user.is_active = False
     _end_sessions(user)
     user.save(update_fields=["is_active", "session_epoch"])
@@ -331,15 +346,34 @@ def deactivate_user(*, user: User, acting_user: User) -> User:
 
 @transaction.atomic
 def reactivate_user(*, user: User, acting_user: User) -> User:
-    assert user.organisation_id is not None
-    org = lock_organisation(user.organisation_id)
-    user.refresh_from_db()
+    organisation = _lock_users_organisation(user)
     if user.is_active:
         return user
-    check_user_limit(org)
+    if organisation is not None:
+        check_user_limit(organisation)
     user.is_active = True
     user.save(update_fields=["is_active"])
     record(action="user.reactivated", actor=acting_user, subject_user=user, target=user.email)
+    return user
+
+
+@transaction.atomic
+def change_access(
+    *, user: User, role: Role, is_active: bool, permissions: Iterable[PortalPermission], acting_user: User
+) -> User:
+    """Role, portal permissions and active flag in one go (the support admin's user form).
+
+    Each change goes through its own service above, so it keeps its rule, lock and audit event;
+    what is unchanged is neither written nor recorded. Reactivation comes first (it needs room
+    under the user limit) and deactivation last (the role change may need the user active).
+    """
+    wanted = {PortalPermission(p) for p in permissions}
+    if is_active and not user.is_active:
+        reactivate_user(user=user, acting_user=acting_user)
+    if role != user.role or (role != Role.ADMIN and wanted != _portal_permissions_held(user)):
+        change_role_and_permissions(user=user, role=role, permissions=wanted, acting_user=acting_user)
+    if not is_active and user.is_active:
+        deactivate_user(user=user, acting_user=acting_user)
     return user
 
 
