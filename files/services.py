@@ -8,9 +8,9 @@ refused or failed file leaves nothing behind.
 import os
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -55,7 +55,7 @@ def _storage_extension(name: str) -> str:
     return extension if re.fullmatch(r"[a-z0-9]{1,10}", extension) else "bin"
 
 
-def put_under_random_name(field: FieldFile, content: File | IO[bytes], extension: str) -> None:
+def _put_under_random_name(field: FieldFile, content: File | IO[bytes], extension: str) -> None:
     """Write a checked upload to private storage for a row not saved yet (the caller saves it).
 
     A random name on disk: the display name may be longer in bytes than a file system allows,
@@ -64,17 +64,34 @@ def put_under_random_name(field: FieldFile, content: File | IO[bytes], extension
     field.save(f"{uuid.uuid4().hex}.{extension}", content if isinstance(content, File) else File(content), save=False)
 
 
-@contextmanager
-def removed_on_failure(fields: Iterable[FieldFile]) -> Iterator[None]:
-    """Run the block in a transaction; if it fails, delete the stored objects whose rows it was writing.
+class RowWithFile(Protocol):
+    """A model whose row keeps a file in the private storage (a File Manager file, an attachment)."""
 
-    ``fields`` is read when the block fails, so a list the block appends to works.
+    file: FieldFile
+
+    def save(self) -> None: ...
+
+
+@contextmanager
+def storing_files() -> Iterator[Callable[[RowWithFile, File | IO[bytes], str], None]]:
+    """The one way a checked upload is kept: ``keep(row, content, extension)`` writes the content
+    under a random name and saves the row, in a transaction with the rest of the block.
+
+    If anything in the block fails, every object written in it is deleted again and the rows roll
+    back: a refused or failed file leaves nothing behind.
     """
+    written: list[FieldFile] = []
+
+    def keep(row: RowWithFile, content: File | IO[bytes], extension: str) -> None:
+        _put_under_random_name(row.file, content, extension)
+        written.append(row.file)
+        row.save()
+
     try:
         with transaction.atomic():
-            yield
+            yield keep
     except BaseException:
-        for field in fields:
+        for field in written:
             field.delete(save=False)
         raise
 
@@ -106,9 +123,8 @@ def store_file(
         content_type=content_type,
         uploaded_by=uploaded_by,
     )
-    put_under_random_name(stored.file, content, extension)
-    with removed_on_failure([stored.file]):
-        stored.save()
+    with storing_files() as keep:
+        keep(stored, content, extension)
     return stored
 
 
@@ -141,9 +157,8 @@ def upload_file(*, user: User, section: str, upload: UploadedFile) -> StoredFile
         content_type=checked.content_type,
         uploaded_by=user,
     )
-    put_under_random_name(stored.file, upload, KINDS[checked.kind][0])
-    with removed_on_failure([stored.file]):
-        stored.save()
+    with storing_files() as keep:
+        keep(stored, upload, KINDS[checked.kind][0])
         record(
             action="file.uploaded",
             actor=user,

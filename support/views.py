@@ -39,7 +39,7 @@ def ticket_new(request: AuthenticatedRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             ticket = services.open_ticket(
-                user=request.user,
+                acting_user=request.user,
                 subject=data["subject"],
                 body=data["body"],
                 category=data["category"],
@@ -66,7 +66,7 @@ def ticket_detail(request: AuthenticatedRequest, ticket_id: int) -> HttpResponse
         try:
             services.add_comment(
                 ticket=ticket,
-                author=request.user,
+                acting_user=request.user,
                 body=form.cleaned_data["body"],
                 files=form.cleaned_data["attachments"],
             )
@@ -89,7 +89,7 @@ def _status_change(status: Status, text: str) -> Callable[[AuthenticatedRequest,
         ticket = selectors.access_ticket(user=request.user, ticket_id=ticket_id)  # 404 before 405
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        services.set_status(ticket=ticket, status=status, actor=request.user)
+        services.set_status(ticket=ticket, status=status, acting_user=request.user)
         messages.success(request, text)
         return redirect("ticket-detail", ticket_id=ticket.pk)
 
@@ -123,7 +123,7 @@ def request_company_change(request: AuthenticatedRequest) -> HttpResponse:
         message = data.pop("message")
         documents = data.pop("documents")
         try:
-            services.request_company_details_change(user=user, changes=data, message=message, files=documents)
+            services.request_company_details_change(acting_user=user, changes=data, message=message, files=documents)
         except ValidationError as exc:
             form.add_error(None, exc)
         except RateLimited as exc:  # a request is a new ticket for support

@@ -89,7 +89,9 @@ def test_a_colleagues_change_request_and_the_new_company_name_show_on_the_next_r
 ):
     assert "Requests with support" not in home(member_client)
 
-    change = support_services.request_company_details_change(user=owner, changes={"name": "Acme Ltd"}, message="")
+    change = support_services.request_company_details_change(
+        acting_user=owner, changes={"name": "Acme Ltd"}, message=""
+    )
     assert "Requests with support" in home(member_client)
 
     support = UserFactory.create(organisation=None, is_staff=True, email="support@portal.example")

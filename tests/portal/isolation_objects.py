@@ -202,7 +202,7 @@ HARDWARE_RESYNC = {"first_code": code_at(5), "second_code": code_at(6)}
 
 def _ticket(world: World, marker: str, *, include_member: bool, closed: bool) -> Ticket:
     ticket = support.open_ticket(
-        user=world.owner,
+        acting_user=world.owner,
         subject=f"Invoice question {marker}",
         body=f"Why is the March invoice higher? {marker}",
         category="question",
@@ -251,7 +251,7 @@ def attachment_on_the_outsiders_ticket(world: World) -> Target:
     mine = _ticket(world, marker, include_member=True, closed=False)
     attachment = Attachment.objects.get(ticket=mine)
     theirs = support.open_ticket(
-        user=world.outsider, subject="Globex question", body="A question of our own.", category="question"
+        acting_user=world.outsider, subject="Globex question", body="A question of our own.", category="question"
     )
     return Target(
         kwargs={"ticket_id": theirs.pk, "attachment_id": attachment.pk},

@@ -161,7 +161,7 @@ def test_ticket_participants_each_get_their_own_message_and_support_its_own(
 
     with django_capture_on_commit_callbacks(execute=True):
         support_services.open_ticket(
-            user=owner,
+            acting_user=owner,
             subject="API keys <again>",
             body="Line one\n<i>not italic</i>",
             category=Category.QUESTION,
