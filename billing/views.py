@@ -8,10 +8,9 @@ from django.shortcuts import render
 
 from accounts.permissions import VIEW_BILLING, requires
 from accounts.types import AuthenticatedRequest
-from audit.services import record
 from billing import selectors, services
 from billing.forms import InvoiceFilterForm
-from common.downloads import attachment_response
+from files.downloads import audited_attachment
 
 PAGE_SIZE = 24
 # VIEW_BILLING is checked before the invoice is looked up: without it every billing URL is a 403.
@@ -43,7 +42,11 @@ def invoice_detail(request: AuthenticatedRequest, invoice_id: int) -> HttpRespon
 def invoice_pdf(request: AuthenticatedRequest, invoice_id: int) -> FileResponse:
     invoice = selectors.access_invoice(user=request.user, invoice_id=invoice_id)
     document = services.invoice_pdf(invoice)
-    record(action="file.downloaded", actor=request.user, target=f"{invoice} (PDF)")
-    return attachment_response(
-        document.open("rb"), filename=services.download_name(invoice), content_type="application/pdf"
+    return audited_attachment(
+        document.open("rb"),
+        filename=services.download_name(invoice),
+        content_type="application/pdf",
+        acting_user=request.user,
+        organisation=invoice.organisation,
+        target=f"{invoice} (PDF)",
     )

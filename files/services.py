@@ -173,16 +173,6 @@ def upload_file(*, user: User, section: str, upload: UploadedFile) -> StoredFile
     return stored
 
 
-def record_download(*, stored: StoredFile, acting_user: User) -> None:
-    record(
-        action="file.downloaded",
-        actor=acting_user,
-        organisation=stored.organisation,
-        target=f"{stored.name} ({stored.get_section_display()})",
-        sha256=stored.sha256,
-    )
-
-
 def signed_download_url(stored: StoredFile) -> str | None:
     """On S3, a link to the object that works for AWS_QUERYSTRING_EXPIRE seconds; else None.
 

@@ -1,6 +1,5 @@
 """The File Manager pages: every user of the organisation lists, uploads and downloads its files."""
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -8,20 +7,15 @@ from django.http import (
     Http404,
     HttpResponse,
     HttpResponseBase,
-    HttpResponseGone,
     HttpResponseNotAllowed,
-    HttpResponseRedirect,
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 
-from accounts.models import User
 from accounts.types import AuthenticatedRequest
-from common.downloads import attachment_response
-from files import selectors, services
+from files import downloads, selectors, services
 from files.forms import UploadForm
-from files.models import Section, StoredFile
+from files.models import Section
 from files.upload_handlers import upload_refusal
 
 PAGE_SIZE = 50
@@ -95,37 +89,9 @@ def file_download(request: AuthenticatedRequest, file_id: int) -> HttpResponseBa
     if refused := _only_get(request):
         return refused
     if stored.is_expired:
-        return render(request, "files/expired.html", {"file": stored, "message": expired_message(stored)}, status=410)
-    return download_response(stored, acting_user=request.user)
-
-
-def expired_message(stored: StoredFile) -> str:
-    assert stored.expired_at is not None
-    expired_on = timezone.localtime(stored.expired_at)
-    return (
-        f"This token extract expired on {expired_on:%-d %b %Y} and its file was deleted: extracts are kept "
-        f"{settings.EXTRACT_RETENTION_DAYS} days. An admin can request a new one on the Token extracts page."
-    )
-
-
-def download_response(stored: StoredFile, *, acting_user: User) -> HttpResponseBase:
-    """The file as an attachment, or on S3 a redirect to a link valid one minute; audited.
-
-    Shared by the portal and the support admin; the caller has checked access. An expired token
-    extract answers 410 Gone with a page saying when it expired and where to request a new one.
-    """
-    if stored.is_expired:
-        return HttpResponseGone(expired_message(stored), content_type="text/plain; charset=utf-8")
-    signed = services.signed_download_url(stored)
-    if signed is not None:
-        services.record_download(stored=stored, acting_user=acting_user)
-        return HttpResponseRedirect(signed)
-    try:
-        handle = stored.file.open("rb")
-    except FileNotFoundError:
-        raise Http404("The file is missing from storage.") from None
-    services.record_download(stored=stored, acting_user=acting_user)
-    return attachment_response(handle, filename=stored.name, content_type=stored.content_type)
+        context = {"file": stored, "message": downloads.expired_message(stored)}
+        return render(request, "files/expired.html", context, status=410)
+    return downloads.stored_file_download(stored, acting_user=request.user)
 
 
 def file_delete(request: AuthenticatedRequest, file_id: int) -> HttpResponse:

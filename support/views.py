@@ -8,9 +8,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.types import AuthenticatedRequest
 from accounts.views.profile import profile_context
-from audit.services import record
-from common.downloads import attachment_response
 from common.ratelimit import RateLimited
+from files.downloads import audited_attachment
 from files.upload_handlers import upload_refusal
 from support import selectors, services
 from support.forms import ChangeRequestForm, CommentForm, StatusFilterForm, TicketForm
@@ -102,9 +101,13 @@ ticket_reopen = _status_change(Status.WAITING_SUPPORT, "The ticket is open again
 
 def attachment_download(request: AuthenticatedRequest, ticket_id: int, attachment_id: int) -> FileResponse:
     attachment = selectors.access_attachment(user=request.user, ticket_id=ticket_id, attachment_id=attachment_id)
-    record(action="file.downloaded", actor=request.user, target=f"{attachment.name} (ticket #{ticket_id})")
-    return attachment_response(
-        attachment.file.open("rb"), filename=attachment.name, content_type=attachment.content_type
+    return audited_attachment(
+        attachment.file.open("rb"),
+        filename=attachment.name,
+        content_type=attachment.content_type,
+        acting_user=request.user,
+        organisation=request.user.organisation,
+        target=f"{attachment.name} (ticket #{ticket_id})",
     )
 
 
