@@ -118,10 +118,10 @@ def _create_extract(organisation: Organisation, *, kind: Kind, requested_by: Use
 
 
 @transaction.atomic
-def request_extract(*, user: User) -> ExtractRequest:
+def request_extract(*, acting_user: User) -> ExtractRequest:
     """A one-off extract of the user's organisation; refused while another one is queued or running."""
-    organisation = _check_admin(user)
-    return _create_extract(lock_organisation(organisation.pk), kind=Kind.ONE_OFF, requested_by=user)
+    organisation = _check_admin(acting_user)
+    return _create_extract(lock_organisation(organisation.pk), kind=Kind.ONE_OFF, requested_by=acting_user)
 
 
 @transaction.atomic
@@ -185,9 +185,9 @@ def due_schedules(now: datetime) -> QuerySet[ExtractSchedule]:
 
 
 @transaction.atomic
-def set_schedule(*, user: User, frequency: str, first_run_at: datetime | None = None) -> ExtractSchedule:
+def set_schedule(*, acting_user: User, frequency: str, first_run_at: datetime | None = None) -> ExtractSchedule:
     """Start (or change) the organisation's one schedule; the first extract runs at ``first_run_at``."""
-    organisation = lock_organisation(_check_admin(user).pk)
+    organisation = lock_organisation(_check_admin(acting_user).pk)
     if frequency not in Frequency.values:
         raise ValidationError({"frequency": "Choose daily, weekly or monthly."})
     now = timezone.now()
@@ -204,12 +204,12 @@ def set_schedule(*, user: User, frequency: str, first_run_at: datetime | None = 
             "first_run_at": start,
             "next_run_at": start,
             "active": True,
-            "created_by": user,
+            "created_by": acting_user,
         },
     )
     record(
         action="extract.schedule_set",
-        actor=user,
+        actor=acting_user,
         organisation=organisation,
         target=f"{schedule.get_frequency_display()} token extract",
         frequency=frequency,
@@ -219,8 +219,8 @@ def set_schedule(*, user: User, frequency: str, first_run_at: datetime | None = 
 
 
 @transaction.atomic
-def cancel_schedule(*, user: User) -> ExtractSchedule:
-    organisation = lock_organisation(_check_admin(user).pk)
+def cancel_schedule(*, acting_user: User) -> ExtractSchedule:
+    organisation = lock_organisation(_check_admin(acting_user).pk)
     schedule = ExtractSchedule.objects.select_for_update().filter(organisation=organisation, active=True).first()
     if schedule is None:
         raise ValidationError("There is no extract schedule to cancel.", code="no_schedule")
@@ -228,7 +228,7 @@ def cancel_schedule(*, user: User) -> ExtractSchedule:
     schedule.save(update_fields=["active", "updated_at"])
     record(
         action="extract.schedule_cancelled",
-        actor=user,
+        actor=acting_user,
         organisation=organisation,
         target=f"{schedule.get_frequency_display()} token extract",
     )

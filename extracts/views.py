@@ -50,7 +50,7 @@ def extract_list(request: AuthenticatedRequest) -> HttpResponse:
 @requires(TOKEN_EXTRACTS)
 def extract_request(request: AuthenticatedRequest) -> HttpResponse:
     try:
-        services.request_extract(user=request.user)
+        services.request_extract(acting_user=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -67,7 +67,7 @@ def schedule_set(request: AuthenticatedRequest) -> HttpResponse:
     if form.is_valid():
         try:
             schedule = services.set_schedule(
-                user=request.user,
+                acting_user=request.user,
                 frequency=form.cleaned_data["frequency"],
                 first_run_at=form.cleaned_data["first_run_at"],
             )
@@ -87,7 +87,7 @@ def schedule_set(request: AuthenticatedRequest) -> HttpResponse:
 @requires(TOKEN_EXTRACTS)
 def schedule_cancel(request: AuthenticatedRequest) -> HttpResponse:
     try:
-        services.cancel_schedule(user=request.user)
+        services.cancel_schedule(acting_user=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

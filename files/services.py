@@ -141,27 +141,27 @@ def _tell_support(stored: StoredFile) -> None:
     )
 
 
-def upload_file(*, user: User, section: str, upload: UploadedFile) -> StoredFile:
+def upload_file(*, acting_user: User, section: str, upload: UploadedFile) -> StoredFile:
     """A user's upload to Compliance or Other files; support hears about compliance documents."""
-    if user.organisation is None or not user.is_active:
+    if acting_user.organisation is None or not acting_user.is_active:
         raise PermissionDenied("Only users of an organisation can upload files.")
     if section not in UPLOAD_SECTIONS:
         raise ValidationError("Files can be uploaded to Compliance or Other files only.")
     checked = check_upload(upload)
     stored = StoredFile(
-        organisation=user.organisation,
+        organisation=acting_user.organisation,
         section=section,
         name=checked.name,
         size=checked.size,
         sha256=checked.sha256,
         content_type=checked.content_type,
-        uploaded_by=user,
+        uploaded_by=acting_user,
     )
     with storing_files() as keep:
         keep(stored, upload, KINDS[checked.kind][0])
         record(
             action="file.uploaded",
-            actor=user,
+            actor=acting_user,
             organisation=stored.organisation,
             target=f"{stored.name} ({stored.get_section_display()})",
             section=section,

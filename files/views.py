@@ -62,7 +62,7 @@ def file_upload(request: AuthenticatedRequest, section: str) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES, refusal=upload_refusal(request))
     if form.is_valid():
         try:
-            stored = services.upload_file(user=request.user, section=section, upload=form.cleaned_data["file"])
+            stored = services.upload_file(acting_user=request.user, section=section, upload=form.cleaned_data["file"])
         except ValidationError as exc:
             form.add_error("file", exc)
         else:

@@ -41,7 +41,7 @@ def as_csv_writer_writes(rows: list[tuple[str, str]]) -> bytes:
 
 def run_extract_of(owner, capture) -> bytes:
     with capture(execute=True):
-        extract = services.request_extract(user=owner)
+        extract = services.request_extract(acting_user=owner)
     extract.refresh_from_db()
     assert extract.status == Status.DONE, extract.failure_reason
     assert extract.file is not None
@@ -97,7 +97,7 @@ def test_disk_full_while_compressing_fails_the_extract_and_keeps_nothing(
     monkeypatch.setattr(services._Digesting, "write", fills_the_disk_after_the_first_block)
 
     with django_capture_on_commit_callbacks(execute=True):
-        extract = services.request_extract(user=owner)
+        extract = services.request_extract(acting_user=owner)
     extract.refresh_from_db()
 
     assert extract.status == Status.FAILED

@@ -136,7 +136,7 @@ def test_an_extract_whose_worker_process_is_killed_is_finished_once_by_a_fresh_o
     vault_table, owner, worker, published, tmp_path
 ):
     tokens = give_tokens(owner.organisation, TOKENS)
-    extract = services.request_extract(user=owner)  # autocommit here: the task is sent at once
+    extract = services.request_extract(acting_user=owner)  # autocommit here: the task is sent at once
     [task_id] = [task_id for name, task_id in published if name == "extracts.tasks.run_extract"]
     wait_for(
         lambda: ExtractRequest.objects.filter(pk=extract.pk, rows_written__gt=0).exists(),

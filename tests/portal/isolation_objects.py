@@ -342,7 +342,7 @@ def stored_file(*, by: str, section: str) -> Builder:
     def build(world: World) -> Target:
         marker = world.marker()
         upload = SimpleUploadedFile(f"contract-{marker}.txt", f"Contract terms {marker}\n".encode(), "text/plain")
-        stored = files.upload_file(user=world.person(by), section=section, upload=upload)
+        stored = files.upload_file(acting_user=world.person(by), section=section, upload=upload)
         return Target(kwargs={"file_id": stored.pk}, secrets=(marker,), shown=marker, state=_file_state(stored))
 
     return build

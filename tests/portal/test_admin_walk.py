@@ -136,7 +136,7 @@ def seed(owner: User, member: User, outsider: User) -> Seeded:
         organisation=organisation, raw="198.51.100.7", description="Office", confirm_broad=False, acting_user=owner
     )
     files.upload_file(
-        user=member, section="compliance", upload=SimpleUploadedFile("passport.txt", b"Passport\n", "text/plain")
+        acting_user=member, section="compliance", upload=SimpleUploadedFile("passport.txt", b"Passport\n", "text/plain")
     )
     make_invoice(organisation, number="INV-WALK-1")
     make_invoice(organisation, number="INV-WALK-2", status="draft")

@@ -181,7 +181,9 @@ def test_ticket_participants_each_get_their_own_message_and_support_its_own(
 def test_compliance_upload_notice_to_support(owner, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         file_services.upload_file(
-            user=owner, section=Section.COMPLIANCE, upload=SimpleUploadedFile("register.pdf", PDF, "application/pdf")
+            acting_user=owner,
+            section=Section.COMPLIANCE,
+            upload=SimpleUploadedFile("register.pdf", PDF, "application/pdf"),
         )
 
     (message,) = mail.outbox
