@@ -155,9 +155,9 @@ class UserAdmin(admin.ModelAdmin):
         if obj is None:
             kwargs["fields"] = self._add_fields(request)
         form = super().get_form(request, obj, change=change, **kwargs)
-        if obj is not None:
-            form.acting_user = acting_user(request)
-        return form
+        if obj is None:
+            return form
+        return type(form.__name__, (form,), {"acting_user": acting_user(request)})
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:

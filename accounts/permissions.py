@@ -14,10 +14,10 @@ Support staff are not asked here: they work in the admin, which has Django's own
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 
 from accounts.models import PortalPermission, User
 
@@ -91,12 +91,15 @@ def require(user: object, permission: Permission, *, organisation_id: int | None
         raise PermissionDenied(permission.refusal)
 
 
-def requires(permission: Permission) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+Response = TypeVar("Response", bound=HttpResponseBase)
+
+
+def requires(permission: Permission) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     """A view for holders of ``permission`` only; anyone else gets the 403 page with its refusal."""
 
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorator(view: Callable[..., Response]) -> Callable[..., Response]:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
             require(request.user, permission)
             return view(request, *args, **kwargs)
 
