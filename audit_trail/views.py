@@ -1,12 +1,12 @@
 from collections.abc import Iterator
 
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from accounts import selectors as account_selectors
+from accounts.permissions import READ_AUDIT_TRAIL, require
 from accounts.types import AuthenticatedRequest
 from audit import selectors
 from audit.models import AuditEvent
@@ -16,8 +16,7 @@ from common.csv_export import csv_response
 
 
 def _filtered(request: AuthenticatedRequest) -> tuple[AuditFilterForm, QuerySet[AuditEvent]]:
-    if not request.user.is_org_admin:
-        raise PermissionDenied("Only your organisation's admins can read the audit trail.")
+    require(request.user, READ_AUDIT_TRAIL)
     form = AuditFilterForm(
         request.GET or None,
         users=list(account_selectors.organisation_users(user=request.user)),

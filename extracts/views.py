@@ -1,11 +1,8 @@
 """The token extracts page: org admins only. It shows statuses and counts, never a token."""
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
@@ -13,6 +10,7 @@ from django.utils import timezone
 from django.utils.formats import number_format
 from django.views.decorators.http import require_POST
 
+from accounts.permissions import TOKEN_EXTRACTS, requires
 from accounts.types import AuthenticatedRequest
 from extracts import selectors, services
 from extracts.forms import ScheduleForm
@@ -21,16 +19,6 @@ from extracts.models import ExtractRequest, Kind, Status
 # Seconds between reloads of the page while an extract is queued or running (a Refresh header:
 # no script, so nothing for the Content-Security-Policy to refuse).
 REFRESH_SECONDS = 5
-
-
-def _admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @wraps(view)
-    def wrapper(request: AuthenticatedRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if not request.user.is_org_admin:
-            raise PermissionDenied(services.ADMINS_ONLY)
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _page(request: AuthenticatedRequest, form: ScheduleForm | None = None, status: int = 200) -> HttpResponse:
@@ -57,16 +45,16 @@ def _page(request: AuthenticatedRequest, form: ScheduleForm | None = None, statu
     return response
 
 
-@_admin_required
+@requires(TOKEN_EXTRACTS)
 def extract_list(request: AuthenticatedRequest) -> HttpResponse:
     return _page(request)
 
 
 @require_POST
-@_admin_required
+@requires(TOKEN_EXTRACTS)
 def extract_request(request: AuthenticatedRequest) -> HttpResponse:
     try:
-        extract = services.request_extract(user=request.user)
+        extract = services.request_extract(acting_user=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -102,13 +90,13 @@ def _say_how_it_stands(request: AuthenticatedRequest, extract: ExtractRequest) -
 
 
 @require_POST
-@_admin_required
+@requires(TOKEN_EXTRACTS)
 def schedule_set(request: AuthenticatedRequest) -> HttpResponse:
     form = ScheduleForm(request.POST)
     if form.is_valid():
         try:
             schedule = services.set_schedule(
-                user=request.user,
+                acting_user=request.user,
                 frequency=form.cleaned_data["frequency"],
                 first_run_at=form.cleaned_data["first_run_at"],
             )
@@ -125,10 +113,10 @@ def schedule_set(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @require_POST
-@_admin_required
+@requires(TOKEN_EXTRACTS)
 def schedule_cancel(request: AuthenticatedRequest) -> HttpResponse:
     try:
-        services.cancel_schedule(user=request.user)
+        services.cancel_schedule(acting_user=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

@@ -152,6 +152,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.portal",
+                "accounts.permissions.abilities",  # `may.<permission>` (accounts/permissions.py)
             ],
         },
     },

@@ -7,12 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Organisation, PortalPermission, Role, User
+from accounts import permissions, selectors
+from accounts.models import Organisation, User
+from accounts.services import lock_organisation
 from audit.services import record
 from common.mail import portal_url, queue_templated_email
 from whitelist.models import DESCRIPTION_MAX_LENGTH, WhitelistEntry
@@ -212,10 +214,7 @@ def _check_room(organisation: Organisation, *, freed: int = 0) -> None:
 def _check_may_change(acting_user: User | None, organisation: Organisation) -> None:
     if acting_user is None:  # support tools and the demo data
         return
-    if acting_user.organisation_id != organisation.pk or not acting_user.has_portal_permission(
-        PortalPermission.MANAGE_WHITELIST
-    ):
-        raise PermissionDenied("Only admins and users allowed to manage the whitelist can change it.")
+    permissions.require(acting_user, permissions.MANAGE_WHITELIST, organisation_id=organisation.pk)
 
 
 @transaction.atomic
@@ -242,7 +241,7 @@ def add_entry(
     network, clean_description = _clean_input(raw, description)
     # Count and overlaps are checked under the organisation's row lock, so two admins adding
     # at the same moment cannot pass the maximum or add the same range twice.
-    org = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    org = lock_organisation(organisation.pk)
     covered = _check_overlaps(network, list(WhitelistEntry.objects.filter(organisation=org)))
     _check_room(org, freed=len(covered))
     errors: dict[str, ValidationError] = {}
@@ -289,7 +288,7 @@ def _broad_message(network: Network) -> str:
 
 @transaction.atomic
 def remove_entry(*, entry: WhitelistEntry, acting_user: User | None) -> None:
-    org = Organisation.objects.select_for_update().get(pk=entry.organisation_id)
+    org = lock_organisation(entry.organisation_id)
     _check_may_change(acting_user, org)
     deleted, _ = WhitelistEntry.objects.filter(pk=entry.pk, organisation=org).delete()
     if not deleted:  # removed by someone else a moment ago
@@ -314,7 +313,7 @@ def _notify_admins(
     replaced: Sequence[WhitelistEntry] = (),
 ) -> None:
     """Every active admin hears about every change: a whitelist entry opens the API to a network."""
-    admins = User.objects.filter(organisation=organisation, role=Role.ADMIN, is_active=True).order_by("email")
+    admins = selectors.active_admins(organisation_id=organisation.pk)
     count = WhitelistEntry.objects.filter(organisation=organisation).count()
     subject = f"API whitelist of {organisation.name}: {entry.network} {change}"
     if replaced:

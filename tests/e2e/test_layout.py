@@ -231,18 +231,20 @@ def build_objects() -> Objects:
         acting_user=boss,
     )
     ticket = support.open_ticket(
-        user=boss,
+        acting_user=boss,
         subject=LONG_SUBJECT,
         body="Why is the March invoice higher?\nWe counted fewer calls.",
         category="question",
         participants=[member],
         files=[SimpleUploadedFile(LONG_FILE, b"usage\n", "text/plain")],
     )
-    support.add_comment(ticket=ticket, author=member, body="Adding the numbers from our side.")
+    support.add_comment(ticket=ticket, acting_user=member, body="Adding the numbers from our side.")
     stored = files.upload_file(
-        user=boss, section="compliance", upload=SimpleUploadedFile(LONG_FILE, b"Certificate\n", "text/plain")
+        acting_user=boss, section="compliance", upload=SimpleUploadedFile(LONG_FILE, b"Certificate\n", "text/plain")
     )
-    files.upload_file(user=member, section="other", upload=SimpleUploadedFile("notes.txt", b"Notes\n", "text/plain"))
+    files.upload_file(
+        acting_user=member, section="other", upload=SimpleUploadedFile("notes.txt", b"Notes\n", "text/plain")
+    )
     members_token = token(of="member")(world)
     hardware = hardware_token(of="member")(world)
     extract = token_extract(world)

@@ -204,7 +204,7 @@ HARDWARE_RESYNC = {"first_code": code_at(5), "second_code": code_at(6)}
 
 def _ticket(world: World, marker: str, *, include_member: bool, closed: bool) -> Ticket:
     ticket = support.open_ticket(
-        user=world.owner,
+        acting_user=world.owner,
         subject=f"Invoice question {marker}",
         body=f"Why is the March invoice higher? {marker}",
         category="question",
@@ -253,7 +253,7 @@ def attachment_on_the_outsiders_ticket(world: World) -> Target:
     mine = _ticket(world, marker, include_member=True, closed=False)
     attachment = Attachment.objects.get(ticket=mine)
     theirs = support.open_ticket(
-        user=world.outsider, subject="Globex question", body="A question of our own.", category="question"
+        acting_user=world.outsider, subject="Globex question", body="A question of our own.", category="question"
     )
     return Target(
         kwargs={"ticket_id": theirs.pk, "attachment_id": attachment.pk},
@@ -385,7 +385,7 @@ def stored_file(*, by: str, section: str) -> Builder:
     def build(world: World) -> Target:
         marker = world.marker()
         upload = SimpleUploadedFile(f"contract-{marker}.txt", f"Contract terms {marker}\n".encode(), "text/plain")
-        stored = files.upload_file(user=world.person(by), section=section, upload=upload)
+        stored = files.upload_file(acting_user=world.person(by), section=section, upload=upload)
         return Target(kwargs={"file_id": stored.pk}, secrets=(marker,), shown=marker, state=_file_state(stored))
 
     return build

@@ -123,15 +123,15 @@ def seed(owner: User, member: User, outsider: User) -> Seeded:
     organisation = member.organisation
     assert organisation is not None
     accounts.mark_organisation_verified(organisation=organisation, verified=True, acting_user=owner)
-    support.request_company_details_change(user=member, changes={"vat_number": "GB999999973"}, message="Moved")
+    support.request_company_details_change(acting_user=member, changes={"vat_number": "GB999999973"}, message="Moved")
     ticket = support.open_ticket(
-        user=member,
+        acting_user=member,
         subject="Card payments fail",
         body="Every card payment returns 502.",
         category="problem",
         files=[SimpleUploadedFile("log.txt", b"502 at 10:02\n", "text/plain")],
     )
-    support.add_comment(ticket=ticket, author=owner, body="Still failing.")
+    support.add_comment(ticket=ticket, acting_user=owner, body="Still failing.")
     ResourceLink.objects.create(title="Knowledge base", url="https://kb.example.com/", group="support")
     whitelist.add_entry(
         organisation=organisation, raw="198.51.100.7", description="Office", confirm_broad=False, acting_user=owner
@@ -144,7 +144,7 @@ def seed(owner: User, member: User, outsider: User) -> Seeded:
     for stored_secret in api_key.secrets.all():
         seeded.secrets[f"API key secret hash {stored_secret.prefix}"] = stored_secret.secret_hash
     files.upload_file(
-        user=member, section="compliance", upload=SimpleUploadedFile("passport.txt", b"Passport\n", "text/plain")
+        acting_user=member, section="compliance", upload=SimpleUploadedFile("passport.txt", b"Passport\n", "text/plain")
     )
     make_invoice(organisation, number="INV-WALK-1")
     make_invoice(organisation, number="INV-WALK-2", status="draft")

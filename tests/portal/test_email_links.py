@@ -30,6 +30,7 @@ from support.models import Category
 from tests.billing.helpers import make_invoice
 from tests.extracts.conftest import give_tokens
 from tests.tokens.helpers import enrol_rfc_token
+from tokens import kinds
 from tokens import services as token_services
 from whitelist import services as whitelist_services
 
@@ -92,7 +93,9 @@ def send_every_email(client, owner, member, settings) -> None:
     client.post("/password/reset/", {"email": owner.email}, HTTP_HOST="elsewhere.example")
     # A new second factor, and a code sent by email.
     enrol_rfc_token(owner, acting_user=owner)
-    token_services.start_email(user=owner, email="olivia.alt@acme.example", acting_user=owner)
+    token_services.start_destination(
+        user=owner, spec=kinds.EMAIL, destination="olivia.alt@acme.example", acting_user=owner
+    )
     # The whitelist changed; an invoice was published; a ticket was opened (customers and support).
     whitelist_services.add_entry(
         organisation=owner.organisation, raw="203.0.113.7", description="Office", acting_user=owner
@@ -101,11 +104,11 @@ def send_every_email(client, owner, member, settings) -> None:
         invoice=make_invoice(owner.organisation, number="INV-7", status=InvoiceStatus.DRAFT), acting_user=None
     )
     support_services.open_ticket(
-        user=owner, subject="Keys", body="Which key?", category=Category.QUESTION, participants=[added]
+        acting_user=owner, subject="Keys", body="Which key?", category=Category.QUESTION, participants=[added]
     )
     # A compliance document for support to review.
     file_services.upload_file(
-        user=owner, section=Section.COMPLIANCE, upload=SimpleUploadedFile("register.pdf", PDF, "application/pdf")
+        acting_user=owner, section=Section.COMPLIANCE, upload=SimpleUploadedFile("register.pdf", PDF, "application/pdf")
     )
 
 
@@ -113,7 +116,7 @@ def send_extract_emails(owner, capture) -> None:
     """A token extract that is ready, then one that failed (one extract at a time per organisation)."""
     give_tokens(owner.organisation, 3)
     with capture(execute=True):
-        extract_services.request_extract(user=owner)  # runs in-process once committed
+        extract_services.request_extract(acting_user=owner)  # runs in-process once committed
     with capture(execute=True):
         stuck = ExtractRequest.objects.create(organisation=owner.organisation, requested_by=owner)
         extract_services.recover_abandoned_extracts(now=stuck.requested_at + extract_services.QUEUED_TOO_LONG * 2)

@@ -162,7 +162,7 @@ def test_ticket_participants_each_get_their_own_message_and_support_its_own(
 
     with django_capture_on_commit_callbacks(execute=True):
         support_services.open_ticket(
-            user=owner,
+            acting_user=owner,
             subject="API keys <again>",
             body="Line one\n<i>not italic</i>",
             category=Category.QUESTION,
@@ -182,7 +182,9 @@ def test_ticket_participants_each_get_their_own_message_and_support_its_own(
 def test_compliance_upload_notice_to_support(owner, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         file_services.upload_file(
-            user=owner, section=Section.COMPLIANCE, upload=SimpleUploadedFile("register.pdf", PDF, "application/pdf")
+            acting_user=owner,
+            section=Section.COMPLIANCE,
+            upload=SimpleUploadedFile("register.pdf", PDF, "application/pdf"),
         )
 
     (message,) = mail.outbox

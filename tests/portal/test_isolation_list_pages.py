@@ -257,7 +257,7 @@ def fill(world: World, *, tag: str, seed: int) -> Filled:
     # A company-details request, which is also a ticket.
     change = world.marker()
     support.request_company_details_change(
-        user=admin, changes={"name": f"{organisation.name} {change}"}, message=f"We were renamed {change}."
+        acting_user=admin, changes={"name": f"{organisation.name} {change}"}, message=f"We were renamed {change}."
     )
     keep(None, change)
 

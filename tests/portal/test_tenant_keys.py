@@ -106,7 +106,7 @@ def test_parent_chains_lead_to_one_organisation(label, path):
         field = model._meta.get_field(step)
         assert isinstance(field, models.ForeignKey), f"{label}: {step} is not a foreign key"
         assert not field.null, f"{label}: {step} may be null, so a row may belong to no organisation"
-        model = field.related_model  # type: ignore[assignment]
+        model = field.related_model
     assert _label(model) in KEYED_BY_ORGANISATION | set(KEYED_OR_SUPPORT_SIDE)
 
 

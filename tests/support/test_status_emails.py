@@ -22,7 +22,11 @@ SUPPORT = "support@example.com"
 
 def open_ticket(user: User, participants=()) -> Ticket:
     ticket = services.open_ticket(
-        user=user, subject="Card payments fail", body="Since 9:00.", category="problem", participants=participants
+        acting_user=user,
+        subject="Card payments fail",
+        body="Since 9:00.",
+        category="problem",
+        participants=participants,
     )
     mail.outbox.clear()
     return ticket
