@@ -16,10 +16,20 @@ $(STAMP): pyproject.toml requirements-dev.lock
 
 install: $(STAMP)
 
+# `make run PORT=8001 HOST=0.0.0.0`: where the development server listens (command line only:
+# some shells export HOST). Links in emails use PORTAL_BASE_URL, set to that address unless given
+# (command line or environment); on 0.0.0.0 it is 127.0.0.1's, and other machines need the name
+# they use in PORTAL_BASE_URL and DJANGO_ALLOWED_HOSTS.
+HOST = 127.0.0.1
+PORT = 8000
+SERVED_AT = http://$(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
+run: export PORTAL_BASE_URL ?= $(SERVED_AT)
+run: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,localhost,$(HOST)
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	@echo "Serving the portal on $(SERVED_AT)/ (links in emails: $$PORTAL_BASE_URL); Ctrl-C stops it."
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 # Browser tests drive Debian's Chromium; install it when we can (root), else they are skipped.
 browser:

@@ -4,14 +4,17 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from phonenumber_field.modelfields import PhoneNumberField
 
 from accounts import services
-from accounts.models import Organisation, Role, User
+from accounts.forms import PhoneNumberWithCountryField
+from accounts.models import Organisation, PortalPermission, Role, User
 from accounts.types import acting_user
 
 
@@ -76,12 +79,18 @@ class UserAddForm(forms.ModelForm):
             raise ValidationError("Choose the user's organisation, or tick 'support staff'.")
         if org is not None and data.get("is_staff"):
             raise ValidationError("Support staff do not belong to an organisation.")
-        if org is not None and org.users.filter(is_active=True).count() >= org.user_limit:
-            raise ValidationError(f"{org.name} already has {org.user_limit} active users, its limit.")
+        if org is not None:
+            services.check_user_limit(org)
         return data
 
 
 class UserChangeForm(forms.ModelForm):
+    """The role, active flag and portal permissions change through accounts.services.change_access
+    (UserAdmin.save_related): the same rules, locks and audit events as the portal's users pages.
+    They are checked here first, so a refusal is a message on the form."""
+
+    acting_user: User  # set by UserAdmin.get_form
+
     class Meta:
         model = User
         fields = [
@@ -100,13 +109,12 @@ class UserChangeForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         instance: User = self.instance
-        leaving_admins = (
-            instance.role == Role.ADMIN
-            and instance.is_active
-            and (data.get("role") != Role.ADMIN or not data.get("is_active"))
-        )
-        if leaving_admins and instance.organisation_id:
+        if instance.is_active and not data.get("is_active"):
+            services.check_may_deactivate(user=instance, acting_user=self.acting_user)
+        elif data.get("role") != Role.ADMIN:
             services.check_keeps_an_admin(instance)
+        if data.get("is_active") and not instance.is_active and instance.organisation is not None:
+            services.check_user_limit(instance.organisation)
         return data
 
 
@@ -122,6 +130,8 @@ class UserAdmin(admin.ModelAdmin):
     search_fields = ["email", "full_name", "organisation__name"]
     list_select_related = ["organisation"]
     ordering = ["organisation__name", "email"]
+    # The portal's country selector, and numbers shown as "+44 7400 123456".
+    formfield_overrides = {PhoneNumberField: {"form_class": PhoneNumberWithCountryField}}
     readonly_fields = [
         "organisation",
         "date_joined",
@@ -148,7 +158,10 @@ class UserAdmin(admin.ModelAdmin):
         kwargs["form"] = UserChangeForm if obj else UserAddForm
         if obj is None:
             kwargs["fields"] = self._add_fields(request)
-        return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            return form
+        return type(form.__name__, (form,), {"acting_user": acting_user(request)})
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
@@ -174,6 +187,8 @@ class UserAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         if change:
+            # The role and active flag are left as they were: save_related changes them through the services.
+            obj.role, obj.is_active = form.initial["role"], form.initial["is_active"]
             super().save_model(request, obj, form, change)
             return
         data = form.cleaned_data
@@ -194,6 +209,29 @@ class UserAdmin(admin.ModelAdmin):
         obj.pk = created.pk
         obj._state.adding = False
         self.message_user(request, f"A welcome email with a temporary password is on its way to {created.email}.")
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        if not change:
+            super().save_related(request, form, formsets, change)
+            return
+        user: User = form.instance
+        data = form.cleaned_data
+        portal = Permission.objects.filter(content_type__app_label="accounts", codename__in=PortalPermission.values)
+        portal_ids = set(portal.values_list("pk", flat=True))
+        held = list(user.user_permissions.filter(pk__in=portal_ids))
+        permissions = held
+        if "user_permissions" in data:  # on a superuser's form: the portal's ones change through the service
+            chosen = list(data["user_permissions"])
+            permissions = [p for p in chosen if p.pk in portal_ids]
+            data["user_permissions"] = [p for p in chosen if p.pk not in portal_ids] + held
+        super().save_related(request, form, formsets, change)
+        services.change_access(
+            user=user,
+            role=Role(data["role"]),
+            is_active=bool(data["is_active"]),
+            permissions=[PortalPermission(p.codename) for p in permissions],
+            acting_user=acting_user(request),
+        )
 
     @admin.display(description="Tokens")
     def second_factors(self, obj: User) -> str:

@@ -1,13 +1,18 @@
 from typing import Any
 
+import phonenumbers
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from phonenumber_field.formfields import PrefixChoiceField, SplitPhoneNumberField
+from phonenumber_field.widgets import PhoneNumberPrefixWidget
 
 from accounts.models import DEFAULT_PERMISSIONS, PortalPermission, Role, User
-from accounts.phones import parse_phone_number, validate_factor_phone_number
-from accounts.services import spent_temporary_password_message
+from accounts.phones import format_international, parse_phone_number, region_choices, validate_factor_phone_number
+from accounts.services import record_password_reset_requested, reset_password, spent_temporary_password_message
 from common.forms import OneTimeCodeField
 
 
@@ -60,6 +65,14 @@ class QueuedPasswordResetForm(PasswordResetForm):
         # The view names the text template; its HTML twin sits beside it.
         template = email_template_name.removesuffix(".txt")
         queue_templated_email(template=template, subject=subject, context=context, to=[to_email])
+        record_password_reset_requested(user=context["user"])
+
+
+class ResetPasswordForm(SetPasswordForm):
+    """Django's new-password form behind a reset link; the change is recorded in the audit trail."""
+
+    def save(self, commit: bool = True) -> User:
+        return reset_password(user=self.user, password=self.cleaned_data["new_password1"])
 
 
 class TokenForm(forms.Form):
@@ -81,35 +94,88 @@ class CodeForm(forms.Form):
         return code
 
 
+PHONE_HELP = "Choose the country, then type the number; or type it with its country code, e.g. +44 7400 123456."
+
+
+class PhoneNumberWithCountryWidget(PhoneNumberPrefixWidget):
+    """A country selector beside the number (django-phonenumber-field's split widget).
+
+    The number keeps the field's own name and the country is ``<name>_country``, so a number
+    posted alone, with its country code, is still understood. The field's label names the
+    number input; the selector is labelled "<field label>: country".
+    """
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        country = forms.Select()
+        country.choices = region_choices()
+        number = forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"})
+        number.input_type = "tel"
+        super().__init__({"country": country, "": number}, attrs)
+
+    def decompress(self, value: Any) -> list[str]:
+        """A stored number shows in the international format, under its own country."""
+        text = format_international(value)
+        try:
+            region = phonenumbers.region_code_for_number(phonenumbers.parse(text, None))
+        except phonenumbers.NumberParseException:
+            region = None
+        if region not in phonenumbers.SUPPORTED_REGIONS:  # none, or a non-geographic number ("001")
+            region = settings.PHONENUMBER_DEFAULT_REGION
+        return [region, text]
+
+    def id_for_label(self, id_: str) -> str:
+        return f"{id_}_1" if id_ else ""
+
+    def render(self, *args: Any, **kwargs: Any) -> SafeString:
+        return format_html('<div class="phone-input">{}</div>', super().render(*args, **kwargs))
+
+
+class PhoneNumberWithCountryField(SplitPhoneNumberField):
+    """A number typed beside its country (default PHONENUMBER_DEFAULT_REGION), cleaned to E.164 text.
+
+    accounts.phones words the errors; a blank number is "" (required fields say so first).
+    """
+
+    default_validators: list[Any] = []
+
+    def __init__(self, *, max_length: int | None = None, empty_value: Any = None, **kwargs: Any) -> None:
+        # max_length and empty_value come from the model field in the admin; E.164 always fits.
+        kwargs.setdefault("help_text", PHONE_HELP)
+        super().__init__(widget=PhoneNumberWithCountryWidget(), require_all_fields=False, **kwargs)
+        # No country posted: PHONENUMBER_DEFAULT_REGION. No number: "required", as any field says.
+        # The country shown first is read when the form renders (the widget's decompress), not at import.
+        self.initial = kwargs.get("initial")
+        country, number = self.fields
+        country.required = False
+        # Its own name for screen readers: a page may hold several numbers (telephone and mobile).
+        self.widget.widgets[0].attrs["aria-label"] = f"{self.label}: country" if self.label else "Country"
+        number.required = self.required
+        number.error_messages["incomplete"] = self.error_messages["required"]
+
+    def prefix_field(self) -> forms.ChoiceField:
+        return PrefixChoiceField(choices=region_choices())
+
+    def number_field(self) -> forms.CharField:
+        return forms.CharField(max_length=32)
+
+    def compress(self, data_list: Any) -> str:
+        region, typed = [*(data_list or []), "", ""][:2]
+        if not typed:
+            return ""
+        number = parse_phone_number(typed, region=region or None)
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 class PhoneNumberForm(forms.Form):
-    number = forms.CharField(
-        label="Mobile number",
-        max_length=32,
-        help_text="With the country code, e.g. +44 7400 123456.",
-        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
-    )
+    number = PhoneNumberWithCountryField(label="Mobile number")
 
     def clean_number(self) -> str:
         return validate_factor_phone_number(self.cleaned_data["number"])
 
 
-def _optional_phone(value: str) -> str:
-    if not value.strip():
-        return ""
-    import phonenumbers
-
-    return phonenumbers.format_number(parse_phone_number(value), phonenumbers.PhoneNumberFormat.E164)
-
-
 class ContactNumbersForm(forms.Form):
-    telephone = forms.CharField(label="Telephone", max_length=32, required=False)
-    mobile = forms.CharField(label="Mobile", max_length=32, required=False)
-
-    def clean_telephone(self) -> str:
-        return _optional_phone(self.cleaned_data["telephone"])
-
-    def clean_mobile(self) -> str:
-        return _optional_phone(self.cleaned_data["mobile"])
+    telephone = PhoneNumberWithCountryField(label="Telephone", required=False)
+    mobile = PhoneNumberWithCountryField(label="Mobile", required=False)
 
 
 permission_field = forms.MultipleChoiceField(

@@ -76,6 +76,7 @@ class PortalPermission(models.TextChoices):
     MANAGE_WHITELIST = "manage_whitelist", "Manage the API IP whitelist"
     VIEW_BILLING = "view_billing", "View invoices"
     MANAGE_FILES = "manage_files", "Manage files"
+    MANAGE_API_KEYS = "manage_api_keys", "Manage API keys"
 
 
 # What a new user holds unless the admin who adds them unticks it: every user sees the company's

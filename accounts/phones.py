@@ -1,4 +1,11 @@
-"""Validation of phone numbers used for a second factor (SPEC §2)."""
+"""Phone numbers (SPEC §2): parsing with a country, validation for a second factor, display.
+
+Numbers are stored in E.164 and shown in the international format with spaces
+("+44 7400 123456"); before the second factor of a login only the last four digits show.
+"""
+
+import functools
+import unicodedata
 
 import phonenumbers
 import requests
@@ -26,10 +33,21 @@ REFUSED_TYPE_REASONS = {
 }
 
 
-def parse_phone_number(raw: str) -> phonenumbers.PhoneNumber:
-    """Parse a number typed by a person; raise ValidationError if it is not a valid number."""
+# Regions phonenumbers knows but has no English name for.
+_UNNAMED_REGIONS = {"AC": "Ascension Island", "TA": "Tristan da Cunha", "XK": "Kosovo"}
+# Before the second factor of a login: the same shape for every number, so it tells nothing but
+# the last four digits (not the country, not the length).
+MASK = "•••• •• "
+
+
+def parse_phone_number(raw: str, region: str | None = None) -> phonenumbers.PhoneNumber:
+    """Parse a number typed by a person; raise ValidationError if it is not a valid number.
+
+    ``region`` is the country chosen beside the number (PHONENUMBER_DEFAULT_REGION when none
+    was); a number typed with its country code (+…) keeps its own.
+    """
     try:
-        number = phonenumbers.parse(raw, settings.PHONENUMBER_DEFAULT_REGION)
+        number = phonenumbers.parse(raw, region or settings.PHONENUMBER_DEFAULT_REGION)
     except phonenumbers.NumberParseException as exc:
         raise ValidationError(
             "This is not a phone number. Enter it with the country code, e.g. +44 7400 123456.",
@@ -71,3 +89,52 @@ def validate_factor_phone_number(raw: str) -> str:
                 code="refused_carrier_voip",
             )
     return e164
+
+
+def _region_name(region: str) -> str:
+    from phonenumbers.geodata.locale import LOCALE_DATA
+
+    names = LOCALE_DATA.get(region, {})
+    name = names.get("en", "")
+    if name.startswith("*"):  # "*xx": the name is the one of language xx
+        name = names.get(name[1:], "")
+    return name or _UNNAMED_REGIONS.get(region, region)
+
+
+def _sort_key(label: str) -> str:
+    # "Åland Islands" beside "Albania", not after "Zimbabwe".
+    return unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode().casefold()
+
+
+@functools.cache
+def region_choices() -> tuple[tuple[str, str], ...]:
+    """Every region phonenumbers knows, by English name with its calling code: ("GB", "United Kingdom (+44)")."""
+    choices = [
+        (region, f"{_region_name(region)} (+{phonenumbers.country_code_for_region(region)})")
+        for region in phonenumbers.SUPPORTED_REGIONS
+    ]
+    return tuple(sorted(choices, key=lambda choice: _sort_key(choice[1])))
+
+
+def format_international(number: phonenumbers.PhoneNumber | str | None) -> str:
+    """'+44 7400 123456' for a stored number (E.164 text or parsed); '' for none.
+
+    phonenumbers' international format, with spaces where some countries' use hyphens
+    ('+1 212 555 0100', not '+1 212-555-0100'), so every number on the portal reads alike.
+    """
+    if not number:
+        return ""
+    if isinstance(number, str):
+        try:
+            parsed = phonenumbers.parse(number, None)
+        except phonenumbers.NumberParseException:
+            return number
+    else:
+        parsed = number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL).replace("-", " ")
+
+
+def mask_phone_number(number: phonenumbers.PhoneNumber | str) -> str:
+    """'•••• •• 3456': what the login page shows of a number before the second factor."""
+    digits = "".join(ch for ch in format_international(number) if ch.isdigit())
+    return MASK + digits[-4:]

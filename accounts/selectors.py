@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 from django.http import Http404
 
-from accounts.models import CompanyDetailsChangeRequest, Organisation, User
+from accounts.models import CompanyDetailsChangeRequest, Organisation, Role, User
 
 
 def organisation_users(*, user: User) -> QuerySet[User]:
@@ -16,8 +16,20 @@ def organisation_users(*, user: User) -> QuerySet[User]:
     )
 
 
-def at_user_limit(*, organisation: Organisation) -> bool:
-    return User.objects.filter(organisation=organisation, is_active=True).count() >= organisation.user_limit
+def at_user_limit(*, organisation: Organisation, active_count: int | None = None) -> bool:
+    """The user limit: at most ``user_limit`` active users, admins included.
+
+    ``active_count`` when the caller has counted them already (the users page lists them all).
+    """
+    if active_count is None:
+        active_count = User.objects.filter(organisation=organisation, is_active=True).count()
+    return active_count >= organisation.user_limit
+
+
+def active_admins(*, organisation_id: int) -> QuerySet[User]:
+    """The organisation's active admins, by email: who must hear about its security changes, and
+    of whom it must always keep one."""
+    return User.objects.filter(organisation_id=organisation_id, role=Role.ADMIN, is_active=True).order_by("email")
 
 
 def access_user(*, user: User, user_id: int) -> User:

@@ -40,8 +40,13 @@ class TemporaryPasswordExpired(ValidationError):
 # --- Organisations ----------------------------------------------------------------------------
 
 
-def _lock_organisation(organisation_id: int) -> Organisation:
-    """Lock the organisation row: user-count and last-admin rules are checked under this lock."""
+def lock_organisation(organisation_id: int) -> Organisation:
+    """Lock the organisation's row until the transaction ends, and return it fresh.
+
+    Every rule that counts an organisation's rows (its users and admins, whitelist entries, active
+    extracts) is checked under this lock, so two requests at once cannot both pass it. Writers
+    lock the organisation first, then its other rows: one order, no deadlocks.
+    """
     return Organisation.objects.select_for_update().get(pk=organisation_id)
 
 
@@ -53,7 +58,8 @@ def user_limit_message(organisation: Organisation) -> str:
     )
 
 
-def _check_user_limit(organisation: Organisation) -> None:
+def check_user_limit(organisation: Organisation) -> None:
+    """Raise if the organisation has no room for one more active user (a ValidationError saying so)."""
     if selectors.at_user_limit(organisation=organisation):
         raise ValidationError(user_limit_message(organisation), code="user_limit")
 
@@ -62,10 +68,7 @@ def check_keeps_an_admin(user: User) -> None:
     """Raise if taking ``user`` out of the active admins would leave the organisation with none."""
     if not (user.role == Role.ADMIN and user.is_active) or user.organisation_id is None:
         return
-    other_admins = User.objects.filter(organisation_id=user.organisation_id, role=Role.ADMIN, is_active=True).exclude(
-        pk=user.pk
-    )
-    if not other_admins.exists():
+    if not selectors.active_admins(organisation_id=user.organisation_id).exclude(pk=user.pk).exists():
         raise ValidationError(
             f"{user.full_name or user.email} is the organisation's only active admin. "
             "Make another user an admin first.",
@@ -102,7 +105,7 @@ def update_company_details(
 
     Only the details given (not None) change; the organisation row is locked while they are written.
     """
-    org = _lock_organisation(organisation.pk)
+    org = lock_organisation(organisation.pk)
     changes = {
         "name": name,
         "registration_number": registration_number,
@@ -145,8 +148,8 @@ def add_user(
 
     Without ``permissions`` a user gets ``DEFAULT_PERMISSIONS`` (invoices); pass ``()`` for none.
     """
-    org = _lock_organisation(organisation.pk)
-    _check_user_limit(org)
+    org = lock_organisation(organisation.pk)
+    check_user_limit(org)
     email = normalise_email(email)
     if User.objects.filter(email__iexact=email).exists():
         raise ValidationError({"email": "This email address already belongs to a portal account."}, code="duplicate")
@@ -283,13 +286,25 @@ def authenticate_with_temporary_password(*, email: str, password: str) -> User |
         return user
 
 
+def _lock_users_organisation(user: User) -> Organisation | None:
+    """Lock the user's organisation (support staff have none) and reload the user under the lock."""
+    organisation = lock_organisation(user.organisation_id) if user.organisation_id is not None else None
+    user.refresh_from_db()
+    return organisation
+
+
+def _portal_permissions_held(user: User) -> set[PortalPermission]:
+    codes = user.user_permissions.filter(
+        content_type__app_label="accounts", codename__in=PortalPermission.values
+    ).values_list("codename", flat=True)
+    return {PortalPermission(code) for code in codes}
+
+
 @transaction.atomic
 def change_role_and_permissions(
     *, user: User, role: Role, permissions: Iterable[PortalPermission], acting_user: User
 ) -> User:
-    assert user.organisation_id is not None
-    _lock_organisation(user.organisation_id)
-    user.refresh_from_db()
+    _lock_users_organisation(user)
     if role != Role.ADMIN:
         check_keeps_an_admin(user)
     user.role = role
@@ -311,14 +326,17 @@ def _end_sessions(user: User) -> None:
     user.session_epoch += 1
 
 
-@transaction.atomic
-def deactivate_user(*, user: User, acting_user: User) -> User:
-    assert user.organisation_id is not None
+def check_may_deactivate(*, user: User, acting_user: User) -> None:
+    """Raise unless ``acting_user`` may deactivate ``user``: never oneself, never the last active admin."""
     if user.pk == acting_user.pk:
         raise ValidationError("You cannot deactivate your own account.", code="self")
-    _lock_organisation(user.organisation_id)
-    user.refresh_from_db()
     check_keeps_an_admin(user)
+
+
+@transaction.atomic
+def deactivate_user(*, user: User, acting_user: User) -> User:
+    _lock_users_organisation(user)
+    check_may_deactivate(user=user, acting_user=acting_user)
     user.is_active = False
     _end_sessions(user)
     user.save(update_fields=["is_active", "session_epoch"])
@@ -328,15 +346,34 @@ def deactivate_user(*, user: User, acting_user: User) -> User:
 
 @transaction.atomic
 def reactivate_user(*, user: User, acting_user: User) -> User:
-    assert user.organisation_id is not None
-    org = _lock_organisation(user.organisation_id)
-    user.refresh_from_db()
+    organisation = _lock_users_organisation(user)
     if user.is_active:
         return user
-    _check_user_limit(org)
+    if organisation is not None:
+        check_user_limit(organisation)
     user.is_active = True
     user.save(update_fields=["is_active"])
     record(action="user.reactivated", actor=acting_user, subject_user=user, target=user.email)
+    return user
+
+
+@transaction.atomic
+def change_access(
+    *, user: User, role: Role, is_active: bool, permissions: Iterable[PortalPermission], acting_user: User
+) -> User:
+    """Role, portal permissions and active flag in one go (the support admin's user form).
+
+    Each change goes through its own service above, so it keeps its rule, lock and audit event;
+    what is unchanged is neither written nor recorded. Reactivation comes first (it needs room
+    under the user limit) and deactivation last (the role change may need the user active).
+    """
+    wanted = {PortalPermission(p) for p in permissions}
+    if is_active and not user.is_active:
+        reactivate_user(user=user, acting_user=acting_user)
+    if role != user.role or (role != Role.ADMIN and wanted != _portal_permissions_held(user)):
+        change_role_and_permissions(user=user, role=role, permissions=wanted, acting_user=acting_user)
+    if not is_active and user.is_active:
+        deactivate_user(user=user, acting_user=acting_user)
     return user
 
 
@@ -345,7 +382,7 @@ def remove_user(*, user: User, acting_user: User) -> None:
     assert user.organisation_id is not None
     if user.pk == acting_user.pk:
         raise ValidationError("You cannot remove your own account.", code="self")
-    _lock_organisation(user.organisation_id)
+    lock_organisation(user.organisation_id)
     user.refresh_from_db()
     check_keeps_an_admin(user)
     second_factors().delete_all(user=user)
@@ -418,4 +455,22 @@ def update_contact_numbers(*, user: User, telephone: str, mobile: str) -> User:
     user.mobile = mobile
     user.save(update_fields=["telephone", "mobile"])
     record(action="profile.numbers_changed", actor=user, subject_user=user, target=user.email)
+    return user
+
+
+# --- Password reset ---------------------------------------------------------------------------
+
+
+def record_password_reset_requested(*, user: User) -> None:
+    """A reset link was emailed for ``user``'s account. Nobody is logged in: the trail names no
+    actor, only the account and the address the request came from."""
+    record(action="password.reset_requested", actor=None, subject_user=user, target=user.email)
+
+
+@transaction.atomic
+def reset_password(*, user: User, password: str) -> User:
+    """The password chosen through an emailed reset link (the link's token is already checked)."""
+    user.set_password(password)
+    user.save()
+    record(action="password.reset", actor=user, subject_user=user, target=user.email)
     return user

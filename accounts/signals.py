@@ -1,4 +1,7 @@
-"""Logins and failed logins go into the trail; the password never does."""
+"""Logins and failed logins go into the trail; the password never does.
+
+The client's address comes from the audit context (audit/context.py), as for every other event.
+"""
 
 from typing import Any
 
@@ -23,7 +26,6 @@ def _login_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest
     record(
         action="login.locked_out" if reason else "login.failed",
         actor=actor,
-        request=request,
         organisation=known.organisation if known else None,
         subject_user=known,
         target=email[:254],
@@ -34,4 +36,4 @@ def _login_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest
 @receiver(user_logged_out)
 def _logged_out(sender: Any, request: HttpRequest | None, user: User | None, **kwargs: Any) -> None:
     if user is not None:
-        record(action="logout", actor=user, request=request)
+        record(action="logout", actor=user)

@@ -26,6 +26,9 @@ class AuditEvent(models.Model):
         related_name="+",
         help_text="Whose account or token the event concerns.",
     )
+    subject_label = models.CharField(
+        max_length=254, blank=True, help_text="The email of that account when it happened (kept if it is removed)."
+    )
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     details = models.JSONField(default=dict, blank=True)
 

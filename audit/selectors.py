@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 def organisation_events(*, user: User) -> QuerySet[AuditEvent]:
     if user.organisation_id is None:
         return AuditEvent.objects.none()
-    return AuditEvent.objects.filter(organisation_id=user.organisation_id).order_by("-at", "-id")
+    events = AuditEvent.objects.filter(organisation_id=user.organisation_id).select_related("subject_user")
+    return events.order_by("-at", "-id")
 
 
 def filtered_events(

@@ -52,6 +52,7 @@ def record(
         actor_label=actor.email if actor else "system",
         organisation=organisation,
         subject_user=subject_user,
+        subject_label=subject_user.email if subject_user else "",
         target_label=target[:254],
         ip_address=client_ip(request),
         details=details,

@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from accounts.models import User
+from audit.actions import label
 
 
 class AuditFilterForm(forms.Form):
@@ -18,7 +19,8 @@ class AuditFilterForm(forms.Form):
         action_field = self.fields["action"]
         assert isinstance(actor_field, forms.ChoiceField) and isinstance(action_field, forms.ChoiceField)
         actor_field.choices = [("", "Anyone"), *((str(u.pk), u.email) for u in users)]
-        action_field.choices = [("", "Any action"), *((a, a) for a in actions)]
+        labelled = sorted(((action, label(action)) for action in actions), key=lambda choice: choice[1])
+        action_field.choices = [("", "Any action"), *labelled]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -1,22 +1,22 @@
 from collections.abc import Iterator
 
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from accounts import selectors as account_selectors
+from accounts.permissions import READ_AUDIT_TRAIL, require
 from accounts.types import AuthenticatedRequest
 from audit import selectors
 from audit.models import AuditEvent
 from audit_trail.forms import AuditFilterForm
+from audit_trail.presentation import CSV_HEADER, present
 from common.csv_export import csv_response
 
 
 def _filtered(request: AuthenticatedRequest) -> tuple[AuditFilterForm, QuerySet[AuditEvent]]:
-    if not request.user.is_org_admin:
-        raise PermissionDenied("Only your organisation's admins can read the audit trail.")
+    require(request.user, READ_AUDIT_TRAIL)
     form = AuditFilterForm(
         request.GET or None,
         users=list(account_selectors.organisation_users(user=request.user)),
@@ -42,16 +42,16 @@ def audit_trail(request: AuthenticatedRequest) -> HttpResponse:
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"page": page, "form": form, "query": query.urlencode()}
+    context = {"page": page, "rows": [present(event) for event in page.object_list], "form": form}
+    context["query"] = query.urlencode()
     return render(request, "audit/list.html", context, status=400 if form.errors else 200)
 
 
 def audit_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
     _, events = _filtered(request)
 
-    def rows() -> Iterator[list[object]]:
+    def rows() -> Iterator[list[str]]:
         for event in events.iterator(chunk_size=2000):
-            yield [event.at.isoformat(), event.actor_label, event.action, event.target_label, event.ip_address or ""]
+            yield present(event).cells()
 
-    header = ["time", "who", "action", "target", "ip_address"]
-    return csv_response(filename="audit-trail.csv", header=header, rows=rows())
+    return csv_response(filename="audit-trail.csv", header=CSV_HEADER, rows=rows())

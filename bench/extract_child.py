@@ -25,7 +25,7 @@ def main() -> None:
     extract_id = int(sys.argv[1])
     django.setup()
     from extracts.models import ExtractRequest
-    from extracts.services import run_extract
+    from extracts.runner import run_extract
 
     rss_before = peak_rss_kib()
     started = time.perf_counter()

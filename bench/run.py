@@ -91,6 +91,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=env_int("BENCH_CONNECTIONS", 50))
     parser.add_argument("--json", type=Path, default=None, help="also write the results here as JSON")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any figure misses its target")
+    parser.add_argument(
+        "--scale", action="store_true", help="instead: the page and ingestion figures at 1 and at --organisations"
+    )
+    parser.add_argument("--organisations", type=int, default=env_int("BENCH_ORGANISATIONS", 1_000))
+    parser.add_argument(
+        "--scale-errors", type=int, default=env_int("BENCH_SCALE_ERRORS", 10_000_000), help="error rows in all"
+    )
     return parser.parse_args(argv)
 
 
@@ -312,6 +319,12 @@ def ensure_vault_tokens(org_public_id: str, tokens: int) -> None:
 
 
 def prepare_data(args: argparse.Namespace) -> People:
+    people = prepare_portal_data(errors=args.errors)
+    ensure_vault_tokens(people.large_org.public_id, args.tokens)
+    return people
+
+
+def prepare_portal_data(*, errors: int) -> People:
     large_org = ensure_organisation(LARGE_ORG, "Benchmark Large Ltd")
     small_org = ensure_organisation(SMALL_ORG, "Benchmark Small Ltd")
     ingest_org = ensure_organisation(INGEST_ORG, "Benchmark Ingest Ltd")
@@ -324,10 +337,9 @@ def prepare_data(args: argparse.Namespace) -> People:
     )
     with connect(os.environ["DATABASE_URL"]) as conn:
         ensure_counters(conn, large_org.pk, days=COUNTER_DAYS, methods=METHODS)
-        ensure_errors(conn, large_org.pk, args.errors)
+        ensure_errors(conn, large_org.pk, errors)
         ensure_small_org_rows(conn, small_org.pk)
     ensure_vault_stats(large_org.pk)
-    ensure_vault_tokens(large_org.public_id, args.tokens)
     return people
 
 
@@ -758,6 +770,10 @@ def latency_row(report: Report, figure: str, latency: Latency) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.scale:
+        from bench import scale
+
+        return scale.main(args)
     configure_environment()
     started = time.perf_counter()
     ensure_database(os.environ["DATABASE_URL"])

@@ -23,6 +23,7 @@ from billing import formatting, services
 from billing.forms import check_attached_pdf
 from billing.models import Invoice, InvoiceLine, Status
 from common.downloads import attachment_response
+from files.forms import with_upload_refusal
 
 # Fields that make up the document; frozen once it is published.
 DOCUMENT_FIELDS = [
@@ -99,6 +100,9 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Invoice]:
         return super().get_queryset(request).prefetch_related("lines")
+
+    def get_form(self, request: HttpRequest, obj: Invoice | None = None, change: bool = False, **kwargs: Any) -> Any:
+        return with_upload_refusal(super().get_form(request, obj, change=change, **kwargs), request, "pdf")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Invoice | None = None) -> Any:
         computed = ["subtotal", "tax", "total", "document", "published_at"]

@@ -57,7 +57,10 @@ def _lines(invoice: Invoice, month: datetime.date, index: int) -> list[InvoiceLi
 
 @transaction.atomic
 def seed_demo_invoices(organisation: Organisation, *, today: datetime.date | None = None) -> int:
-    """Create the missing monthly invoices (all paid but the latest, issued); returns how many."""
+    """Create the missing monthly invoices (all paid but the latest, issued); returns how many.
+
+    Runs on every `make run`: only the months that passed are added.
+    """
     today = today or timezone.localdate()
     last_month = (today.replace(day=1) - datetime.timedelta(days=1)).replace(day=1)
     months = _months(FIRST_MONTH, last_month)
@@ -87,9 +90,12 @@ def seed_demo_invoices(organisation: Organisation, *, today: datetime.date | Non
         lines.extend(_lines(invoice, month, index))
         created += 1
     InvoiceLine.objects.bulk_create(lines)
-    # Last run's latest invoice has been paid since.
-    older = [demo_number(month) for month in months[:-1]]
-    Invoice.objects.filter(
-        organisation=organisation, number__in=older, status__in=[Status.ISSUED, Status.OVERDUE]
-    ).update(status=Status.PAID, updated_at=timezone.now())
+    # A new month came: the invoice that was the latest has been paid since, unless support changed
+    # it (voided it, say). Older ones stay as support left them.
+    older = {demo_number(month) for month in months[:-1]}
+    previous = max(existing & older, default=None)
+    if created and previous is not None:
+        Invoice.objects.filter(
+            organisation=organisation, number=previous, status__in=[Status.ISSUED, Status.OVERDUE]
+        ).update(status=Status.PAID, updated_at=timezone.now())
     return created

@@ -9,7 +9,8 @@ from django.db.models.fields.files import FieldFile
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import PortalPermission, User
+from accounts.models import User
+from accounts.permissions import VIEW_BILLING, may
 from audit.services import record
 from billing import formatting
 from billing.models import Invoice, Status
@@ -30,7 +31,7 @@ ALLOWED_CHANGES: dict[str, set[str]] = {
 def billing_viewers(invoice: Invoice) -> list[User]:
     """The organisation's active users who may see invoices (admins, and users granted it)."""
     users = invoice.organisation.users.filter(is_active=True).order_by("email")
-    return [user for user in users if user.has_portal_permission(PortalPermission.VIEW_BILLING)]
+    return [user for user in users if may(user, VIEW_BILLING)]
 
 
 def publish(*, invoice: Invoice, acting_user: User | None) -> Invoice:

@@ -2,31 +2,22 @@
 
 from urllib.parse import urlencode
 
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import render
 
-from accounts.models import PortalPermission, User
+from accounts.permissions import VIEW_BILLING, requires
 from accounts.types import AuthenticatedRequest
-from audit.services import record
 from billing import selectors, services
 from billing.forms import InvoiceFilterForm
-from common.downloads import attachment_response
+from files.downloads import audited_attachment
 
 PAGE_SIZE = 24
+# VIEW_BILLING is checked before the invoice is looked up: without it every billing URL is a 403.
 
 
-def _require_billing(user: User) -> None:
-    # Checked before the invoice is looked up: without the permission every billing URL is a 403.
-    if not user.has_portal_permission(PortalPermission.VIEW_BILLING):
-        raise PermissionDenied(
-            "Only your organisation's admins, and users they allow to view billing, can see invoices."
-        )
-
-
+@requires(VIEW_BILLING)
 def invoice_list(request: AuthenticatedRequest) -> HttpResponse:
-    _require_billing(request.user)
     invoices = selectors.invoices_for(user=request.user)
     form = InvoiceFilterForm(request.GET or None, years=selectors.invoice_years(user=request.user))
     query = ""
@@ -41,17 +32,21 @@ def invoice_list(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "billing/list.html", context)
 
 
+@requires(VIEW_BILLING)
 def invoice_detail(request: AuthenticatedRequest, invoice_id: int) -> HttpResponse:
-    _require_billing(request.user)
     invoice = selectors.access_invoice(user=request.user, invoice_id=invoice_id)
     return render(request, "billing/detail.html", {"invoice": invoice})
 
 
+@requires(VIEW_BILLING)
 def invoice_pdf(request: AuthenticatedRequest, invoice_id: int) -> FileResponse:
-    _require_billing(request.user)
     invoice = selectors.access_invoice(user=request.user, invoice_id=invoice_id)
     document = services.invoice_pdf(invoice)
-    record(action="file.downloaded", actor=request.user, target=f"{invoice} (PDF)")
-    return attachment_response(
-        document.open("rb"), filename=services.download_name(invoice), content_type="application/pdf"
+    return audited_attachment(
+        document.open("rb"),
+        filename=services.download_name(invoice),
+        content_type="application/pdf",
+        acting_user=request.user,
+        organisation=invoice.organisation,
+        target=f"{invoice} (PDF)",
     )

@@ -9,9 +9,51 @@ from datetime import date
 
 from dashboard.selectors import Usage
 
-WIDTH, HEIGHT = 720, 280
-LEFT, RIGHT, TOP, BOTTOM = 72, 36, 16, 44
 PALETTE_SIZE = 8  # .chart-series--0 … --7 in portal.css; later methods reuse them, dashed
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A drawing's size and margins (SVG units) and how many day labels fit under it."""
+
+    name: str  # the CSS class .chart--<name>
+    element_id: str  # the prefix of the ids of its title and description
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    day_labels: int
+    short_numbers: bool  # "80k" rather than "80,000" on the value axis
+
+
+# The wide drawing, and the compact one phones show instead (portal.css): drawn smaller, so the
+# labels come out larger on a narrow screen, with fewer days named and shorter numbers.
+WIDE = Layout(
+    name="wide",
+    element_id="usage-chart",
+    width=720,
+    height=280,
+    left=72,
+    right=36,
+    top=16,
+    bottom=44,
+    day_labels=6,
+    short_numbers=False,
+)
+COMPACT = Layout(
+    name="compact",
+    element_id="usage-chart-compact",
+    width=360,
+    height=250,
+    left=52,
+    right=24,
+    top=14,
+    bottom=46,
+    day_labels=4,
+    short_numbers=True,
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +72,8 @@ class Series:
 
 @dataclass(frozen=True)
 class LineChart:
+    name: str
+    element_id: str
     width: int
     height: int
     plot_left: int
@@ -60,29 +104,41 @@ def series_class(index: int) -> str:
     return css + " chart-series--dashed" if index >= PALETTE_SIZE else css
 
 
+def short_number(value: int) -> str:
+    """80000 as "80k", 1500000 as "1.5M": axis labels that fit a phone."""
+    for size, suffix in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")):
+        if value >= size:
+            return f"{value / size:.1f}".removesuffix(".0") + suffix
+    return str(value)
+
+
 def _long(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
-def line_chart(usage: Usage) -> LineChart:
-    plot_width = WIDTH - LEFT - RIGHT
-    plot_height = HEIGHT - TOP - BOTTOM
+def line_chart(usage: Usage, layout: Layout = WIDE) -> LineChart:
+    plot_width = layout.width - layout.left - layout.right
+    plot_height = layout.height - layout.top - layout.bottom
     peak = max((max(day.calls, default=0) for day in usage.days), default=0)
     top_value = nice_ceiling(peak)
     count = len(usage.days)
 
     def x(index: int) -> float:
-        return LEFT + (plot_width * index / (count - 1) if count > 1 else plot_width / 2)
+        return layout.left + (plot_width * index / (count - 1) if count > 1 else plot_width / 2)
 
     def y(value: int) -> float:
-        return TOP + plot_height - plot_height * value / top_value
+        return layout.top + plot_height - plot_height * value / top_value
 
     series = []
     for index, total in enumerate(usage.totals):
         points = " ".join(f"{x(i):.1f},{y(day.calls[index]):.1f}" for i, day in enumerate(usage.days))
         series.append(Series(method=total.method, points=points, css_class=series_class(index), total=total.calls))
-    y_ticks = [Tick(position=f"{y(top_value * n // 4):.1f}", label=f"{top_value * n // 4:,}") for n in range(5)]
-    every = max(1, math.ceil(count / 6))
+    values = [top_value * n // 4 for n in range(5)]
+    y_ticks = [
+        Tick(position=f"{y(value):.1f}", label=short_number(value) if layout.short_numbers else f"{value:,}")
+        for value in values
+    ]
+    every = max(1, math.ceil(count / layout.day_labels))
     x_ticks = [
         Tick(position=f"{x(i):.1f}", label=f"{day.day.day} {day.day:%b}")
         for i, day in enumerate(usage.days)
@@ -94,12 +150,14 @@ def line_chart(usage: Usage) -> LineChart:
         f"Totals: {described}. The table below lists every day."
     )
     return LineChart(
-        width=WIDTH,
-        height=HEIGHT,
-        plot_left=LEFT,
-        plot_right=WIDTH - RIGHT,
-        plot_top=TOP,
-        plot_bottom=TOP + plot_height,
+        name=layout.name,
+        element_id=layout.element_id,
+        width=layout.width,
+        height=layout.height,
+        plot_left=layout.left,
+        plot_right=layout.width - layout.right,
+        plot_top=layout.top,
+        plot_bottom=layout.top + plot_height,
         x_ticks=x_ticks,
         y_ticks=y_ticks,
         series=series,

@@ -28,11 +28,13 @@ TIME_MESSAGE = "must be an ISO-8601 time with a timezone, e.g. 2025-03-01T12:00:
 METHOD_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # Public ids look like org_0123456789abcdef; anything else cannot name an organisation.
 ORG_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
+# The visible prefix of a customer's API key (ak_test_0123456789ab), as the platform's keys read gives it.
+KEY_PATTERN = re.compile(r"[A-Za-z0-9_]{1,32}")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 CONTROL_CHARACTERS_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 USAGE_FIELDS = ("batch_id", "events")
-EVENT_FIELDS = ("org", "method", "at", "status", "error")
+EVENT_FIELDS = ("org", "method", "at", "status", "error", "key")
 ERROR_FIELDS = ("code", "message", "request_id", "source_ip")
 VAULT_FIELDS = ("org", "at", "token_count")
 
@@ -74,6 +76,8 @@ class UsageBatch:
     # (organisation id, method, start of the 5-minute slot) -> [calls, errors]; error alarms read these
     buckets: dict[tuple[int, str, datetime], list[int]] = field(default_factory=dict)
     failed_calls: list[FailedCall] = field(default_factory=list)
+    # (organisation id, API key prefix, UTC day) -> [calls, time of the last]; apikeys records them
+    key_uses: dict[tuple[int, str, date], list[Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class _Event:
     method: str
     at: datetime
     error: _ErrorDetails | None
+    key: str | None = None
 
 
 class _Problems:
@@ -142,6 +147,10 @@ def usage_batch(body: bytes, *, now: datetime | None = None) -> UsageBatch:
         counter[0] += 1
         bucket = batch.buckets.setdefault((organisation_id, event.method, bucket_start(event.at)), [0, 0])
         bucket[0] += 1
+        if event.key is not None:
+            use = batch.key_uses.setdefault((organisation_id, event.key, event.at.date()), [0, event.at])
+            use[0] += 1
+            use[1] = max(use[1], event.at)
         if event.error is not None:
             counter[1] += 1
             bucket[1] += 1
@@ -373,9 +382,13 @@ def _event(problems: _Problems, path: str, raw: Any, *, now: datetime) -> _Event
     elif error is not _MISSING:
         problems.add(f"{path}.error", 'is only allowed when status is "error"')
         return None
+    key = raw.get("key")
+    if "key" in raw and not (isinstance(key, str) and KEY_PATTERN.fullmatch(key)):
+        problems.add(f"{path}.key", "must be the prefix of an API key: 1 to 32 letters, digits or underscores")
+        return None
     if org is None or method is None or at is None or raw.keys() - set(EVENT_FIELDS):
         return None
-    return _Event(org=org, method=method, at=at, error=details)
+    return _Event(org=org, method=method, at=at, error=details, key=key)
 
 
 def _error_details(problems: _Problems, path: str, value: Any) -> _ErrorDetails | None:

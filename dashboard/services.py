@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Organisation
+from apikeys.services import record_key_use
 from dashboard import summary
 from dashboard.ingest import UsageBatch, VaultReading
 from dashboard.models import DailyMethodCount, ErrorLog, FiveMinuteMethodCount, IngestedBatch, VaultStat
@@ -44,6 +45,7 @@ def ingest_usage(*, batch: UsageBatch, key: PlatformKey | None) -> IngestResult:
             return IngestResult(batch_id=batch.batch_id, duplicate=True)
         _add_to_counters(batch.counters)
         _add_to_buckets(batch.buckets)
+        record_key_use(uses=batch.key_uses)
         ErrorLog.objects.bulk_create(
             (
                 ErrorLog(

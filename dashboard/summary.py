@@ -29,6 +29,7 @@ from django.utils.safestring import SafeString
 from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.models import User
+from accounts.permissions import Abilities
 from common import fragments
 from dashboard import charts, selectors
 from tokens import selectors as token_selectors
@@ -72,6 +73,7 @@ def _render_usage(user: User, today: date) -> str:
     context = {
         "usage": usage,
         "chart": charts.line_chart(usage) if usage.total_calls else None,
+        "compact_chart": charts.line_chart(usage, charts.COMPACT) if usage.total_calls else None,
         "vault": selectors.vault_summary(user=user, since=usage.first_day),
         "recent_errors": selectors.recent_errors(user=user),
     }
@@ -84,6 +86,7 @@ def _render_account(user: User) -> tuple[tuple[str, str], int]:
     labels = token_selectors.type_names()  # as support names them
     context = {
         "user": user,
+        "may": Abilities(user),  # rendered without a request, so without the context processor
         "factors": [(token, labels[token.kind]) for token in tokens],
         "open_change_requests": list(account_selectors.open_change_requests(user=user)),
     }

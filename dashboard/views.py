@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from accounts.types import AuthenticatedRequest
 from dashboard import error_tickets, selectors, summary
-from dashboard.export import error_log_csv
+from dashboard.export import error_log_response
 from dashboard.forms import ErrorFilterForm
 
 EXPORT_CHUNK_ROWS = 2000
@@ -64,6 +64,4 @@ def error_log_export(request: AuthenticatedRequest) -> HttpResponse | StreamingH
         .values_list("at", "method", "code", "message", "request_id", "source_ip")
         .iterator(chunk_size=EXPORT_CHUNK_ROWS)
     )
-    response = StreamingHttpResponse(error_log_csv(rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="error-log-{selectors.utc_today():%Y-%m-%d}.csv"'
-    return response
+    return error_log_response(rows, today=selectors.utc_today())

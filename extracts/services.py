@@ -1,57 +1,37 @@
-"""Batch token extracts (SPEC §6): requested by an admin or a schedule, written by a Celery task.
+"""Batch token extracts (SPEC §6): requested by an admin or a schedule, recovered when a worker is
+lost, failed with a reason, expired after the retention period.
 
-The task streams the organisation's tokens from the vault (extracts.vault) through gzip into a
-temporary file, hashing and counting as it goes, then hands the file to the File Manager. Memory
-holds one chunk of rows at a time (on PostgreSQL, CSV bytes straight from COPY). Nothing reaches
-the File Manager until the whole file is written; if anything fails, the extract is marked failed
-and whatever was stored is removed.
+Writing an extract -- the Celery task's work -- is extracts/runner.py.
 """
 
 import calendar
-import csv
 import functools
-import gzip
-import hashlib
-import io
 import logging
-import tempfile
-from collections import deque
-from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import closing
 from datetime import datetime, timedelta
-from typing import IO, Any
+from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files import File
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
-from django.template.defaultfilters import filesizeformat
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.text import slugify
 
-from accounts.models import Organisation, Role, User
+from accounts import permissions, selectors
+from accounts.models import Organisation, User
+from accounts.services import lock_organisation
 from audit.services import record
 from common.mail import portal_url, queue_templated_email
-from extracts import locks, vault
+from extracts import locks
 from extracts.models import ACTIVE_STATUSES, ExtractRequest, ExtractSchedule, Frequency, Kind, Status
 from files.models import Section, StoredFile
-from files.services import store_file
 
 logger = logging.getLogger(__name__)
 
-CONTENT_TYPE = "application/gzip"
-# zlib's default: gzip -6, the level a benchmark's `COPY … | gzip` uses.
-COMPRESS_LEVEL = 6
-# Chunks read but not yet compressed, at most: a few hundred KB each.
-PENDING_CHUNKS = 4
 # A running extract beats after every chunk (milliseconds apart); one silent this long lost its worker.
 STALE_AFTER = timedelta(minutes=10)
 # A queued extract no worker started in this long is given up, so it stops blocking new ones.
 QUEUED_TOO_LONG = timedelta(hours=6)
-ADMINS_ONLY = "Only your organisation's admins can request token extracts and schedule them."
 # How far ahead the first scheduled extract may be set (also keeps times far from year 9999).
 FIRST_RUN_WITHIN = timedelta(days=366)
 # Each attempt whose worker is lost starts again from zero; after this many the extract fails.
@@ -64,13 +44,9 @@ NEVER_STARTED = "No worker started the extract within 6 hours. Nothing was kept;
 
 
 def _check_admin(user: User) -> Organisation:
-    if not user.is_active or not user.is_org_admin or user.organisation is None:
-        raise PermissionDenied(ADMINS_ONLY)
+    permissions.require(user, permissions.TOKEN_EXTRACTS)
+    assert user.organisation is not None
     return user.organisation
-
-
-def _lock_organisation(organisation_id: int) -> Organisation:
-    return Organisation.objects.select_for_update().get(pk=organisation_id)
 
 
 def _already_active(extract: ExtractRequest) -> ValidationError:
@@ -121,10 +97,10 @@ def _create_extract(organisation: Organisation, *, kind: Kind, requested_by: Use
 
 
 @transaction.atomic
-def request_extract(*, user: User) -> ExtractRequest:
+def request_extract(*, acting_user: User) -> ExtractRequest:
     """A one-off extract of the user's organisation; refused while another one is queued or running."""
-    organisation = _check_admin(user)
-    return _create_extract(_lock_organisation(organisation.pk), kind=Kind.ONE_OFF, requested_by=user)
+    organisation = _check_admin(acting_user)
+    return _create_extract(lock_organisation(organisation.pk), kind=Kind.ONE_OFF, requested_by=acting_user)
 
 
 @transaction.atomic
@@ -136,7 +112,7 @@ def retry_extract(*, extract: ExtractRequest, acting_user: User) -> ExtractReque
     failed one stays as it was: its reason is the record of what happened. Refused, like any
     request, while another extract of the organisation is queued or running.
     """
-    organisation = _lock_organisation(extract.organisation_id)
+    organisation = lock_organisation(extract.organisation_id)
     status = ExtractRequest.objects.filter(pk=extract.pk).values_list("status", flat=True).first()
     if status != Status.FAILED:
         raise ValidationError(
@@ -188,9 +164,9 @@ def due_schedules(now: datetime) -> QuerySet[ExtractSchedule]:
 
 
 @transaction.atomic
-def set_schedule(*, user: User, frequency: str, first_run_at: datetime | None = None) -> ExtractSchedule:
+def set_schedule(*, acting_user: User, frequency: str, first_run_at: datetime | None = None) -> ExtractSchedule:
     """Start (or change) the organisation's one schedule; the first extract runs at ``first_run_at``."""
-    organisation = _lock_organisation(_check_admin(user).pk)
+    organisation = lock_organisation(_check_admin(acting_user).pk)
     if frequency not in Frequency.values:
         raise ValidationError({"frequency": "Choose daily, weekly or monthly."})
     now = timezone.now()
@@ -207,12 +183,12 @@ def set_schedule(*, user: User, frequency: str, first_run_at: datetime | None = 
             "first_run_at": start,
             "next_run_at": start,
             "active": True,
-            "created_by": user,
+            "created_by": acting_user,
         },
     )
     record(
         action="extract.schedule_set",
-        actor=user,
+        actor=acting_user,
         organisation=organisation,
         target=f"{schedule.get_frequency_display()} token extract",
         frequency=frequency,
@@ -222,8 +198,8 @@ def set_schedule(*, user: User, frequency: str, first_run_at: datetime | None = 
 
 
 @transaction.atomic
-def cancel_schedule(*, user: User) -> ExtractSchedule:
-    organisation = _lock_organisation(_check_admin(user).pk)
+def cancel_schedule(*, acting_user: User) -> ExtractSchedule:
+    organisation = lock_organisation(_check_admin(acting_user).pk)
     schedule = ExtractSchedule.objects.select_for_update().filter(organisation=organisation, active=True).first()
     if schedule is None:
         raise ValidationError("There is no extract schedule to cancel.", code="no_schedule")
@@ -231,7 +207,7 @@ def cancel_schedule(*, user: User) -> ExtractSchedule:
     schedule.save(update_fields=["active", "updated_at"])
     record(
         action="extract.schedule_cancelled",
-        actor=user,
+        actor=acting_user,
         organisation=organisation,
         target=f"{schedule.get_frequency_display()} token extract",
     )
@@ -244,7 +220,7 @@ def _start_scheduled(*, schedule_id: int, now: datetime) -> ExtractRequest | Non
     organisation_id = ExtractSchedule.objects.filter(pk=schedule_id).values_list("organisation_id", flat=True).first()
     if organisation_id is None:
         return None
-    organisation = _lock_organisation(organisation_id)  # the order every writer locks in: organisation first
+    organisation = lock_organisation(organisation_id)  # the order every writer locks in: organisation first
     schedule = ExtractSchedule.objects.select_for_update().filter(pk=schedule_id).first()
     if schedule is None or not schedule.active or schedule.next_run_at > now:
         return None  # changed or started by someone else a moment ago
@@ -289,238 +265,14 @@ def recover_abandoned_extracts(*, now: datetime) -> int:
         transaction.on_commit(functools.partial(run_extract_task.delay, extract_id))
         handled += 1
     for extract_id in list(never.values_list("pk", flat=True)):
-        handled += _mark_failed(extract_id, reason=NEVER_STARTED, only_if_queued=True)
+        handled += mark_failed(extract_id, reason=NEVER_STARTED, only_if_queued=True)
     return handled
 
 
-# --- Running an extract ----------------------------------------------------------------------
+# --- Failing an extract (the runner, and recovery above) -----------------------------------
 
 
-class _Digesting:
-    """A write-only file that hashes and counts the bytes it passes on to ``target``."""
-
-    def __init__(self, target: IO[bytes]) -> None:
-        self.target = target
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: Any) -> int:
-        self.sha256.update(data)
-        self.size += len(data)
-        return self.target.write(data)
-
-    def flush(self) -> None:
-        self.target.flush()
-
-
-def extract_file_name(organisation: Organisation, at: datetime) -> str:
-    slug = slugify(organisation.name)[:60].strip("-") or organisation.public_id
-    return f"token-extract-{slug}-{timezone.localtime(at):%Y%m%d-%H%M}.csv.gz"
-
-
-def _report_progress(extract_id: int, rows: int, total: int | None) -> None:
-    """Its own UPDATE, committed at once, so the page shows it while the extract runs."""
-    progress = min(99, rows * 100 // total) if total else 0
-    ExtractRequest.objects.filter(pk=extract_id).update(
-        rows_written=rows, progress=progress, heartbeat_at=timezone.now()
-    )
-
-
-def _csv_bytes(rows: Iterable[Sequence[str]]) -> bytes:
-    text = io.StringIO(newline="")
-    csv.writer(text).writerows(rows)
-    return text.getvalue().encode()
-
-
-def _write_block(compressed: gzip.GzipFile, block: vault.CsvBlock) -> int:
-    return compressed.write(block.csv_bytes())
-
-
-def _write_gzip_csv(extract: ExtractRequest, spool: IO[bytes], total: int) -> tuple[int, int, str]:
-    """Rows written, compressed size and SHA-256 of the gzip CSV written to ``spool``.
-
-    This thread reads the vault and reports progress; a second one compresses and hashes the
-    chunks in order (zlib and hashlib release the GIL, so both cores work), never more than
-    PENDING_CHUNKS behind: memory stays flat. A failure on either side fails the extract.
-    """
-    digesting = _Digesting(spool)
-    rows = 0
-    pending: deque[Future[int]] = deque()
-    with (
-        gzip.GzipFile(fileobj=digesting, mode="wb", compresslevel=COMPRESS_LEVEL) as compressed,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract-gzip") as compressor,
-        closing(vault.iter_token_chunks(extract.organisation.public_id)) as chunks,
-    ):
-        pending.append(compressor.submit(compressed.write, _csv_bytes([vault.CSV_HEADER])))
-        for chunk in chunks:
-            if isinstance(chunk, vault.CsvBlock):  # PostgreSQL's COPY wrote the CSV already
-                pending.append(compressor.submit(_write_block, compressed, chunk))
-            else:
-                pending.append(compressor.submit(compressed.write, _csv_bytes(chunk)))
-            rows += len(chunk)
-            _report_progress(extract.pk, rows, total)
-            while len(pending) > PENDING_CHUNKS:
-                pending.popleft().result()  # re-raises the compressing thread's failure
-        while pending:
-            pending.popleft().result()
-    return rows, digesting.size, digesting.sha256.hexdigest()
-
-
-def run_extract(*, extract_id: int) -> str:
-    """Write the extract's file and record how it went; returns the extract's status.
-
-    Safe to deliver twice (Celery redelivers a task whose worker was lost: acks_late,
-    reject_on_worker_lost). The delivery that holds the extract's run lock (extracts/locks.py)
-    starts a queued extract, or takes over a running one whose worker is gone and writes it
-    again from the start; one that finds the lock held by a live worker leaves the extract to
-    it. Either way exactly one file is stored.
-    """
-    with locks.run_lock(extract_id) as held:
-        if held is False:
-            logger.info("Token extract %s is being written by another worker", extract_id)
-            return _status_of(extract_id)
-        extract = _claim(extract_id, lock_held=held is True)
-        if extract is None:
-            status = _status_of(extract_id)
-            logger.info("Token extract %s not started: it is %s", extract_id, status)
-            return status
-        return _write(extract)
-
-
-def _status_of(extract_id: int) -> str:
-    return ExtractRequest.objects.filter(pk=extract_id).values_list("status", flat=True).first() or "missing"
-
-
-def _claim(extract_id: int, *, lock_held: bool) -> ExtractRequest | None:
-    """Mark the extract running for this attempt; a running one (its worker lost) starts again from zero.
-
-    With the run lock, a running extract is a lost one (its worker would hold the lock); without
-    advisory locks (SQLite) only one whose heartbeat stopped STALE_AFTER ago is taken for lost.
-    """
-    lost_run = Q(status=Status.RUNNING)
-    if not lock_held:
-        lost_run &= Q(heartbeat_at__lt=timezone.now() - STALE_AFTER)
-    with transaction.atomic():
-        extract = (
-            ExtractRequest.objects.select_for_update(of=("self",))
-            .select_related("organisation", "requested_by")
-            .filter(Q(status=Status.QUEUED) | lost_run, pk=extract_id)
-            .first()
-        )
-        if extract is None:
-            return None
-        lost = extract.status == Status.RUNNING
-        if lost and extract.attempts >= MAX_ATTEMPTS:
-            _mark_failed(extract_id, reason=LOST_TOO_OFTEN)
-            return None
-        now = timezone.now()
-        extract.status = Status.RUNNING
-        extract.attempts += 1
-        extract.started_at = now
-        extract.heartbeat_at = now
-        extract.rows_written = 0
-        extract.progress = 0
-        extract.save(update_fields=["status", "attempts", "started_at", "heartbeat_at", "rows_written", "progress"])
-        if lost:
-            record(
-                action="extract.restarted",
-                actor=None,
-                organisation=extract.organisation,
-                target=f"Token extract #{extract.pk}",
-                extract=extract.pk,
-                attempt=extract.attempts,
-            )
-    return extract
-
-
-def _write(extract: ExtractRequest) -> str:
-    extract_id = extract.pk
-    now = extract.started_at or timezone.now()
-    organisation = extract.organisation
-    stage = "counting the tokens in the vault"
-    stored: StoredFile | None = None
-    try:
-        total = vault.count_tokens(organisation.public_id)
-        ExtractRequest.objects.filter(pk=extract_id).update(rows_total=total)
-        stage = "reading the vault"
-        with tempfile.TemporaryFile() as spool:  # no name on disk: nothing to leave behind if the worker dies
-            rows, size, sha256 = _write_gzip_csv(extract, spool, total)
-            spool.seek(0)
-            stage = "storing the file"
-            name = extract_file_name(organisation, now)
-            with transaction.atomic():
-                stored = store_file(
-                    organisation=organisation,
-                    section=Section.EXTRACTS,
-                    name=name,
-                    content=File(spool, name=name),
-                    size=size,
-                    sha256=sha256,
-                    content_type=CONTENT_TYPE,
-                    uploaded_by=extract.requested_by,
-                )
-                _finish(extract, stored=stored, rows=rows)
-    except Exception as exc:
-        logger.exception("Token extract %s failed while %s", extract_id, stage)
-        if stored is not None:
-            _discard(stored)
-        _mark_failed(
-            extract_id,
-            reason=f"Failed while {stage} ({type(exc).__name__}). Nothing was kept; request a new extract, "
-            "or write to support if it fails again.",
-        )
-        return Status.FAILED
-    return Status.DONE
-
-
-def _finish(extract: ExtractRequest, *, stored: StoredFile, rows: int) -> None:
-    now = timezone.now()
-    done = ExtractRequest.objects.filter(pk=extract.pk, status=Status.RUNNING).update(
-        status=Status.DONE,
-        file=stored,
-        rows_written=rows,
-        rows_total=rows,
-        progress=100,
-        heartbeat_at=now,
-        finished_at=now,
-    )
-    if not done:  # given up as lost meanwhile: its failure stands
-        raise RuntimeError(f"Token extract {extract.pk} is no longer running")
-    organisation = extract.organisation
-    record(
-        action="extract.done",
-        actor=None,
-        organisation=organisation,
-        target=stored.name,
-        extract=extract.pk,
-        rows=rows,
-        size=stored.size,
-        sha256=stored.sha256,
-    )
-    _email_admins(
-        organisation,
-        subject="Your token extract is ready",
-        template="extracts/email/ready",
-        context={
-            "file": stored,
-            "rows": rows,
-            "size": filesizeformat(stored.size),
-            "extract": extract,
-            "retention_days": settings.EXTRACT_RETENTION_DAYS,
-        },
-    )
-
-
-def _discard(stored: StoredFile) -> None:
-    """Remove a file whose extract did not finish: its row (if it was ever committed) and its object."""
-    try:
-        StoredFile.objects.filter(pk=stored.pk).delete()
-        stored.file.delete(save=False)
-    except Exception:
-        logger.exception("Could not remove the stored file %s of a failed extract", stored.file.name)
-
-
-def _mark_failed(
+def mark_failed(
     extract_id: int,
     *,
     reason: str,
@@ -547,7 +299,7 @@ def _mark_failed(
             reason=extract.failure_reason,
             rows_written=extract.rows_written,
         )
-        _email_admins(
+        email_admins(
             extract.organisation,
             subject="Your token extract failed",
             template="extracts/email/failed",
@@ -556,8 +308,8 @@ def _mark_failed(
     return True
 
 
-def _email_admins(organisation: Organisation, *, subject: str, template: str, context: dict[str, Any]) -> None:
-    admins = User.objects.filter(organisation=organisation, role=Role.ADMIN, is_active=True).order_by("email")
+def email_admins(organisation: Organisation, *, subject: str, template: str, context: dict[str, Any]) -> None:
+    admins = selectors.active_admins(organisation_id=organisation.pk)
     for admin in admins:
         queue_templated_email(
             template=template,

@@ -1,14 +1,14 @@
-"""Celery tasks of the token extracts: thin wrappers around extracts.services."""
+"""Celery tasks of the token extracts: thin wrappers around extracts.services and extracts.runner."""
 
 from celery import shared_task
 
-from extracts import services
+from extracts import runner, services
 
 
 @shared_task(acks_late=True)
 def run_extract(extract_id: int) -> str:
-    """Safe to deliver again: a lost run is taken over, a live or finished one left alone (services.run_extract)."""
-    return services.run_extract(extract_id=extract_id)
+    """Safe to deliver again: a lost run is taken over, a live or finished one left alone (runner.run_extract)."""
+    return runner.run_extract(extract_id=extract_id)
 
 
 @shared_task

@@ -1,34 +1,24 @@
 """The token extracts page: org admins only. It shows statuses and counts, never a token."""
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.views.decorators.http import require_POST
 
+from accounts.permissions import TOKEN_EXTRACTS, requires
 from accounts.types import AuthenticatedRequest
 from extracts import selectors, services
 from extracts.forms import ScheduleForm
-from extracts.models import Kind
+from extracts.models import ExtractRequest, Kind, Status
 
 # Seconds between reloads of the page while an extract is queued or running (a Refresh header:
 # no script, so nothing for the Content-Security-Policy to refuse).
 REFRESH_SECONDS = 5
-
-
-def _admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @wraps(view)
-    def wrapper(request: AuthenticatedRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if not request.user.is_org_admin:
-            raise PermissionDenied(services.ADMINS_ONLY)
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _page(request: AuthenticatedRequest, form: ScheduleForm | None = None, status: int = 200) -> HttpResponse:
@@ -43,6 +33,8 @@ def _page(request: AuthenticatedRequest, form: ScheduleForm | None = None, statu
         "schedule": schedule,
         "form": form,
         "active": active,
+        "vault_count": selectors.vault_token_count(user=request.user),
+        "columns": selectors.extract_columns(),
         "scheduled": Kind.SCHEDULED,
         "max_attempts": services.MAX_ATTEMPTS,
         "retention_days": settings.EXTRACT_RETENTION_DAYS,
@@ -53,33 +45,58 @@ def _page(request: AuthenticatedRequest, form: ScheduleForm | None = None, statu
     return response
 
 
-@_admin_required
+@requires(TOKEN_EXTRACTS)
 def extract_list(request: AuthenticatedRequest) -> HttpResponse:
     return _page(request)
 
 
 @require_POST
-@_admin_required
+@requires(TOKEN_EXTRACTS)
 def extract_request(request: AuthenticatedRequest) -> HttpResponse:
     try:
-        services.request_extract(user=request.user)
+        extract = services.request_extract(acting_user=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(
-            request, "Your token extract is queued. This page shows its progress; admins get an email when it is ready."
-        )
+        _say_how_it_stands(request, extract)
     return redirect("extract-list")
 
 
+def _say_how_it_stands(request: AuthenticatedRequest, extract: ExtractRequest) -> None:
+    """The message after a request, as the extract stands now: without Redis the worker runs it
+    before this line, with Redis it may be queued, running or done by now."""
+    extract.refresh_from_db()
+    if extract.status == Status.DONE and extract.file is not None:
+        rows = number_format(extract.rows_written, force_grouping=True)
+        messages.success(
+            request,
+            f"Your token extract is ready: {rows} token{pluralize(extract.rows_written)} in {extract.file.name}, "
+            "in the File Manager's Token extracts section. Admins get an email about it too.",
+        )
+    elif extract.status == Status.FAILED:
+        messages.error(request, f"Your token extract failed. {extract.failure_reason}")
+    elif extract.status == Status.RUNNING:
+        messages.success(
+            request,
+            "Your token extract is being written now. This page shows its progress; "
+            "admins get an email when it is ready.",
+        )
+    else:
+        messages.success(
+            request,
+            "Your token extract is queued: a worker starts it shortly. This page shows its progress; "
+            "admins get an email when it is ready.",
+        )
+
+
 @require_POST
-@_admin_required
+@requires(TOKEN_EXTRACTS)
 def schedule_set(request: AuthenticatedRequest) -> HttpResponse:
     form = ScheduleForm(request.POST)
     if form.is_valid():
         try:
             schedule = services.set_schedule(
-                user=request.user,
+                acting_user=request.user,
                 frequency=form.cleaned_data["frequency"],
                 first_run_at=form.cleaned_data["first_run_at"],
             )
@@ -96,10 +113,10 @@ def schedule_set(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @require_POST
-@_admin_required
+@requires(TOKEN_EXTRACTS)
 def schedule_cancel(request: AuthenticatedRequest) -> HttpResponse:
     try:
-        services.cancel_schedule(user=request.user)
+        services.cancel_schedule(acting_user=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

@@ -18,9 +18,8 @@ from django.utils.html import format_html
 
 from accounts.types import acting_user
 from common.admin import ReadOnlyModelAdmin
-from files import services
+from files import downloads, services
 from files.models import Section, StoredFile
-from files.views import download_response
 
 
 class ReviewFilter(admin.SimpleListFilter):
@@ -121,4 +120,4 @@ class StoredFileAdmin(ReadOnlyModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         stored = get_object_or_404(self.get_queryset(request).select_related("organisation"), pk=file_id)
-        return download_response(stored, acting_user=acting_user(request))
+        return downloads.stored_file_download(stored, acting_user=acting_user(request))

@@ -2,7 +2,9 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.http import HttpRequest
 
+from files.upload_handlers import upload_refusal
 from files.uploads import KINDS
 
 
@@ -30,6 +32,26 @@ class UploadRefusalMixin(forms.BaseForm):
         super().full_clean()
         if self.is_bound and self.refusal:
             self.add_error(self.file_field, self.refusal)
+
+
+def with_upload_refusal(form_class: type[forms.BaseForm], request: HttpRequest, field: str) -> type[forms.BaseForm]:
+    """An admin page's form class for this request, invalid if a file sent to it was refused while it
+    streamed in, with the reason on ``field``.
+
+    Without it the refused file is simply missing from the post, and a form whose file is optional
+    saves without it and reports success.
+    """
+    refusal = upload_refusal(request)
+    if refusal is None:
+        return form_class
+
+    class Refused(form_class):  # type: ignore[valid-type,misc]  # a class made for this request
+        def full_clean(self) -> None:
+            super().full_clean()
+            if self.is_bound:
+                self.add_error(field if field in self.fields else None, refusal)
+
+    return Refused
 
 
 class UploadForm(UploadRefusalMixin, forms.Form):

@@ -8,9 +8,9 @@ refused or failed file leaves nothing behind.
 import os
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,28 +23,31 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 
-from accounts.models import Organisation, PortalPermission, User
+from accounts import permissions
+from accounts.models import Organisation, User
 from audit.services import record
 from common.mail import portal_url, queue_templated_email
 from files.models import Section, StoredFile
 from files.uploads import KINDS, check_upload, clean_name
 
 UPLOAD_SECTIONS = (Section.COMPLIANCE, Section.OTHER)
-# Extracts carry the vault's tokens: only the organisation's admins see them.
-ADMIN_ONLY_SECTIONS = (Section.EXTRACTS,)
+# Extracts carry the vault's tokens: only those who may have token extracts (admins) see them.
+SECTION_PERMISSIONS: dict[str, permissions.Permission] = {Section.EXTRACTS: permissions.TOKEN_EXTRACTS}
+DELETE_REFUSED = "Only the person who uploaded a file, or an admin, can delete it."
 
 
 def can_see_section(user: User, section: str) -> bool:
     if user.organisation_id is None or not user.is_active:
         return False
-    return section not in ADMIN_ONLY_SECTIONS or user.is_org_admin
+    needed = SECTION_PERMISSIONS.get(section)
+    return needed is None or permissions.may(user, needed)
 
 
 def can_delete(user: User, stored: StoredFile) -> bool:
     """The uploader, the organisation's admins and users allowed to manage files."""
     if user.organisation_id != stored.organisation_id or not can_see_section(user, stored.section):
         return False
-    return stored.uploaded_by_id == user.pk or user.has_portal_permission(PortalPermission.MANAGE_FILES)
+    return stored.uploaded_by_id == user.pk or permissions.may(user, permissions.MANAGE_FILES)
 
 
 def _storage_extension(name: str) -> str:
@@ -52,7 +55,7 @@ def _storage_extension(name: str) -> str:
     return extension if re.fullmatch(r"[a-z0-9]{1,10}", extension) else "bin"
 
 
-def put_under_random_name(field: FieldFile, content: File | IO[bytes], extension: str) -> None:
+def _put_under_random_name(field: FieldFile, content: File | IO[bytes], extension: str) -> None:
     """Write a checked upload to private storage for a row not saved yet (the caller saves it).
 
     A random name on disk: the display name may be longer in bytes than a file system allows,
@@ -61,17 +64,34 @@ def put_under_random_name(field: FieldFile, content: File | IO[bytes], extension
     field.save(f"{uuid.uuid4().hex}.{extension}", content if isinstance(content, File) else File(content), save=False)
 
 
-@contextmanager
-def removed_on_failure(fields: Iterable[FieldFile]) -> Iterator[None]:
-    """Run the block in a transaction; if it fails, delete the stored objects whose rows it was writing.
+class RowWithFile(Protocol):
+    """A model whose row keeps a file in the private storage (a File Manager file, an attachment)."""
 
-    ``fields`` is read when the block fails, so a list the block appends to works.
+    file: FieldFile
+
+    def save(self) -> None: ...
+
+
+@contextmanager
+def storing_files() -> Iterator[Callable[[RowWithFile, File | IO[bytes], str], None]]:
+    """The one way a checked upload is kept: ``keep(row, content, extension)`` writes the content
+    under a random name and saves the row, in a transaction with the rest of the block.
+
+    If anything in the block fails, every object written in it is deleted again and the rows roll
+    back: a refused or failed file leaves nothing behind.
     """
+    written: list[FieldFile] = []
+
+    def keep(row: RowWithFile, content: File | IO[bytes], extension: str) -> None:
+        _put_under_random_name(row.file, content, extension)
+        written.append(row.file)
+        row.save()
+
     try:
         with transaction.atomic():
-            yield
+            yield keep
     except BaseException:
-        for field in fields:
+        for field in written:
             field.delete(save=False)
         raise
 
@@ -103,9 +123,8 @@ def store_file(
         content_type=content_type,
         uploaded_by=uploaded_by,
     )
-    put_under_random_name(stored.file, content, extension)
-    with removed_on_failure([stored.file]):
-        stored.save()
+    with storing_files() as keep:
+        keep(stored, content, extension)
     return stored
 
 
@@ -122,28 +141,27 @@ def _tell_support(stored: StoredFile) -> None:
     )
 
 
-def upload_file(*, user: User, section: str, upload: UploadedFile) -> StoredFile:
+def upload_file(*, acting_user: User, section: str, upload: UploadedFile) -> StoredFile:
     """A user's upload to Compliance or Other files; support hears about compliance documents."""
-    if user.organisation is None or not user.is_active:
+    if acting_user.organisation is None or not acting_user.is_active:
         raise PermissionDenied("Only users of an organisation can upload files.")
     if section not in UPLOAD_SECTIONS:
         raise ValidationError("Files can be uploaded to Compliance or Other files only.")
     checked = check_upload(upload)
     stored = StoredFile(
-        organisation=user.organisation,
+        organisation=acting_user.organisation,
         section=section,
         name=checked.name,
         size=checked.size,
         sha256=checked.sha256,
         content_type=checked.content_type,
-        uploaded_by=user,
+        uploaded_by=acting_user,
     )
-    put_under_random_name(stored.file, upload, KINDS[checked.kind][0])
-    with removed_on_failure([stored.file]):
-        stored.save()
+    with storing_files() as keep:
+        keep(stored, upload, KINDS[checked.kind][0])
         record(
             action="file.uploaded",
-            actor=user,
+            actor=acting_user,
             organisation=stored.organisation,
             target=f"{stored.name} ({stored.get_section_display()})",
             section=section,
@@ -153,16 +171,6 @@ def upload_file(*, user: User, section: str, upload: UploadedFile) -> StoredFile
         if section == Section.COMPLIANCE:
             _tell_support(stored)
     return stored
-
-
-def record_download(*, stored: StoredFile, acting_user: User) -> None:
-    record(
-        action="file.downloaded",
-        actor=acting_user,
-        organisation=stored.organisation,
-        target=f"{stored.name} ({stored.get_section_display()})",
-        sha256=stored.sha256,
-    )
 
 
 def signed_download_url(stored: StoredFile) -> str | None:
@@ -213,7 +221,7 @@ def delete_file(*, stored: StoredFile, acting_user: User | None) -> None:
     uploader, an admin of the organisation or allowed to manage files.
     """
     if acting_user is not None and not can_delete(acting_user, stored):
-        raise PermissionDenied("Only the person who uploaded a file, or an admin, can delete it.")
+        raise PermissionDenied(DELETE_REFUSED)
     with transaction.atomic():
         name, section_label = stored.name, stored.get_section_display()
         StoredFile.objects.filter(pk=stored.pk).delete()

@@ -1,6 +1,5 @@
 """The File Manager pages: every user of the organisation lists, uploads and downloads its files."""
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -8,20 +7,15 @@ from django.http import (
     Http404,
     HttpResponse,
     HttpResponseBase,
-    HttpResponseGone,
     HttpResponseNotAllowed,
-    HttpResponseRedirect,
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 
-from accounts.models import PortalPermission, User
 from accounts.types import AuthenticatedRequest
-from common.downloads import attachment_response
-from files import selectors, services
+from files import downloads, selectors, services
 from files.forms import UploadForm
-from files.models import Section, StoredFile
+from files.models import Section
 from files.upload_handlers import upload_refusal
 
 PAGE_SIZE = 50
@@ -36,14 +30,16 @@ def _render_list(
 ) -> HttpResponse:
     user = request.user
     files = selectors.files_for(user=user, section=section)
+    page = Paginator(files, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
     context = {
         "section": section,
         "section_label": Section(section).label,
         "tabs": [s for s in Section if services.can_see_section(user, s)],
-        "page": Paginator(files, PAGE_SIZE).get_page(request.GET.get("page")),
+        "page": page,
         "query": f"section={section}",
         "form": form,
-        "can_manage": user.has_portal_permission(PortalPermission.MANAGE_FILES),
+        "deletable": {stored.pk for stored in page.object_list if services.can_delete(user, stored)},
     }
     return render(request, "files/list.html", context, status=status)
 
@@ -66,7 +62,7 @@ def file_upload(request: AuthenticatedRequest, section: str) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES, refusal=upload_refusal(request))
     if form.is_valid():
         try:
-            stored = services.upload_file(user=request.user, section=section, upload=form.cleaned_data["file"])
+            stored = services.upload_file(acting_user=request.user, section=section, upload=form.cleaned_data["file"])
         except ValidationError as exc:
             form.add_error("file", exc)
         else:
@@ -93,43 +89,15 @@ def file_download(request: AuthenticatedRequest, file_id: int) -> HttpResponseBa
     if refused := _only_get(request):
         return refused
     if stored.is_expired:
-        return render(request, "files/expired.html", {"file": stored, "message": expired_message(stored)}, status=410)
-    return download_response(stored, acting_user=request.user)
-
-
-def expired_message(stored: StoredFile) -> str:
-    assert stored.expired_at is not None
-    expired_on = timezone.localtime(stored.expired_at)
-    return (
-        f"This token extract expired on {expired_on:%-d %b %Y} and its file was deleted: extracts are kept "
-        f"{settings.EXTRACT_RETENTION_DAYS} days. An admin can request a new one on the Token extracts page."
-    )
-
-
-def download_response(stored: StoredFile, *, acting_user: User) -> HttpResponseBase:
-    """The file as an attachment, or on S3 a redirect to a link valid one minute; audited.
-
-    Shared by the portal and the support admin; the caller has checked access. An expired token
-    extract answers 410 Gone with a page saying when it expired and where to request a new one.
-    """
-    if stored.is_expired:
-        return HttpResponseGone(expired_message(stored), content_type="text/plain; charset=utf-8")
-    signed = services.signed_download_url(stored)
-    if signed is not None:
-        services.record_download(stored=stored, acting_user=acting_user)
-        return HttpResponseRedirect(signed)
-    try:
-        handle = stored.file.open("rb")
-    except FileNotFoundError:
-        raise Http404("The file is missing from storage.") from None
-    services.record_download(stored=stored, acting_user=acting_user)
-    return attachment_response(handle, filename=stored.name, content_type=stored.content_type)
+        context = {"file": stored, "message": downloads.expired_message(stored)}
+        return render(request, "files/expired.html", context, status=410)
+    return downloads.stored_file_download(stored, acting_user=request.user)
 
 
 def file_delete(request: AuthenticatedRequest, file_id: int) -> HttpResponse:
     stored = selectors.access_file(user=request.user, file_id=file_id)  # scope first: 404, then 403
     if not services.can_delete(request.user, stored):
-        raise PermissionDenied("Only the person who uploaded a file, or an admin, can delete it.")
+        raise PermissionDenied(services.DELETE_REFUSED)
     if request.method == "POST":
         services.delete_file(stored=stored, acting_user=request.user)
         messages.success(request, f"“{stored.name}” is deleted.")

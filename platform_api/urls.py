@@ -8,4 +8,5 @@ urlpatterns = [
     path("openapi.json", views.openapi_document, name="platform-openapi"),
     path("", include("dashboard.api_urls")),
     path("", include("whitelist.api_urls")),
+    path("", include("apikeys.api_urls")),
 ]

@@ -14,6 +14,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.formats.en_GB import formats as portal_formats
 from portal.observability import init_sentry, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -113,6 +114,7 @@ INSTALLED_APPS = [
     "billing",
     "extracts",
     "alarms",
+    "apikeys",
     "demo",
 ]
 
@@ -151,6 +153,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.portal",
+                "accounts.permissions.abilities",  # `may.<permission>` (accounts/permissions.py)
             ],
         },
     },
@@ -217,7 +220,12 @@ DEFAULT_ORGANISATION_USER_LIMIT = env_int("DEFAULT_ORGANISATION_USER_LIMIT", 4)
 REAUTHENTICATION_VALID_SECONDS = env_int("REAUTHENTICATION_VALID_SECONDS", 5 * 60)
 
 # Second-factor tokens (django-otp devices; see tokens/)
-OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "API Platform Portal")
+# The name authenticator apps show beside the code (the otpauth URI's issuer and label), also in
+# texted and emailed codes. A test deployment's entries say so, so nobody types a test code into
+# production or the other way round.
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "").strip() or "API Platform Portal"
+if PORTAL_ENVIRONMENT == "test" and not OTP_TOTP_ISSUER.endswith("(test)"):
+    OTP_TOTP_ISSUER += " (test)"
 OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_HOTP_THROTTLE_FACTOR = 1
 OTP_STATIC_THROTTLE_FACTOR = 1
@@ -487,8 +495,14 @@ STORAGES: dict[str, dict[str, Any]] = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+# Files browsers ask for at the site's root (/favicon.ico), served by whitenoise before any login check.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 LANGUAGE_CODE = "en-gb"
+# One date and one date-time format on every page: portal/formats/en_GB/formats.py. Templates
+# write {{ value|date }} or {{ value|date:"DATETIME_FORMAT" }}, never a format of their own.
+FORMAT_MODULE_PATH = ["portal.formats"]
+DATE_FORMAT, DATETIME_FORMAT = portal_formats.DATE_FORMAT, portal_formats.DATETIME_FORMAT  # with no language active
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("files.urls")),
     path("", include("extracts.urls")),
     path("", include("alarms.urls")),
+    path("", include("apikeys.urls")),
 ]
 
 # Renders without the database; answers 503 when the database, Redis or the broker is down.

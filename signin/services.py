@@ -4,22 +4,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from tokens import kinds
 from tokens import services as tokens
 from tokens.models import SmsDevice
 
 
 def start_fallback_phone(*, user: User, raw_number: str) -> SmsDevice:
     """Register an unconfirmed fallback number and text it a confirmation code."""
-    return tokens.start_sms(user=user, number=raw_number, acting_user=user)
-
-
-def pending_fallback_phone(user: User) -> SmsDevice | None:
-    return SmsDevice.objects.filter(user=user, name="pending", confirmed=False).first()
+    return tokens.start_destination(user=user, spec=kinds.SMS, destination=raw_number, acting_user=user)
 
 
 @transaction.atomic
 def confirm_fallback_phone(*, user: User, device: SmsDevice, token: str) -> bool:
-    confirmed = tokens.confirm_side_channel(
+    confirmed = tokens.confirm_destination(
         user=user, device=device, code=token, description="Fallback number", acting_user=user
     )
     if confirmed is None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from accounts.models import ChangeRequestStatus, CompanyDetailsChangeRequest
 from accounts.types import acting_user
 from support import services
-from support.models import Attachment, Comment, ResourceLink, Ticket
+from support.models import Attachment, Comment, ResourceLink, Status, Ticket
 
 
 class CommentInline(admin.TabularInline):
@@ -56,9 +56,11 @@ class TicketAdminForm(forms.ModelForm):
         organisation = self.cleaned_data.get("organisation")  # not on the form once the ticket exists
         organisation_id = organisation.pk if organisation else self.instance.organisation_id
         participants = self.cleaned_data.get("participants") or []
-        if organisation_id and any(p.organisation_id != organisation_id for p in participants):
-            # They would be emailed the ticket: another organisation's data.
-            self.add_error("participants", "Participants must be users of the organisation the ticket is for.")
+        if organisation_id:
+            try:
+                services.check_participants(participants, organisation_id=organisation_id, active_only=False)
+            except ValidationError as exc:
+                self.add_error("participants", exc)
         return self.cleaned_data
 
 
@@ -91,20 +93,36 @@ class TicketAdmin(admin.ModelAdmin):
             '<a href="{}">{} {} {} (request {})</a>', url, error.at, error.method, error.code, error.request_id
         )
 
+    # Opening a ticket, changing its status and replying go through support.services, as in the
+    # portal: audited, and those included are told. Assignment and participants are saved as they are.
     def save_model(self, request: HttpRequest, obj: Ticket, form: Any, change: bool) -> None:
+        data = form.cleaned_data
         if not change:
-            obj.opened_by = acting_user(request)
-            obj.opened_by_support = True
+            opened = services.open_ticket_for_customer(
+                organisation=data["organisation"],
+                subject=data["subject"],
+                body=data["body"],
+                category=data["category"],
+                status=data["status"],
+                assigned_to=data["assigned_to"],
+                participants=data["participants"],
+                acting_user=acting_user(request),
+                notify=not data.get("reply", "").strip(),  # the reply tells them
+            )
+            obj.pk, obj.opened_by, obj.opened_by_support = opened.pk, opened.opened_by, opened.opened_by_support
+            obj._state.adding = False
+            return
+        status = obj.status
+        obj.status = form.initial["status"]
         super().save_model(request, obj, form, change)
+        if status != obj.status:
+            services.set_status(ticket=obj, status=Status(status), acting_user=acting_user(request))
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        ticket: Ticket = form.instance
         reply = form.cleaned_data.get("reply", "").strip()
         if reply:
-            services.add_comment(ticket=ticket, author=acting_user(request), body=reply, from_support=True)
-        elif not change:
-            services.notify_opened_by_support(ticket)
+            services.add_comment(ticket=form.instance, acting_user=acting_user(request), body=reply, from_support=True)
 
 
 @admin.register(ResourceLink)

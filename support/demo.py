@@ -35,7 +35,7 @@ def seed_demo_error_ticket(*, user: User) -> Ticket | None:
         return None
     draft = error_ticket_initial(latest[0])
     return services.open_ticket(
-        user=user,
+        acting_user=user,
         subject=draft["subject"],
         body=draft["body"] + "\nIt happens with tokens made a few seconds before the call.",
         category=draft["category"],

@@ -4,6 +4,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from accounts.models import User
+from accounts.permissions import SEE_ALL_TICKETS, may
 from support.models import Attachment, ResourceLink, Ticket
 
 
@@ -12,7 +13,7 @@ def tickets_for(*, user: User) -> QuerySet[Ticket]:
     if user.organisation_id is None:
         return Ticket.objects.none()
     tickets = Ticket.objects.filter(organisation_id=user.organisation_id)
-    if not user.is_org_admin:
+    if not may(user, SEE_ALL_TICKETS):
         tickets = tickets.filter(Q(opened_by=user) | Q(participants=user)).distinct()
     return tickets.select_related("opened_by").order_by("-updated_at", "-id")
 

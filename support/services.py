@@ -8,7 +8,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models.fields.files import FieldFile
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,7 +16,7 @@ from accounts.models import ChangeRequestStatus, CompanyDetailsChangeRequest, Or
 from audit.services import record
 from common.mail import portal_url, queue_templated_email
 from common.ratelimit import enforce_hourly_limit
-from files.services import put_under_random_name, removed_on_failure
+from files.services import storing_files
 from files.upload_handlers import too_big_together_message, too_many_message
 from files.uploads import KINDS, CheckedUpload, check_upload
 from support.models import Attachment, Category, Comment, Status, Ticket
@@ -58,8 +57,7 @@ def _enforce_limits(*, user: User, key: str, per_user: int, per_organisation: in
 def _store_attachments(
     ticket: Ticket, comment: Comment | None, checked: list[tuple[UploadedFile, CheckedUpload]], user: User | None
 ) -> None:
-    stored: list[FieldFile] = []
-    with removed_on_failure(stored):  # nothing half-written: stored objects go if a row fails
+    with storing_files() as keep:  # nothing half-written: stored objects go if a row fails
         for upload, info in checked:
             attachment = Attachment(
                 ticket=ticket,
@@ -70,9 +68,7 @@ def _store_attachments(
                 content_type=info.content_type,
                 uploaded_by=user,
             )
-            put_under_random_name(attachment.file, upload, KINDS[info.kind][0])
-            stored.append(attachment.file)
-            attachment.save()
+            keep(attachment, upload, KINDS[info.kind][0])
             record(
                 action="file.uploaded",
                 actor=user,
@@ -80,6 +76,21 @@ def _store_attachments(
                 target=f"{info.name} (ticket #{ticket.pk})",
                 sha256=info.sha256,
             )
+
+
+PARTICIPANTS_ELSEWHERE = "Participants must be users of the organisation the ticket is for."
+PARTICIPANTS_INACTIVE = "Participants must be active users of the organisation the ticket is for."
+
+
+def check_participants(participants: Iterable[User], *, organisation_id: int, active_only: bool) -> None:
+    """Everyone included reads the ticket and gets its emails: only users of the ticket's organisation
+    (another organisation's would read this one's data). A new ticket's are active users too; a
+    ticket kept in the admin may still include someone deactivated since."""
+    people = list(participants)
+    if any(p.organisation_id != organisation_id for p in people):
+        raise ValidationError(PARTICIPANTS_ELSEWHERE, code="participants")
+    if active_only and not all(p.is_active for p in people):
+        raise ValidationError(PARTICIPANTS_INACTIVE, code="participants")
 
 
 def included(ticket: Ticket) -> set[User]:
@@ -109,7 +120,7 @@ def _notify(ticket: Ticket, *, author: User | None, what: str, text: str, tell_s
 @transaction.atomic
 def open_ticket(
     *,
-    user: User,
+    acting_user: User,
     subject: str,
     body: str,
     category: str,
@@ -118,38 +129,38 @@ def open_ticket(
     change_request: CompanyDetailsChangeRequest | None = None,
     error_log: "ErrorLog | None" = None,
 ) -> Ticket:
-    assert user.organisation is not None
-    if error_log is not None and error_log.organisation_id != user.organisation_id:
+    """A customer opens a ticket, including colleagues; support hears about it."""
+    assert acting_user.organisation is not None
+    if error_log is not None and error_log.organisation_id != acting_user.organisation_id:
         raise ValidationError("That failed call is not one of your organisation's.")
     people = list(participants)
-    if any(p.organisation_id != user.organisation_id or not p.is_active for p in people):
-        raise ValidationError("Participants must be active users of your organisation.")
+    check_participants(people, organisation_id=acting_user.organisation.pk, active_only=True)
     checked = check_attachments(files)
     _enforce_limits(
-        user=user,
+        user=acting_user,
         key="tickets",
         per_user=settings.TICKETS_PER_USER_PER_HOUR,
         per_organisation=settings.TICKETS_PER_ORGANISATION_PER_HOUR,
         what="new tickets",
     )
     ticket = Ticket.objects.create(
-        organisation=user.organisation,
+        organisation=acting_user.organisation,
         subject=subject.strip(),
         body=body.strip(),
         category=category,
-        opened_by=user,
+        opened_by=acting_user,
         change_request=change_request,
         error_log=error_log,
         error_request_id=error_log.request_id if error_log is not None else "",
     )
-    ticket.participants.set([p for p in people if p.pk != user.pk])
-    _store_attachments(ticket, None, checked, user)
+    ticket.participants.set([p for p in people if p.pk != acting_user.pk])
+    _store_attachments(ticket, None, checked, acting_user)
     about: dict[str, Any] = {"request_id": error_log.request_id} if error_log is not None else {}
-    record(action="ticket.opened", actor=user, target=str(ticket), **about)
+    record(action="ticket.opened", actor=acting_user, target=str(ticket), **about)
     _notify(
         ticket,
-        author=user,
-        what=f"{user.full_name} opened a ticket ({ticket.get_category_display()}).",
+        author=acting_user,
+        what=f"{acting_user.full_name} opened a ticket ({ticket.get_category_display()}).",
         text=ticket.body,
         tell_support=True,
     )
@@ -158,7 +169,7 @@ def open_ticket(
 
 @transaction.atomic
 def add_comment(
-    *, ticket: Ticket, author: User, body: str, files: Sequence[UploadedFile] = (), from_support: bool = False
+    *, ticket: Ticket, acting_user: User, body: str, files: Sequence[UploadedFile] = (), from_support: bool = False
 ) -> Comment:
     text = body.strip()
     if not text and not files:
@@ -166,39 +177,101 @@ def add_comment(
     checked = check_attachments(files)
     if not from_support:
         _enforce_limits(
-            user=author,
+            user=acting_user,
             key="ticket-replies",
             per_user=settings.TICKET_REPLIES_PER_USER_PER_HOUR,
             per_organisation=settings.TICKET_REPLIES_PER_ORGANISATION_PER_HOUR,
             what="replies",
         )
-    comment = Comment.objects.create(ticket=ticket, author=author, body=text, from_support=from_support)
-    _store_attachments(ticket, comment, checked, author)
+    comment = Comment.objects.create(ticket=ticket, author=acting_user, body=text, from_support=from_support)
+    _store_attachments(ticket, comment, checked, acting_user)
     ticket.status = Status.WAITING_CUSTOMER if from_support else Status.WAITING_SUPPORT
     ticket.save(update_fields=["status", "updated_at"])
-    who = "Support" if from_support else author.full_name
+    who = "Support" if from_support else acting_user.full_name
     record(
         action="ticket.answered" if from_support else "ticket.commented",
-        actor=author,
+        actor=acting_user,
         target=str(ticket),
         organisation=ticket.organisation,
     )
-    _notify(ticket, author=author, what=f"{who} wrote on the ticket.", text=text, tell_support=not from_support)
+    _notify(ticket, author=acting_user, what=f"{who} wrote on the ticket.", text=text, tell_support=not from_support)
     return comment
 
 
-def notify_opened_by_support(ticket: Ticket) -> None:
-    record(action="ticket.opened", actor=ticket.opened_by, target=str(ticket), organisation=ticket.organisation)
-    _notify(
-        ticket, author=ticket.opened_by, what="Support opened a ticket for you.", text=ticket.body, tell_support=False
+@transaction.atomic
+def open_ticket_for_customer(
+    *,
+    organisation: Organisation,
+    subject: str,
+    body: str,
+    category: str,
+    status: str,
+    assigned_to: User | None,
+    participants: Iterable[User],
+    acting_user: User,
+    notify: bool = True,
+) -> Ticket:
+    """Support opens a ticket for an organisation (the support admin); those included hear about it,
+    unless ``notify`` is False because support's first reply follows at once and tells them."""
+    people = list(participants)
+    check_participants(people, organisation_id=organisation.pk, active_only=False)
+    ticket = Ticket.objects.create(
+        organisation=organisation,
+        subject=subject.strip(),
+        body=body.strip(),
+        category=category,
+        status=status,
+        assigned_to=assigned_to,
+        opened_by=acting_user,
+        opened_by_support=True,
     )
+    ticket.participants.set(people)
+    record(action="ticket.opened", actor=acting_user, target=str(ticket), organisation=organisation)
+    if notify:
+        _notify(
+            ticket, author=acting_user, what="Support opened a ticket for you.", text=ticket.body, tell_support=False
+        )
+    return ticket
 
 
-def set_status(*, ticket: Ticket, status: Status, actor: User) -> Ticket:
+def set_status(*, ticket: Ticket, status: Status, acting_user: User) -> Ticket:
     ticket.status = status
     ticket.save(update_fields=["status", "updated_at"])
-    record(action=f"ticket.{status}", actor=actor, target=str(ticket), organisation=ticket.organisation)
+    record(action=f"ticket.{status}", actor=acting_user, target=str(ticket), organisation=ticket.organisation)
     return ticket
+
+
+@transaction.atomic
+def close_or_reopen(*, ticket: Ticket, close: bool, acting_user: User) -> Ticket:
+    """Close a ticket, or reopen it (it then waits on support); everyone else included hears of it.
+
+    A real close or reopen emails every included user but the actor, and support when a
+    customer did it; it counts against the actor's reply limits, as a reply does. Closing a
+    closed ticket changes nothing; "reopening" one that is not closed only puts it back with
+    support, quietly, as before. The ticket's row lock makes two clicks at once one change.
+    """
+    locked = (
+        Ticket.objects.select_for_update(of=("self",)).select_related("organisation", "assigned_to").get(pk=ticket.pk)
+    )
+    was_closed = locked.status == Status.CLOSED
+    if close and was_closed:
+        return locked
+    changes = close != was_closed
+    by_customer = not acting_user.is_staff
+    if changes and by_customer:
+        _enforce_limits(
+            user=acting_user,
+            key="ticket-replies",
+            per_user=settings.TICKET_REPLIES_PER_USER_PER_HOUR,
+            per_organisation=settings.TICKET_REPLIES_PER_ORGANISATION_PER_HOUR,
+            what="replies and status changes",
+        )
+    set_status(ticket=locked, status=Status.CLOSED if close else Status.WAITING_SUPPORT, acting_user=acting_user)
+    if changes:
+        who = (acting_user.full_name or acting_user.email) if by_customer else "Support"
+        what = f"{who} closed the ticket." if close else f"{who} reopened the ticket: it waits on support again."
+        _notify(locked, author=acting_user, what=what, text="", tell_support=by_customer)
+    return locked
 
 
 def close_for_change_request(*, change_request: CompanyDetailsChangeRequest, acting_user: User, applied: bool) -> None:
@@ -207,8 +280,8 @@ def close_for_change_request(*, change_request: CompanyDetailsChangeRequest, act
         return
     changes = ", ".join(f"{k}: {v}" for k, v in change_request.requested_changes().items())
     text = f"The change was applied ({changes})." if applied else "The change was not applied."
-    add_comment(ticket=ticket, author=acting_user, body=text, from_support=True)
-    set_status(ticket=ticket, status=Status.CLOSED, actor=acting_user)
+    add_comment(ticket=ticket, acting_user=acting_user, body=text, from_support=True)
+    set_status(ticket=ticket, status=Status.CLOSED, acting_user=acting_user)
 
 
 def company_change_ticket_body(change_request: CompanyDetailsChangeRequest) -> str:
@@ -222,20 +295,25 @@ def company_change_ticket_body(change_request: CompanyDetailsChangeRequest) -> s
 
 @transaction.atomic
 def request_company_details_change(
-    *, user: User, changes: dict[str, str], message: str, files: Sequence[UploadedFile] = ()
+    *, acting_user: User, changes: dict[str, str], message: str, files: Sequence[UploadedFile] = ()
 ) -> CompanyDetailsChangeRequest:
     """Stored for support as a company-details ticket (with any supporting documents)."""
-    assert user.organisation is not None
+    assert acting_user.organisation is not None
     changes = {k: v.strip() for k, v in changes.items() if v and v.strip()}
     if not changes:
         raise ValidationError("Fill in at least one detail you want changed.", code="empty")
     change_request = CompanyDetailsChangeRequest.objects.create(
-        organisation=user.organisation, requested_by=user, message=message.strip(), **changes
+        organisation=acting_user.organisation, requested_by=acting_user, message=message.strip(), **changes
     )
-    record(action="company.change_requested", actor=user, target=user.organisation.name, fields=sorted(changes))
+    record(
+        action="company.change_requested",
+        actor=acting_user,
+        target=acting_user.organisation.name,
+        fields=sorted(changes),
+    )
     open_ticket(
-        user=user,
-        subject=f"Change of company details for {user.organisation.name}",
+        acting_user=acting_user,
+        subject=f"Change of company details for {acting_user.organisation.name}",
         body=company_change_ticket_body(change_request),
         category=Category.COMPANY_DETAILS,
         files=files,

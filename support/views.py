@@ -10,14 +10,12 @@ from django.views.decorators.http import require_POST
 
 from accounts.types import AuthenticatedRequest
 from accounts.views.profile import profile_context
-from audit.services import record
-from common.downloads import attachment_response
 from common.ratelimit import RateLimited
 from dashboard import selectors as usage
+from files.downloads import audited_attachment
 from files.upload_handlers import upload_refusal
 from support import selectors, services
 from support.forms import ChangeRequestForm, CommentForm, StatusFilterForm, TicketForm, error_ticket_initial
-from support.models import Status
 
 if TYPE_CHECKING:
     from dashboard.models import ErrorLog
@@ -58,7 +56,7 @@ def _open_ticket(request: AuthenticatedRequest, *, error: "ErrorLog | None" = No
         data = form.cleaned_data
         try:
             ticket = services.open_ticket(
-                user=request.user,
+                acting_user=request.user,
                 subject=data["subject"],
                 body=data["body"],
                 category=data["category"],
@@ -91,7 +89,7 @@ def ticket_detail(request: AuthenticatedRequest, ticket_id: int) -> HttpResponse
         try:
             services.add_comment(
                 ticket=ticket,
-                author=request.user,
+                acting_user=request.user,
                 body=form.cleaned_data["body"],
                 files=form.cleaned_data["attachments"],
             )
@@ -114,27 +112,35 @@ def ticket_detail(request: AuthenticatedRequest, ticket_id: int) -> HttpResponse
     return _refused(response, limited)
 
 
-def _status_change(status: Status, text: str) -> Callable[[AuthenticatedRequest, int], HttpResponse]:
+def _status_change(close: bool, text: str) -> Callable[[AuthenticatedRequest, int], HttpResponse]:
     def view(request: AuthenticatedRequest, ticket_id: int) -> HttpResponse:
         ticket = selectors.access_ticket(user=request.user, ticket_id=ticket_id)  # 404 before 405
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        services.set_status(ticket=ticket, status=status, actor=request.user)
-        messages.success(request, text)
+        try:
+            services.close_or_reopen(ticket=ticket, close=close, acting_user=request.user)
+        except RateLimited as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, text)
         return redirect("ticket-detail", ticket_id=ticket.pk)
 
     return view
 
 
-ticket_close = _status_change(Status.CLOSED, "The ticket is closed.")
-ticket_reopen = _status_change(Status.WAITING_SUPPORT, "The ticket is open again.")
+ticket_close = _status_change(True, "The ticket is closed. Everyone else on it gets an email.")
+ticket_reopen = _status_change(False, "The ticket is open again. Everyone else on it and support get an email.")
 
 
 def attachment_download(request: AuthenticatedRequest, ticket_id: int, attachment_id: int) -> FileResponse:
     attachment = selectors.access_attachment(user=request.user, ticket_id=ticket_id, attachment_id=attachment_id)
-    record(action="file.downloaded", actor=request.user, target=f"{attachment.name} (ticket #{ticket_id})")
-    return attachment_response(
-        attachment.file.open("rb"), filename=attachment.name, content_type=attachment.content_type
+    return audited_attachment(
+        attachment.file.open("rb"),
+        filename=attachment.name,
+        content_type=attachment.content_type,
+        acting_user=request.user,
+        organisation=request.user.organisation,
+        target=f"{attachment.name} (ticket #{ticket_id})",
     )
 
 
@@ -153,7 +159,7 @@ def request_company_change(request: AuthenticatedRequest) -> HttpResponse:
         message = data.pop("message")
         documents = data.pop("documents")
         try:
-            services.request_company_details_change(user=user, changes=data, message=message, files=documents)
+            services.request_company_details_change(acting_user=user, changes=data, message=message, files=documents)
         except ValidationError as exc:
             form.add_error(None, exc)
         except RateLimited as exc:  # a request is a new ticket for support

@@ -1,6 +1,7 @@
 """A real Celery worker on Redis, in a thread of the test process (celery.contrib.testing)."""
 
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -32,6 +33,27 @@ def thread_worker() -> Iterator[Any]:
             yield worker
     finally:
         task_postrun.disconnect(close_worker_db_connections)
+
+
+def broker_settled() -> bool:
+    """No task message waits on the broker and none is running: tasks are acknowledged late
+    (CELERY_TASK_ACKS_LATE), so a delivered message stays in the Redis transport's ``unacked`` hash
+    until its task has ended, and a task queues what it sends (on commit) before it ends."""
+    with app.connection_for_read() as connection:
+        client = connection.default_channel.client  # type: ignore[attr-defined]  # the Redis transport's
+        return bool(client.hlen("unacked") == 0 and client.llen(app.conf.task_default_queue) == 0)
+
+
+def wait_until_settled(*, timeout: float) -> None:
+    """Poll until the workers have nothing left to do -- seen twice in a row, so a message moving
+    from the queue to a worker between two reads is not missed -- or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 2:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the Celery workers still had tasks after {timeout} s")
+        quiet = quiet + 1 if broker_settled() else 0
+        time.sleep(0.05)
 
 
 def worker_process_command(hostname: str) -> list[str]:

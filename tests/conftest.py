@@ -18,7 +18,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.middleware import LAST_ACTIVITY_SESSION_KEY
 from accounts.models import User
-from accounts.roles import SUPPORT_GROUP
+from accounts.roles import SUPPORT_GROUP, SUPPORT_GROUP_MIGRATION
 from common import sms
 from portal.celery import app as celery_app
 from tests.factories import AdminFactory, OrganisationFactory, UserFactory
@@ -124,11 +124,10 @@ def outsider(db) -> User:
 
 
 def make_support_group() -> None:
-    """What the Support group's migrations do (accounts/migrations/0002_support_group.py, and the
-    apps that add to it), again: a transactional test's flush empties every table, and data
-    migrations do not run after it."""
-    migration = importlib.import_module("accounts.migrations.0002_support_group")
-    historical = MigrationLoader(connection).project_state(("accounts", "0002_support_group")).apps
+    """What the latest support-group migration (accounts.roles.SUPPORT_GROUP_MIGRATION) does, again:
+    a transactional test's flush empties every table, and data migrations do not run after it."""
+    migration = importlib.import_module(f"accounts.migrations.{SUPPORT_GROUP_MIGRATION}")
+    historical = MigrationLoader(connection).project_state(("accounts", SUPPORT_GROUP_MIGRATION)).apps
     migration.create_support_group(historical, SimpleNamespace(connection=connection))
     # Apps that add to the group in their own migrations.
     alarms = importlib.import_module("alarms.migrations.0002_support_group")

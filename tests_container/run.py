@@ -10,7 +10,7 @@ postgres, redis) with podman-compose, then checks as an operator and a customer 
   - an extract requested through web is written by the worker and downloads through web;
   - beat has sent its periodic heartbeat and the worker ran it.
 
-Registries cannot be reached here (../shared/containers.md): the base image stands in for
+Registries cannot be reached here (docs/containers.md): the base image stands in for
 python:3.11-slim and is made from Debian packages with debootstrap, and postgres/redis are
 stand-ins built on it; docker-compose.standins.yml swaps those two images and nothing else. The
 base and the stand-ins are cached (podman's storage; the base also as a tarball in

@@ -19,7 +19,7 @@ from django.utils.html import format_html
 from accounts.models import User
 from accounts.types import acting_user
 from common.ratelimit import RateLimited
-from tokens import services
+from tokens import kinds, services
 from tokens.forms import HardwareTokenForm, ResyncForm, TestCodeForm
 from tokens.models import Token, TokenType
 
@@ -68,7 +68,7 @@ class TokenAdmin(admin.ModelAdmin):
     @admin.display(description="Test and reset")
     def tools(self, obj: Token) -> str:
         test_url = reverse("admin:tokens_token_test", args=[obj.pk])
-        if obj.kind != "hotp":
+        if not obj.spec.resyncs:
             return format_html('<a href="{}">Test a code</a>', test_url)
         reset_url = reverse("admin:tokens_token_reset", args=[obj.pk])
         return format_html('<a href="{}">Test a code</a> · <a href="{}">Resynchronise</a>', test_url, reset_url)
@@ -100,14 +100,14 @@ class TokenAdmin(admin.ModelAdmin):
         if form.is_bound and form.is_valid():
             try:
                 result = services.test_token(
-                    token=token, code=form.cleaned_data["code"], acting_user=acting_user(request), request=request
+                    token=token, code=form.cleaned_data["code"], acting_user=acting_user(request)
                 )
             except ValidationError as exc:
                 form.add_error(None, exc)
         return self._page(request, f"Test {token}", form, token=token, result=result, can_send=token.sends_codes)
 
     def reset_view(self, request: HttpRequest, token_id: int) -> HttpResponse:
-        token = self._token_for(request, token_id, kind="hotp")
+        token = self._token_for(request, token_id, kind__in=kinds.RESYNCABLE)
         form = ResyncForm(request.POST or None)
         if form.is_bound and form.is_valid():
             data = form.cleaned_data
@@ -116,7 +116,6 @@ class TokenAdmin(admin.ModelAdmin):
                 first_code=data["first_code"],
                 second_code=data["second_code"],
                 acting_user=acting_user(request),
-                request=request,
             )
             if check:
                 self.message_user(request, "The token is back in step.")
@@ -132,7 +131,7 @@ class TokenAdmin(admin.ModelAdmin):
         owner = get_object_or_404(User, pk=user_id)
         form = HardwareTokenForm(request.POST or None)
         if form.is_bound and form.is_valid():
-            token = form.enrol(owner=owner, acting_user=acting_user(request), request=request)
+            token = form.enrol(owner=owner, acting_user=acting_user(request))
             if token is not None:
                 self.message_user(request, f"Hardware token {token.serial} added for {owner.email}.")
                 return redirect("admin:tokens_token_change", token.pk)
@@ -145,25 +144,25 @@ class TokenAdmin(admin.ModelAdmin):
     @admin.action(description="Disable selected tokens", permissions=["change"])
     def disable(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
         for token in queryset:
-            services.set_enabled(token=token, enabled=False, acting_user=acting_user(request), request=request)
+            services.set_enabled(token=token, enabled=False, acting_user=acting_user(request))
         self.message_user(request, "Tokens disabled.")
 
     @admin.action(description="Enable selected tokens", permissions=["change"])
     def enable(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
         for token in queryset:
-            services.set_enabled(token=token, enabled=True, acting_user=acting_user(request), request=request)
+            services.set_enabled(token=token, enabled=True, acting_user=acting_user(request))
         self.message_user(request, "Tokens enabled.")
 
     @admin.action(description="Unlock selected tokens (clear failed attempts)", permissions=["change"])
     def unlock(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
         for token in queryset:
-            services.unlock(token=token, acting_user=acting_user(request), request=request)
+            services.unlock(token=token, acting_user=acting_user(request))
         self.message_user(request, "Tokens unlocked.")
 
     @admin.action(description="Delete selected tokens", permissions=["remove"])
     def delete_with_device(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:
         count = 0
         for token in queryset:
-            services.delete_token(token=token, acting_user=acting_user(request), request=request)
+            services.delete_token(token=token, acting_user=acting_user(request))
             count += 1
         self.message_user(request, f"{count} token(s) deleted.")

@@ -3,27 +3,17 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.forms import PhoneNumberWithCountryField
 from accounts.models import User
 from accounts.phones import validate_factor_phone_number
 from common.forms import OneTimeCodeField, digits_only
-from tokens.models import Token, TokenKind
+from tokens.models import Token
 
 
 class CodeForm(forms.Form):
     code = OneTimeCodeField()
-
-
-# What to enter on a token's test page: only the hint for that kind of token.
-TEST_HINTS: dict[str, str] = {
-    TokenKind.TOTP: "The 6-digit code your authenticator app shows for this account now.",
-    TokenKind.HOTP: "Press the token's button and enter the code it shows.",
-    TokenKind.SMS: "Send a code, then enter the code from the text message.",
-    TokenKind.EMAIL: "Send a code, then enter the code from the email.",
-    TokenKind.BACKUP: "One of the backup codes, letters and digits. A code that passes is used up.",
-}
 
 
 class TestCodeForm(forms.Form):
@@ -33,9 +23,9 @@ class TestCodeForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True}),
     )
 
-    def __init__(self, *args: Any, kind: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, hint: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["code"].help_text = TEST_HINTS.get(kind, "") if kind else ""
+        self.fields["code"].help_text = hint  # what to enter for this kind of token (KindSpec.test_hint)
 
     def clean_code(self) -> str:
         code: str = self.cleaned_data["code"].strip().replace(" ", "")
@@ -75,7 +65,7 @@ class HardwareTokenForm(forms.Form):
     def clean_code(self) -> str:
         return digits_only(self.cleaned_data["code"])
 
-    def enrol(self, *, owner: User, acting_user: User, request: HttpRequest | None) -> Token | None:
+    def enrol(self, *, owner: User, acting_user: User) -> Token | None:
         """Register the token; on refusal the reasons land on the form's fields and None is returned."""
         from tokens import services
 
@@ -90,7 +80,6 @@ class HardwareTokenForm(forms.Form):
                 code=data["code"],
                 description=data["description"],
                 acting_user=acting_user,
-                request=request,
             )
         except ValidationError as exc:
             if not hasattr(exc, "error_dict"):
@@ -109,12 +98,7 @@ class HardwareTokenForm(forms.Form):
 
 
 class SmsNumberForm(forms.Form):
-    number = forms.CharField(
-        label="Mobile number",
-        max_length=32,
-        help_text="With the country code, e.g. +44 7400 123456.",
-        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
-    )
+    number = PhoneNumberWithCountryField(label="Mobile number")
     description = forms.CharField(label="Description", max_length=120, required=False)
 
     def clean_number(self) -> str:

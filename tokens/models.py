@@ -6,7 +6,8 @@ place that knows the portal's lifecycle around any of them: type, status, descri
 expiry, lock, and when it was last changed.
 """
 
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
@@ -22,6 +23,9 @@ from django_otp.models import (
 )
 from django_otp.plugins.otp_email.models import EmailDevice
 from phonenumber_field.modelfields import PhoneNumberField
+
+if TYPE_CHECKING:
+    from tokens.kinds import KindSpec
 
 
 class TokenKind(models.TextChoices):
@@ -81,6 +85,18 @@ class EmailCodeDevice(EmailDevice):
         return int(settings.TOKEN_SEND_COOLDOWN_SECONDS)
 
 
+def locked_after_failures(device: Device) -> bool:
+    """The one rule of the lock: TOKEN_LOCK_AFTER_FAILURES wrong codes in a row (django-otp's count)
+    lock a token until an admin unlocks it."""
+    return int(getattr(device, "throttling_failure_count", 0)) >= settings.TOKEN_LOCK_AFTER_FAILURES
+
+
+class TokenQuerySet(models.QuerySet["Token"]):
+    def unexpired(self) -> "TokenQuerySet":
+        """In SQL, the tokens ``Token.expiry_passed`` does not call expired."""
+        return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now()))
+
+
 class Token(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tokens")
     kind = models.CharField(max_length=10, choices=TokenKind.choices)
@@ -94,6 +110,8 @@ class Token(models.Model):
     device_id = models.PositiveBigIntegerField()
     device: Any = GenericForeignKey("device_type", "device_id")
 
+    objects = TokenQuerySet.as_manager()
+
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
@@ -103,11 +121,20 @@ class Token(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of {self.user.email}"
 
+    @staticmethod
+    def expiry_passed(expires_at: datetime | None) -> bool:
+        """The one rule of expiry: a token is EXPIRED from the moment ``expires_at`` on (never without one)."""
+        return expires_at is not None and expires_at <= timezone.now()
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expiry_passed(self.expires_at)
+
     @property
     def status(self) -> TokenStatus:
         if not self.enabled:
             return TokenStatus.DISABLED
-        if self.expires_at is not None and self.expires_at <= timezone.now():
+        if self.is_expired:
             return TokenStatus.EXPIRED
         return TokenStatus.ACTIVE
 
@@ -117,26 +144,28 @@ class Token(models.Model):
 
     @property
     def is_locked(self) -> bool:
-        failures = getattr(self.device, "throttling_failure_count", 0)
-        return failures >= settings.TOKEN_LOCK_AFTER_FAILURES
+        return locked_after_failures(self.device)
 
     @property
     def last_used_at(self) -> object:
         return getattr(self.device, "last_used_at", None)
 
     @property
+    def spec(self) -> "KindSpec":
+        """What this kind of token is and does (tokens/kinds.py)."""
+        from tokens import kinds
+
+        return kinds.get(self.kind)
+
+    @property
     def device_label(self) -> str:
-        device = self.device
-        if self.kind == TokenKind.SMS:
-            return str(device.number.as_international)
-        if self.kind == TokenKind.EMAIL:
-            return str(device.email or self.user.email)
-        if self.kind == TokenKind.HOTP:
-            return self.serial
-        if self.kind == TokenKind.BACKUP:
-            return f"{device.token_set.count()} codes left"
-        return ""
+        return self.spec.describe(self)
+
+    @property
+    def device_label_before_login(self) -> str:
+        """The device as the login page shows it before the second factor (a number masked)."""
+        return self.spec.describe_before_login(self)
 
     @property
     def sends_codes(self) -> bool:
-        return self.kind in (TokenKind.SMS, TokenKind.EMAIL)
+        return self.spec.sends_codes

@@ -1,22 +1,18 @@
 """Reads of tokens, always scoped to the acting user's organisation."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
-from django.utils import timezone
 
 from accounts.models import User
-from tokens.models import Token, TokenKind, TokenType
-
-
-def _unexpired() -> Q:
-    return Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+from tokens import kinds
+from tokens.models import Token, TokenType
 
 
 def code_senders(*, user: User) -> QuerySet[Token]:
     """The user's usable tokens that receive codes (SMS, e-mail), for the login page."""
     return (
-        Token.objects.filter(user=user, enabled=True, kind__in=[TokenKind.SMS, TokenKind.EMAIL])
-        .filter(_unexpired())
+        Token.objects.filter(user=user, enabled=True, kind__in=kinds.SENDERS)
+        .unexpired()
         .select_related("user")
         .prefetch_related("device")
     )
@@ -27,7 +23,7 @@ def tokens_of(*, user: User) -> list[Token]:
 
 
 def type_names() -> dict[str, str]:
-    names = {kind.value: kind.label for kind in TokenKind}
+    names: dict[str, str] = {spec.kind: spec.label for spec in kinds.KINDS}
     names.update(TokenType.objects.values_list("kind", "display_name"))
     return names
 
@@ -53,4 +49,4 @@ def access_token(*, actor: User, token_id: int) -> Token:
 
 def has_fallback_phone(user: User) -> bool:
     """Whether the user has a text-message factor (the fallback number of account set-up)."""
-    return Token.objects.filter(user=user, kind=TokenKind.SMS).exists()
+    return Token.objects.filter(user=user, kind=kinds.SMS.kind).exists()

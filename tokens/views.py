@@ -11,9 +11,11 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.models import Device
 
 from accounts import selectors as account_selectors
 from accounts.models import User
@@ -21,17 +23,17 @@ from accounts.qr import authenticator_setup
 from accounts.reauth import recent_password_required
 from accounts.types import AuthenticatedRequest
 from common.ratelimit import RateLimited
-from tokens import selectors, services
+from tokens import kinds, selectors, services
+from tokens.destination_flow import DestinationFlow, refusal_text
 from tokens.forms import (
     CodeForm,
     DescriptionForm,
-    EmailAddressForm,
     HardwareTokenForm,
     ResyncForm,
-    SmsNumberForm,
     TestCodeForm,
 )
-from tokens.models import EmailCodeDevice, SmsDevice, Token, TokenKind
+from tokens.kinds import KindSpec
+from tokens.models import Token
 
 
 def _owner(request: AuthenticatedRequest, user_id: int | None) -> User:
@@ -48,25 +50,20 @@ def _list_url(owner: User, actor: User) -> str:
     return reverse("tokens") if owner.pk == actor.pk else reverse("user-tokens", args=[owner.pk])
 
 
-def _error(exc: ValidationError | RateLimited) -> str:
-    if isinstance(exc, RateLimited):
-        return exc.message
-    return " ".join(exc.messages)
-
-
-def _nothing_to_confirm(kind: str) -> str:
-    what = "number" if kind == TokenKind.SMS else "address"
+def _nothing_to_confirm(spec: KindSpec) -> str:
+    assert spec.destination is not None
+    what = spec.destination.noun
     return f"No new {what} is waiting to be confirmed: enter the {what} first, and we will send it a code."
 
 
 def token_list(request: AuthenticatedRequest, user_id: int | None = None) -> HttpResponse:
     owner = _owner(request, user_id)
+    names = selectors.type_names()
     context = {
         "owner": owner,
-        "tokens": selectors.tokens_of(user=owner),
-        "type_names": selectors.type_names(),
+        "rows": [(token, names[token.kind]) for token in selectors.tokens_of(user=owner)],
+        "add_menu": [(spec.kind, spec.add_label or names[spec.kind]) for spec in kinds.KINDS],
         "is_self": owner.pk == request.user.pk,
-        "kinds": TokenKind,
     }
     return render(request, "tokens/list.html", context)
 
@@ -96,13 +93,11 @@ def token_detail(request: AuthenticatedRequest, token: Token) -> HttpResponse:
 
 @_token_view
 def token_edit(request: AuthenticatedRequest, token: Token) -> HttpResponse:
-    if token.sends_codes:
+    if token.spec.destination is not None:
         return _change_destination(request, token)
     form = DescriptionForm(request.POST or None, initial={"description": token.description})
     if request.method == "POST" and form.is_valid():
-        services.update_description(
-            token=token, description=form.cleaned_data["description"], acting_user=request.user, request=request
-        )
+        services.update_description(token=token, description=form.cleaned_data["description"], acting_user=request.user)
         messages.success(request, "The description is saved.")
         return redirect("token-detail", token_id=token.pk)
     return render(request, "tokens/edit.html", {"token": token, "form": form}, status=400 if form.is_bound else 200)
@@ -111,77 +106,60 @@ def token_edit(request: AuthenticatedRequest, token: Token) -> HttpResponse:
 @recent_password_required
 def _change_destination(request: AuthenticatedRequest, token: Token) -> HttpResponse:
     """A new number or address is used only once the code sent to it comes back."""
+    spec = token.spec
+    assert spec.destination is not None and spec.enrol_form is not None
     pending_name = f"replace-{token.pk}"
-    model = SmsDevice if token.kind == TokenKind.SMS else EmailCodeDevice
-    pending = model.objects.filter(user=token.user, name=pending_name, confirmed=False).first()
-    form_class = SmsNumberForm if token.kind == TokenKind.SMS else EmailAddressForm
-    destination = "number" if token.kind == TokenKind.SMS else "email"
-    form = form_class(request.POST if destination in request.POST else None)
+    form = spec.enrol_form(request.POST if spec.destination.field in request.POST else None)
     del form.fields["description"]  # the token keeps its description; only the destination changes
-    code_form = CodeForm(request.POST if "code" in request.POST else None)
-    if form.is_bound and form.is_valid():
-        try:
-            if token.kind == TokenKind.SMS:
-                services.start_sms(
-                    user=token.user,
-                    number=form.cleaned_data["number"],
-                    acting_user=request.user,
-                    pending_name=pending_name,
-                )
-            else:
-                services.start_email(
-                    user=token.user,
-                    email=form.cleaned_data["email"],
-                    acting_user=request.user,
-                    pending_name=pending_name,
-                )
-        except (RateLimited, ValidationError) as exc:
-            form.add_error(None, _error(exc))
-        else:
-            messages.info(request, "We sent a code to the new destination. Enter it to switch over.")
-            return redirect("token-edit", token_id=token.pk)
-    if code_form.is_bound and pending is None:
-        messages.error(request, _nothing_to_confirm(token.kind))
-    if code_form.is_bound and code_form.is_valid() and pending is not None:
-        try:
-            changed = services.confirm_side_channel(
-                user=token.user,
-                device=pending,
-                code=code_form.cleaned_data["code"],
-                replaces=token,
-                acting_user=request.user,
-                request=request,
-            )
-        except ValidationError as exc:
-            code_form.add_error("code", _error(exc))
-        else:
-            if changed is not None:
-                messages.success(request, "Confirmed: codes now go to the new destination.")
-                return redirect("token-detail", token_id=token.pk)
-            code_form.add_error("code", "That code is not right, or it has expired.")
-    context = {"token": token, "form": form, "code_form": code_form, "pending": pending}
-    bound = form.is_bound or code_form.is_bound
-    return render(request, "tokens/change_destination.html", context, status=400 if bound else 200)
+    flow = DestinationFlow(
+        request,
+        spec=spec,
+        owner=token.user,
+        destination_form=form,
+        code_form=CodeForm(request.POST if "code" in request.POST else None),
+        pending_name=pending_name,
+    )
+    response = flow.send(
+        lambda destination: services.start_destination(
+            user=token.user, spec=spec, destination=destination, acting_user=request.user, pending_name=pending_name
+        ),
+        sent=lambda device: "We sent a code to the new destination. Enter it to switch over.",
+        then=reverse("token-edit", args=[token.pk]),
+    ) or flow.confirm(
+        lambda device, code: services.confirm_destination(
+            user=token.user, device=device, code=code, replaces=token, acting_user=request.user
+        ),
+        done=lambda changed: _said(request, "Confirmed: codes now go to the new destination.", changed),
+        wrong_code="That code is not right, or it has expired.",
+        nothing_pending=_nothing_to_confirm(spec),
+    )
+    if response is not None:
+        return response
+    context = {"token": token, "form": form, "code_form": flow.code_form, "pending": flow.pending}
+    return render(request, "tokens/change_destination.html", context, status=400 if flow.bound else 200)
+
+
+def _said(request: AuthenticatedRequest, text: str, token: Token) -> HttpResponse:
+    messages.success(request, text)
+    return redirect("token-detail", token_id=token.pk)
 
 
 @_token_view
 def token_test(request: AuthenticatedRequest, token: Token) -> HttpResponse:
-    form = TestCodeForm(request.POST if "code" in request.POST else None, kind=token.kind)
+    form = TestCodeForm(request.POST if "code" in request.POST else None, hint=token.spec.test_hint)
     result = None
     if request.method == "POST" and "send" in request.POST:
         try:
             services.send_token_code(token=token, acting_user=request.user)
             messages.info(request, f"We sent a code to {token.device_label}.")
         except (RateLimited, ValidationError) as exc:
-            messages.error(request, _error(exc))
+            messages.error(request, refusal_text(exc))
         return redirect("token-test", token_id=token.pk)
     if form.is_bound and form.is_valid():
         try:
-            result = services.test_token(
-                token=token, code=form.cleaned_data["code"], acting_user=request.user, request=request
-            )
+            result = services.test_token(token=token, code=form.cleaned_data["code"], acting_user=request.user)
         except ValidationError as exc:
-            form.add_error(None, _error(exc))
+            form.add_error(None, refusal_text(exc))
     context = {
         "token": token,
         "type_name": selectors.type_names()[token.kind],
@@ -196,7 +174,7 @@ def token_test(request: AuthenticatedRequest, token: Token) -> HttpResponse:
 @require_POST
 def token_enable(request: AuthenticatedRequest, token: Token) -> HttpResponse:
     # Access first (the decorator order): another organisation's token is 404 whatever the method.
-    services.set_enabled(token=token, enabled=True, acting_user=request.user, request=request)
+    services.set_enabled(token=token, enabled=True, acting_user=request.user)
     messages.success(request, "The token is enabled.")
     return redirect("token-detail", token_id=token.pk)
 
@@ -205,7 +183,7 @@ def token_enable(request: AuthenticatedRequest, token: Token) -> HttpResponse:
 def token_disable(request: AuthenticatedRequest, token: Token) -> HttpResponse:
     """Confirm first, like delete: disabling the last usable factor keeps its user out."""
     if request.method == "POST":
-        services.set_enabled(token=token, enabled=False, acting_user=request.user, request=request)
+        services.set_enabled(token=token, enabled=False, acting_user=request.user)
         messages.success(request, "The token is disabled: it cannot be used.")
         return redirect("token-detail", token_id=token.pk)
     context = {
@@ -223,7 +201,7 @@ def token_delete(request: AuthenticatedRequest, token: Token) -> HttpResponse:
     list_url = _list_url(token.user, request.user)
     in_use = token.device.persistent_id == request.session.get(DEVICE_ID_SESSION_KEY)
     if request.method == "POST":
-        services.delete_token(token=token, acting_user=request.user, request=request)
+        services.delete_token(token=token, acting_user=request.user)
         if in_use:
             # This session's second factor no longer exists: it cannot stay verified.
             logout(request)
@@ -245,7 +223,7 @@ def token_delete(request: AuthenticatedRequest, token: Token) -> HttpResponse:
 
 @_token_view
 def token_reset(request: AuthenticatedRequest, token: Token) -> HttpResponse:
-    if token.kind != TokenKind.HOTP:
+    if not token.spec.resyncs:
         raise Http404
     form = ResyncForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -254,7 +232,6 @@ def token_reset(request: AuthenticatedRequest, token: Token) -> HttpResponse:
             first_code=form.cleaned_data["first_code"],
             second_code=form.cleaned_data["second_code"],
             acting_user=request.user,
-            request=request,
         )
         if check:
             messages.success(request, "The token is back in step.")
@@ -272,7 +249,7 @@ def token_reset(request: AuthenticatedRequest, token: Token) -> HttpResponse:
 def token_unlock(request: AuthenticatedRequest, token: Token) -> HttpResponse:
     if not request.user.is_org_admin:
         raise PermissionDenied("Only your organisation's admins can unlock a token.")
-    services.unlock(token=token, acting_user=request.user, request=request)
+    services.unlock(token=token, acting_user=request.user)
     messages.success(request, "The token is unlocked.")
     return redirect("token-detail", token_id=token.pk)
 
@@ -287,17 +264,11 @@ def enrol(request: AuthenticatedRequest, kind: str, user_id: int | None = None) 
 
 @recent_password_required
 def _enrol_after_password(request: AuthenticatedRequest, kind: str, owner: User) -> HttpResponse:
-    views: dict[str, Callable[[AuthenticatedRequest, User], HttpResponse]] = {
-        TokenKind.TOTP: _enrol_totp,
-        TokenKind.HOTP: _enrol_hotp,
-        TokenKind.SMS: _enrol_side_channel,
-        TokenKind.EMAIL: _enrol_side_channel,
-        TokenKind.BACKUP: _enrol_backup,
-    }
-    if kind not in views:
+    spec = kinds.find(kind)
+    if spec is None:
         raise Http404
-    request.enrol_kind = kind  # type: ignore[attr-defined]
-    return views[kind](request, owner)
+    view: Callable[[AuthenticatedRequest, User, KindSpec], HttpResponse] = import_string(spec.enrol_view)
+    return view(request, owner, spec)
 
 
 def _enrolled(request: AuthenticatedRequest, token: Token) -> HttpResponse:
@@ -305,7 +276,7 @@ def _enrolled(request: AuthenticatedRequest, token: Token) -> HttpResponse:
     return redirect("token-detail", token_id=token.pk)
 
 
-def _enrol_totp(request: AuthenticatedRequest, owner: User) -> HttpResponse:
+def enrol_authenticator(request: AuthenticatedRequest, owner: User, spec: KindSpec) -> HttpResponse:
     device = services.start_totp(user=owner)
     form = CodeForm(request.POST if "code" in request.POST else None)
     description = DescriptionForm(request.POST or None)
@@ -317,10 +288,9 @@ def _enrol_totp(request: AuthenticatedRequest, owner: User) -> HttpResponse:
                 code=form.cleaned_data["code"],
                 description=description.cleaned_data["description"],
                 acting_user=request.user,
-                request=request,
             )
         except ValidationError as exc:
-            form.add_error("code", _error(exc))
+            form.add_error("code", refusal_text(exc))
         else:
             if token is not None:
                 return _enrolled(request, token)
@@ -334,66 +304,66 @@ def _enrol_totp(request: AuthenticatedRequest, owner: User) -> HttpResponse:
     return render(request, "tokens/enrol_totp.html", context, status=400 if form.is_bound else 200)
 
 
-def _enrol_hotp(request: AuthenticatedRequest, owner: User) -> HttpResponse:
+def enrol_hardware(request: AuthenticatedRequest, owner: User, spec: KindSpec) -> HttpResponse:
     form = HardwareTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        token = form.enrol(owner=owner, acting_user=request.user, request=request)
+        token = form.enrol(owner=owner, acting_user=request.user)
         if token is not None:
             return _enrolled(request, token)
     status = 400 if form.is_bound else 200
     return render(request, "tokens/enrol_hotp.html", {"owner": owner, "form": form}, status=status)
 
 
-def _enrol_side_channel(request: AuthenticatedRequest, owner: User) -> HttpResponse:
-    kind = request.enrol_kind  # type: ignore[attr-defined]
-    model = SmsDevice if kind == TokenKind.SMS else EmailCodeDevice
-    form_class = SmsNumberForm if kind == TokenKind.SMS else EmailAddressForm
-    pending = model.objects.filter(user=owner, name="pending", confirmed=False).first()
-    form = form_class(request.POST if "description" in request.POST else None)
-    code_form = CodeForm(request.POST if "code" in request.POST else None)
-    if form.is_bound and form.is_valid():
-        try:
-            if kind == TokenKind.SMS:
-                services.start_sms(user=owner, number=form.cleaned_data["number"], acting_user=request.user)
-            else:
-                services.start_email(user=owner, email=form.cleaned_data["email"], acting_user=request.user)
-        except (RateLimited, ValidationError) as exc:
-            form.add_error(None, _error(exc))
-        else:
-            request.session[f"enrol-description-{kind}"] = form.cleaned_data["description"]
-            messages.info(request, "We sent a code. Enter it below to confirm.")
-            return redirect(request.path)
-    if request.method == "POST" and "resend" in request.POST and pending is not None:
-        try:
-            services.send_code(device=pending, user=owner)
-            messages.info(request, "We sent a new code.")
-        except RateLimited as exc:
-            messages.error(request, exc.message)
-        return redirect(request.path)
-    if (code_form.is_bound or "resend" in request.POST) and pending is None:
-        messages.error(request, _nothing_to_confirm(kind))
-    if code_form.is_bound and code_form.is_valid() and pending is not None:
-        try:
-            token = services.confirm_side_channel(
-                user=owner,
-                device=pending,
-                code=code_form.cleaned_data["code"],
-                description=request.session.get(f"enrol-description-{kind}", ""),
-                acting_user=request.user,
-                request=request,
-            )
-        except ValidationError as exc:
-            code_form.add_error("code", _error(exc))
-        else:
-            if token is not None:
-                request.session.pop(f"enrol-description-{kind}", None)
-                return _enrolled(request, token)
-            code_form.add_error("code", "That code is not right, or it has expired. Ask for a new one.")
-    context = {"owner": owner, "form": form, "code_form": code_form, "pending": pending, "kind": kind}
-    bound = form.is_bound or code_form.is_bound
-    return render(
-        request, "tokens/enrol_side_channel.html", context, status=400 if bound and not form.is_valid() else 200
+def enrol_destination(request: AuthenticatedRequest, owner: User, spec: KindSpec) -> HttpResponse:
+    assert spec.destination is not None and spec.enrol_form is not None
+    description_key = f"enrol-description-{spec.kind}"  # typed with the destination, used at confirmation
+    form = spec.enrol_form(request.POST if "description" in request.POST else None)
+    flow = DestinationFlow(
+        request,
+        spec=spec,
+        owner=owner,
+        destination_form=form,
+        code_form=CodeForm(request.POST if "code" in request.POST else None),
     )
+
+    def start(destination: str) -> Device:
+        device = services.start_destination(user=owner, spec=spec, destination=destination, acting_user=request.user)
+        request.session[description_key] = form.cleaned_data["description"]
+        return device
+
+    def done(token: Token) -> HttpResponse:
+        request.session.pop(description_key, None)
+        return _enrolled(request, token)
+
+    nothing_pending = _nothing_to_confirm(spec)
+    response = flow.send(start, sent=lambda device: "We sent a code. Enter it below to confirm.", then=request.path)
+    if response is None and request.method == "POST" and "resend" in request.POST:
+        response = flow.resend(
+            sent=lambda device: "We sent a new code.", nothing_pending=nothing_pending, then=request.path
+        )
+    response = response or flow.confirm(
+        lambda device, code: services.confirm_destination(
+            user=owner,
+            device=device,
+            code=code,
+            description=request.session.get(description_key, ""),
+            acting_user=request.user,
+        ),
+        done=done,
+        wrong_code="That code is not right, or it has expired. Ask for a new one.",
+        nothing_pending=nothing_pending,
+    )
+    if response is not None:
+        return response
+    context = {
+        "owner": owner,
+        "form": form,
+        "code_form": flow.code_form,
+        "pending": flow.pending,
+        "sent_to": flow.sent_to,
+        "spec": spec,
+    }
+    return render(request, "tokens/enrol_side_channel.html", context, status=400 if flow.bound else 200)
 
 
 # The plain backup codes wait here, in the actor's own session, from the POST that made them to
@@ -402,10 +372,10 @@ def _enrol_side_channel(request: AuthenticatedRequest, owner: User) -> HttpRespo
 BACKUP_CODES_SESSION_KEY = "backup-codes-once"
 
 
-def _enrol_backup(request: AuthenticatedRequest, owner: User) -> HttpResponse:
+def enrol_backup_codes(request: AuthenticatedRequest, owner: User, spec: KindSpec) -> HttpResponse:
     if request.method != "POST":
         return render(request, "tokens/enrol_backup.html", {"owner": owner})
-    codes = services.generate_backup_codes(user=owner, acting_user=request.user, request=request)
+    codes = services.generate_backup_codes(user=owner, acting_user=request.user)
     request.session[BACKUP_CODES_SESSION_KEY] = {"owner": owner.pk, "codes": codes}
     return redirect("backup-codes")
 
@@ -421,9 +391,9 @@ def backup_codes(request: AuthenticatedRequest) -> HttpResponse:
     context = {
         "owner": owner,
         "codes": codes,
-        "again_url": reverse("token-add", args=[TokenKind.BACKUP])
+        "again_url": reverse("token-add", args=[kinds.BACKUP.kind])
         if owner.pk == request.user.pk
-        else reverse("user-token-add", args=[owner.pk, TokenKind.BACKUP]),
+        else reverse("user-token-add", args=[owner.pk, kinds.BACKUP.kind]),
         "list_url": _list_url(owner, request.user),
         # The download is a data: link in this page, not a URL the server answers later.
         "download_href": "data:text/plain;charset=utf-8," + quote(backup_codes_text(owner, codes)) if codes else "",

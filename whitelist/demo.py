@@ -1,6 +1,7 @@
 """Whitelist entries for the demo organisation (seed_demo), added once."""
 
-from accounts.models import Organisation, Role
+from accounts.models import Organisation
+from accounts.selectors import active_admins
 from whitelist.models import WhitelistEntry
 
 DEMO_ENTRIES = [
@@ -11,7 +12,7 @@ DEMO_ENTRIES = [
 
 
 def seed_demo_whitelist(organisation: Organisation) -> None:
-    admin = organisation.users.filter(role=Role.ADMIN, is_active=True).order_by("pk").first()
+    admin = active_admins(organisation_id=organisation.pk).order_by("pk").first()
     for network, description in DEMO_ENTRIES:
         WhitelistEntry.objects.get_or_create(
             organisation=organisation, network=network, defaults={"description": description, "added_by": admin}

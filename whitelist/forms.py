@@ -2,16 +2,26 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
 
 from whitelist.models import DESCRIPTION_MAX_LENGTH
-from whitelist.services import CONFIRM_BROAD_LABEL, DESCRIPTION_REQUIRED, NETWORK_REQUIRED
+from whitelist.services import (
+    CONFIRM_BROAD_LABEL,
+    DESCRIPTION_REQUIRED,
+    NETWORK_REQUIRED,
+    CoversEntries,
+    replace_label,
+)
+
+# A bigint id has at most 19 digits: longer text is no id (and int() of 100,000 digits is refused).
+ID_MAX_DIGITS = 19
 
 
 class AddEntryForm(forms.Form):
     """Collects what the user typed; whitelist.services checks it and words the messages.
 
-    The broad-range checkbox appears only once the service asks for it (or was ticked already),
-    so the first form stays short.
+    The broad-range and replacement checkboxes appear only once the service asks for them (or
+    were ticked already), so the first form stays short.
     """
 
     network = forms.CharField(
@@ -30,14 +40,44 @@ class AddEntryForm(forms.Form):
         super().__init__(*args, **kwargs)
         if self.is_bound and self.data.get("confirm_broad"):
             self._add_confirmation()
+        if self.is_bound and self._covered_ids(self.data.get("covered")):
+            self._add_replacement()
 
     def _add_confirmation(self) -> None:
         self.fields["confirm_broad"] = forms.BooleanField(label=CONFIRM_BROAD_LABEL, required=False)
+
+    @staticmethod
+    def _covered_ids(text: object) -> list[int]:
+        """The ids in "3,7,9"; anything else is dropped (the service then offers the replacement again)."""
+        parts = str(text or "").split(",")
+        return [int(part) for part in parts if part.isascii() and part.isdigit() and len(part) <= ID_MAX_DIGITS]
+
+    def _add_replacement(self) -> None:
+        """The entries the service named, carried as ids: ticking replaces exactly those."""
+        count = len(self._covered_ids(self.data.get("covered")))
+        self.fields["replace_covered"] = forms.BooleanField(label=replace_label(count), required=False)
+        self.fields["covered"] = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    @property
+    def replace(self) -> list[int]:
+        """The ids of the entries the user agreed to replace (none unless the box is ticked)."""
+        if not self.cleaned_data.get("replace_covered"):
+            return []
+        return self._covered_ids(self.cleaned_data.get("covered"))
 
     def show_service_error(self, exc: ValidationError) -> None:
         """Put a service's errors next to their fields, adding the checkbox when it asks for one."""
         if hasattr(exc, "error_dict") and "confirm_broad" in exc.error_dict and "confirm_broad" not in self.fields:
             self._add_confirmation()
+        covers = [e for e in getattr(exc, "error_dict", {}).get("network", []) if isinstance(e, CoversEntries)]
+        if covers:
+            # Offer the entries covered now, unticked: if they changed since, the user agrees again.
+            data = QueryDict(mutable=True)
+            data.update(self.data)
+            data["covered"] = ",".join(str(pk) for pk in covers[0].covered_ids)
+            data.pop("replace_covered", None)
+            self.data = data
+            self._add_replacement()
         if hasattr(exc, "error_dict"):
             self.add_error(None, exc)
         else:

@@ -2,15 +2,19 @@
 
 import ipaddress
 import unicodedata
+from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Organisation, PortalPermission, Role, User
+from accounts import permissions, selectors
+from accounts.models import Organisation, User
+from accounts.services import lock_organisation
 from audit.services import record
 from common.mail import portal_url, queue_templated_email
 from whitelist.models import DESCRIPTION_MAX_LENGTH, WhitelistEntry
@@ -146,12 +150,37 @@ def _named(entries: list[WhitelistEntry]) -> str:
     return ", ".join(names) + (f" and {more} more" if more > 0 else "")
 
 
-def _check_overlaps(network: Network, existing: list[WhitelistEntry]) -> None:
-    """Refuse duplicates, ranges inside an entry, and ranges that would swallow entries.
+class CoversEntries(ValidationError):
+    """The new range covers existing entries: the user may replace exactly these (by id) in one change."""
+
+    def __init__(self, message: str, *, covered: list[WhitelistEntry]) -> None:
+        super().__init__(message, code="covers_existing")
+        self.covered_ids = sorted(entry.pk for entry in covered)
+
+
+def _covers_error(network: Network, covered: list[WhitelistEntry]) -> CoversEntries:
+    one = len(covered) == 1
+    which = "entry" if one else f"{len(covered)} entries"
+    return CoversEntries(
+        f"{network} would cover the existing {which} {_named(covered)}. "
+        f"Tick “{replace_label(len(covered))}” to add {network} and remove {'it' if one else 'them'} "
+        "in one change (the addresses stay allowed throughout), or remove "
+        f"{'it' if one else 'them'} first.",
+        covered=covered,
+    )
+
+
+def replace_label(count: int) -> str:
+    return "Replace the entry it covers" if count == 1 else f"Replace the {count} entries it covers"
+
+
+def _check_overlaps(network: Network, existing: list[WhitelistEntry]) -> list[WhitelistEntry]:
+    """Refuse duplicates and ranges inside an entry; return the entries the new range would swallow.
 
     CIDR ranges either nest or do not touch, so these three cases are every overlap. A new
-    range covering existing entries is refused rather than merged: the user removes the
-    narrower entries first, so nothing disappears from the list without someone choosing it.
+    range covering existing entries is never merged silently: it replaces them only when the
+    user agreed to replace exactly those entries, so nothing disappears from the list without
+    someone choosing it.
     """
     same_family = [(e, ipaddress.ip_network(e.network)) for e in existing]
     same_family = [(e, n) for e, n in same_family if n.version == network.version]
@@ -169,20 +198,12 @@ def _check_overlaps(network: Network, existing: list[WhitelistEntry]) -> None:
                 f"{network} is already covered by {entry.network} ({entry.description}): it is allowed already.",
                 "covered",
             )
-    covered = [entry for entry, other in same_family if other.subnet_of(network)]  # type: ignore[arg-type]
-    if covered:
-        which = "entry" if len(covered) == 1 else f"{len(covered)} entries"
-        raise _field_error(
-            "network",
-            f"{network} would cover the existing {which} {_named(covered)}. "
-            f"Remove {'it' if len(covered) == 1 else 'them'} first, then add {network}.",
-            "covers_existing",
-        )
+    return [entry for entry, other in same_family if other.subnet_of(network)]  # type: ignore[arg-type]
 
 
-def _check_room(organisation: Organisation) -> None:
+def _check_room(organisation: Organisation, *, freed: int = 0) -> None:
     limit = settings.WHITELIST_MAX_ENTRIES
-    if WhitelistEntry.objects.filter(organisation=organisation).count() >= limit:
+    if WhitelistEntry.objects.filter(organisation=organisation).count() - freed >= limit:
         raise ValidationError(
             f"{organisation.name} already has {limit} whitelist entries, the most allowed. "
             "Remove an entry first, or replace several addresses with the range that holds them.",
@@ -193,10 +214,7 @@ def _check_room(organisation: Organisation) -> None:
 def _check_may_change(acting_user: User | None, organisation: Organisation) -> None:
     if acting_user is None:  # support tools and the demo data
         return
-    if acting_user.organisation_id != organisation.pk or not acting_user.has_portal_permission(
-        PortalPermission.MANAGE_WHITELIST
-    ):
-        raise PermissionDenied("Only admins and users allowed to manage the whitelist can change it.")
+    permissions.require(acting_user, permissions.MANAGE_WHITELIST, organisation_id=organisation.pk)
 
 
 @transaction.atomic
@@ -206,9 +224,15 @@ def add_entry(
     raw: str,
     description: str,
     confirm_broad: bool = False,
+    replace: Collection[int] = (),
     acting_user: User | None,
 ) -> WhitelistEntry:
     """Add a network to the organisation's whitelist, or raise a ValidationError and store nothing.
+
+    A range that covers existing entries replaces them when ``replace`` holds exactly their
+    ids (what the user was shown and agreed to): they are deleted and the range added in this
+    one transaction, so the platform's read sees the old entries or the range, never neither.
+    Otherwise the ``network`` error is a CoversEntries naming them.
 
     Errors are keyed by form field (``network``, ``description``, ``confirm_broad``), or have
     no field for the organisation-wide maximum.
@@ -217,26 +241,35 @@ def add_entry(
     network, clean_description = _clean_input(raw, description)
     # Count and overlaps are checked under the organisation's row lock, so two admins adding
     # at the same moment cannot pass the maximum or add the same range twice.
-    org = Organisation.objects.select_for_update().get(pk=organisation.pk)
-    _check_room(org)
-    _check_overlaps(network, list(WhitelistEntry.objects.filter(organisation=org)))
+    org = lock_organisation(organisation.pk)
+    covered = _check_overlaps(network, list(WhitelistEntry.objects.filter(organisation=org)))
+    _check_room(org, freed=len(covered))
+    errors: dict[str, ValidationError] = {}
+    if covered and sorted(replace) != sorted(entry.pk for entry in covered):
+        errors["network"] = _covers_error(network, covered)
     if is_broad(network) and not confirm_broad:
-        raise _field_error("confirm_broad", _broad_message(network), "broad")
+        errors["confirm_broad"] = ValidationError(_broad_message(network), code="broad")
+    if errors:
+        raise ValidationError(errors)
     try:
         with transaction.atomic():
+            WhitelistEntry.objects.filter(organisation=org, pk__in=[entry.pk for entry in covered]).delete()
             entry = WhitelistEntry.objects.create(
                 organisation=org, network=str(network), description=clean_description, added_by=acting_user
             )
     except IntegrityError as exc:  # cannot happen under the lock; kept as the database's last word
         raise _field_error("network", f"{network} is already on the whitelist.", "duplicate") from exc
+    details: dict[str, Any] = {"description": entry.description}
+    if covered:
+        details["replaced"] = [{"network": e.network, "description": e.description} for e in covered]
     record(
-        action="whitelist.added",
+        action="whitelist.replaced" if covered else "whitelist.added",
         actor=acting_user,
         organisation=org,
         target=entry.network,
-        description=entry.description,
+        **details,
     )
-    _notify_admins(org, entry, change="added", acting_user=acting_user, at=entry.added_at)
+    _notify_admins(org, entry, change="added", acting_user=acting_user, at=entry.added_at, replaced=covered)
     return entry
 
 
@@ -255,7 +288,7 @@ def _broad_message(network: Network) -> str:
 
 @transaction.atomic
 def remove_entry(*, entry: WhitelistEntry, acting_user: User | None) -> None:
-    org = Organisation.objects.select_for_update().get(pk=entry.organisation_id)
+    org = lock_organisation(entry.organisation_id)
     _check_may_change(acting_user, org)
     deleted, _ = WhitelistEntry.objects.filter(pk=entry.pk, organisation=org).delete()
     if not deleted:  # removed by someone else a moment ago
@@ -271,16 +304,26 @@ def remove_entry(*, entry: WhitelistEntry, acting_user: User | None) -> None:
 
 
 def _notify_admins(
-    organisation: Organisation, entry: WhitelistEntry, *, change: str, acting_user: User | None, at: datetime
+    organisation: Organisation,
+    entry: WhitelistEntry,
+    *,
+    change: str,
+    acting_user: User | None,
+    at: datetime,
+    replaced: Sequence[WhitelistEntry] = (),
 ) -> None:
     """Every active admin hears about every change: a whitelist entry opens the API to a network."""
-    admins = User.objects.filter(organisation=organisation, role=Role.ADMIN, is_active=True).order_by("email")
+    admins = selectors.active_admins(organisation_id=organisation.pk)
     count = WhitelistEntry.objects.filter(organisation=organisation).count()
+    subject = f"API whitelist of {organisation.name}: {entry.network} {change}"
+    if replaced:
+        subject += ", replacing the entry it covers" if len(replaced) == 1 else f", replacing {len(replaced)} entries"
     for admin in admins:
         queue_templated_email(
             template="whitelist/email/changed",
-            subject=f"API whitelist of {organisation.name}: {entry.network} {change}",
+            subject=subject,
             context={
+                "replaced": replaced,
                 "admin": admin,
                 "organisation": organisation,
                 "entry": entry,

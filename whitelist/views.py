@@ -1,38 +1,19 @@
 """The whitelist pages: every user of the organisation reads it; admins and granted users change it."""
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
-from accounts.models import PortalPermission, User
+from accounts.permissions import MANAGE_WHITELIST, require, requires
 from accounts.types import AuthenticatedRequest
 from whitelist import selectors, services
 from whitelist.forms import AddEntryForm
 
 
-def can_manage(user: User) -> bool:
-    return user.has_portal_permission(PortalPermission.MANAGE_WHITELIST)
-
-
-def _require_manager(user: User) -> None:
-    if not can_manage(user):
-        raise PermissionDenied(
-            "Only your organisation's admins, and users they allow to manage the whitelist, can change it."
-        )
-
-
-def _manager_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @wraps(view)
-    def wrapper(request: AuthenticatedRequest, *args: object, **kwargs: object) -> HttpResponse:
-        _require_manager(request.user)
-        return view(request, *args, **kwargs)
-
-    return wrapper
+def _entries(count: int) -> str:
+    return "entry" if count == 1 else f"{count} entries"
 
 
 def whitelist_list(request: AuthenticatedRequest) -> HttpResponse:
@@ -42,13 +23,12 @@ def whitelist_list(request: AuthenticatedRequest) -> HttpResponse:
         "entries": entries,
         "limit": limit,
         "at_limit": len(entries) >= limit,
-        "can_manage": can_manage(request.user),
         "form": AddEntryForm(),
     }
     return render(request, "whitelist/list.html", context)
 
 
-@_manager_required
+@requires(MANAGE_WHITELIST)
 def whitelist_add(request: AuthenticatedRequest) -> HttpResponse:
     organisation = request.user.organisation
     assert organisation is not None
@@ -60,6 +40,7 @@ def whitelist_add(request: AuthenticatedRequest) -> HttpResponse:
                 raw=form.cleaned_data["network"],
                 description=form.cleaned_data["description"],
                 confirm_broad=form.cleaned_data.get("confirm_broad", False),
+                replace=form.replace,
                 acting_user=request.user,
             )
         except ValidationError as exc:
@@ -67,7 +48,10 @@ def whitelist_add(request: AuthenticatedRequest) -> HttpResponse:
         else:
             typed = form.cleaned_data["network"].strip()
             note = f" (you entered {typed})" if typed != entry.network else ""
-            messages.success(request, f"{entry.network}{note} is on the whitelist. Every admin gets an email about it.")
+            replaced = f" in place of the {_entries(len(form.replace))} it covers" if form.replace else ""
+            messages.success(
+                request, f"{entry.network}{note} is on the whitelist{replaced}. Every admin gets an email about it."
+            )
             return redirect("whitelist")
     return render(request, "whitelist/add.html", {"form": form}, status=400 if form.is_bound else 200)
 
@@ -75,7 +59,7 @@ def whitelist_add(request: AuthenticatedRequest) -> HttpResponse:
 def whitelist_remove(request: AuthenticatedRequest, entry_id: int) -> HttpResponse:
     # Scope first: another organisation's id is a 404 whatever the user's permissions.
     entry = selectors.access_entry(user=request.user, entry_id=entry_id)
-    _require_manager(request.user)
+    require(request.user, MANAGE_WHITELIST)
     if request.method == "POST":
         try:
             services.remove_entry(entry=entry, acting_user=request.user)

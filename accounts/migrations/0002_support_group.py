@@ -45,11 +45,16 @@ SUPPORT_PERMISSIONS = [
 ]
 
 
-def support_codenames() -> set[tuple[str, str]]:
-    return {(app, f"{action}_{model}") for app, model, actions, _ in SUPPORT_PERMISSIONS for action in actions}
+def support_codenames(permissions=SUPPORT_PERMISSIONS) -> set[tuple[str, str]]:
+    return {(app, f"{action}_{model}") for app, model, actions, _ in permissions for action in actions}
 
 
 def create_support_group(apps, schema_editor):
+    set_support_group(apps, schema_editor, SUPPORT_PERMISSIONS)
+
+
+def set_support_group(apps, schema_editor, support_permissions):
+    """Give the group exactly ``support_permissions``; later migrations call it with a longer list."""
     from django.contrib.auth.management import create_permissions
 
     alias = schema_editor.connection.alias
@@ -60,7 +65,7 @@ def create_support_group(apps, schema_editor):
         app_config.models_module = None
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    wanted = support_codenames()
+    wanted = support_codenames(support_permissions)
     permissions = [
         p
         for p in Permission.objects.using(alias).select_related("content_type")

@@ -1,41 +1,31 @@
 """The organisation admin's user management pages."""
 
 from collections.abc import Callable
-from functools import wraps
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 
 from accounts import selectors, services
 from accounts.forms import AddUserForm, ChangeUserForm
 from accounts.models import PortalPermission, Role
+from accounts.permissions import MANAGE_USERS, requires
 from accounts.types import AuthenticatedRequest
-
-
-def org_admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @wraps(view)
-    def wrapper(request: AuthenticatedRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if not request.user.is_org_admin:
-            raise PermissionDenied("Only your organisation's admins can manage users.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _error_text(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
-@org_admin_required
+@requires(MANAGE_USERS)
 def user_list(request: AuthenticatedRequest) -> HttpResponse:
     admin = request.user
     users = list(selectors.organisation_users(user=admin))
     organisation = admin.organisation
     assert organisation is not None
     active = sum(1 for u in users if u.is_active)
-    at_limit = active >= organisation.user_limit
+    at_limit = selectors.at_user_limit(organisation=organisation, active_count=active)
     context = {
         "users": users,
         "active_count": active,
@@ -45,7 +35,7 @@ def user_list(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "accounts/users/list.html", context)
 
 
-@org_admin_required
+@requires(MANAGE_USERS)
 def user_add(request: AuthenticatedRequest) -> HttpResponse:
     admin = request.user
     assert admin.organisation is not None
@@ -81,7 +71,7 @@ def user_add(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "accounts/users/add.html", {"form": form, "limit_message": limit_message}, status=status)
 
 
-@org_admin_required
+@requires(MANAGE_USERS)
 def user_detail(request: AuthenticatedRequest, user_id: int) -> HttpResponse:
     admin = request.user
     member = selectors.access_user(user=admin, user_id=user_id)
@@ -109,7 +99,7 @@ def user_detail(request: AuthenticatedRequest, user_id: int) -> HttpResponse:
 
 
 def _user_action(action: Callable[..., object], success: str) -> Callable[[HttpRequest, int], HttpResponse]:
-    @org_admin_required
+    @requires(MANAGE_USERS)
     def view(request: AuthenticatedRequest, user_id: int) -> HttpResponse:
         admin = request.user
         # Scope first: another organisation's id is a 404 whatever the method.
@@ -135,7 +125,7 @@ _reset_factors = _user_action(
 )
 
 
-@org_admin_required
+@requires(MANAGE_USERS)
 def user_reset_factors(request: AuthenticatedRequest, user_id: int) -> HttpResponse:
     """Confirm first: the reset cannot be undone and ends the user's sessions."""
     member = selectors.access_user(user=request.user, user_id=user_id)
@@ -150,7 +140,7 @@ user_resend_welcome = _user_action(
 )
 
 
-@org_admin_required
+@requires(MANAGE_USERS)
 def user_remove(request: AuthenticatedRequest, user_id: int) -> HttpResponse:
     admin = request.user
     member = selectors.access_user(user=admin, user_id=user_id)

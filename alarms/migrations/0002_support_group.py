@@ -44,7 +44,7 @@ def add_view_permissions(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0002_support_group"),
+        ("accounts", "0004_support_group_api_keys"),  # after the group's latest full list
         ("dashboard", "0004_fiveminutemethodcount"),
         ("alarms", "0001_initial"),
     ]

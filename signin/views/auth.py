@@ -16,12 +16,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import login as otp_login
 
-from accounts.forms import CodeForm, LoginForm, QueuedPasswordResetForm
+from accounts.forms import CodeForm, LoginForm, QueuedPasswordResetForm, ResetPasswordForm
 from accounts.models import User
+from accounts.phones import mask_phone_number
 from audit.services import record
 from common.ratelimit import RateLimited, enforce_hourly_limit
 from tokens import selectors
 from tokens import services as tokens
+from tokens.models import TokenKind
 
 PENDING_LOGIN = "pending_login"
 NO_FACTOR_LEFT = (
@@ -43,12 +45,12 @@ class LoginView(auth_views.LoginView):
         if not tokens.has_factor(user):
             if user.onboarded_at is not None:
                 # Set up once, every factor gone since: a password alone never logs in.
-                record(action="login.refused_no_factor", actor=user, request=self.request)
+                record(action="login.refused_no_factor", actor=user)
                 form.add_error(None, NO_FACTOR_LEFT)
                 return self.form_invalid(form)
             # Account set-up: the middleware takes the user to their first factor next.
             auth_login(self.request, user)
-            record(action="login.password_only", actor=user, request=self.request)
+            record(action="login.password_only", actor=user)
             return HttpResponseRedirect(self.get_success_url())
         self.request.session.cycle_key()
         self.request.session[PENDING_LOGIN] = {
@@ -106,7 +108,7 @@ class LoginCodeView(View):
         form = CodeForm(request.POST)
         if not form.is_valid():
             return self.render(form, status=400)
-        result = tokens.verify_login_code(user=self.user, code=form.cleaned_data["code"], request=request)
+        result = tokens.verify_login_code(user=self.user, code=form.cleaned_data["code"])
         if result.token is None:
             form.add_error("code", result.error)
             return self.render(form, status=400)
@@ -127,7 +129,9 @@ class LoginCodeView(View):
             except (RateLimited, ValidationError) as exc:
                 messages.error(self.request, getattr(exc, "message", " ".join(getattr(exc, "messages", []))))
             else:
-                messages.success(self.request, f"We sent a code to {token.device_label}.")
+                # Before the second factor, a number shows only its last digits.
+                to = mask_phone_number(token.device.number) if token.kind == TokenKind.SMS else token.device_label
+                messages.success(self.request, f"We sent a code to {to}.")
         return redirect("login-code")
 
 
@@ -170,6 +174,7 @@ class PasswordResetSentView(auth_views.PasswordResetDoneView):
 
 @method_decorator(login_not_required, name="dispatch")
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    form_class = ResetPasswordForm
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("password-reset-complete")
     post_reset_login = False

@@ -9,20 +9,20 @@ from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
 from accounts import services
 from accounts.forms import PhoneNumberForm, TokenForm
 from accounts.middleware import onboarding_view
-from accounts.models import User
 from accounts.qr import authenticator_setup
 from accounts.types import AuthenticatedRequest
 from audit.services import record
-from common.ratelimit import RateLimited
 from signin import services as signin_services
+from tokens import kinds
 from tokens import services as tokens
-from tokens.models import SmsDevice
+from tokens.destination_flow import DestinationFlow
 
 STEPS = [
     ("onboarding-password", "Choose a password"),
@@ -63,7 +63,7 @@ def setup_password(request: AuthenticatedRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         form.save()
         update_session_auth_hash(request, user)
-        record(action="password.changed", actor=user, request=request)
+        record(action="password.changed", actor=user)
         messages.success(request, "Your password is set.")
         return redirect(services.next_onboarding_step(user) or "home")
     return _render_step(request, "accounts/onboarding/password.html", "onboarding-password", {"form": form})
@@ -85,7 +85,6 @@ def setup_authenticator(request: AuthenticatedRequest) -> HttpResponse:
                 code=form.cleaned_data["token"],
                 description="Set up at first login",
                 acting_user=user,
-                request=request,
             )
         except ValidationError as exc:  # too many wrong codes: how long to wait
             form.add_error("token", exc.messages[0])
@@ -99,8 +98,16 @@ def setup_authenticator(request: AuthenticatedRequest) -> HttpResponse:
     return _render_step(request, "accounts/onboarding/authenticator.html", "onboarding-authenticator", context)
 
 
-def _pending_phone(user: User) -> SmsDevice | None:
-    return signin_services.pending_fallback_phone(user)
+def _phone_flow(request: AuthenticatedRequest) -> DestinationFlow:
+    return DestinationFlow(
+        request,
+        spec=kinds.SMS,
+        owner=request.user,
+        destination_form=PhoneNumberForm(request.POST if "number" in request.POST else None),
+        code_form=TokenForm(request.POST if "token" in request.POST else None),
+        code_field="token",
+        refusal_field="number",
+    )
 
 
 @onboarding_view
@@ -113,55 +120,43 @@ def setup_phone(request: AuthenticatedRequest) -> HttpResponse:
         return redirect(current)
     if current is None and services.has_fallback_phone(user):
         return redirect("profile")
-    pending = _pending_phone(user)
-    number_form = PhoneNumberForm(request.POST if "number" in request.POST else None)
-    code_form = TokenForm(request.POST if "token" in request.POST else None)
-    if number_form.is_bound and number_form.is_valid():
-        try:
-            pending = signin_services.start_fallback_phone(user=user, raw_number=number_form.cleaned_data["number"])
-            messages.info(request, f"We sent a code to {pending.number.as_international}.")
-            return redirect("onboarding-phone")
-        except (RateLimited, ValidationError) as exc:
-            number_form.add_error("number", getattr(exc, "message", str(exc)))
-    if code_form.is_bound and pending is None:
-        # A code with no number waiting for it (an old tab, or a crafted post): say so, not nothing.
-        messages.error(request, "Enter your mobile number first: we text it a code to confirm.")
-    if code_form.is_bound and code_form.is_valid() and pending is not None:
-        try:
-            confirmed = signin_services.confirm_fallback_phone(
-                user=user, device=pending, token=code_form.cleaned_data["token"]
-            )
-        except ValidationError as exc:  # too many wrong codes: how long to wait
-            code_form.add_error("token", exc.messages[0])
-        else:
-            if confirmed:
-                messages.success(request, "Your fallback number is confirmed. Your account is ready.")
-                return redirect("home")
-            code_form.add_error("token", "That code is not right, or it has expired. Ask for a new one.")
+    flow = _phone_flow(request)
+    response = flow.send(
+        lambda number: signin_services.start_fallback_phone(user=user, raw_number=number),
+        sent=lambda device: f"We sent a code to {flow.shown(device)}.",
+        then=reverse("onboarding-phone"),
+    ) or flow.confirm(
+        lambda device, code: signin_services.confirm_fallback_phone(user=user, device=device, token=code),
+        done=lambda confirmed: _ready(request),
+        wrong_code="That code is not right, or it has expired. Ask for a new one.",
+        nothing_pending="Enter your mobile number first: we text it a code to confirm.",
+    )
+    if response is not None:
+        return response
     context = {
-        "number_form": number_form,
-        "code_form": code_form,
-        "pending": pending,
+        "number_form": flow.destination_form,
+        "code_form": flow.code_form,
+        "pending": flow.pending,
         "in_setup": current is not None,
     }
     return _render_step(request, "accounts/onboarding/phone.html", "onboarding-phone", context)
+
+
+def _ready(request: AuthenticatedRequest) -> HttpResponse:
+    messages.success(request, "Your fallback number is confirmed. Your account is ready.")
+    return redirect("home")
 
 
 @onboarding_view
 @login_required
 @require_POST
 def resend_phone_code(request: AuthenticatedRequest) -> HttpResponse:
-    user = request.user
-    pending = _pending_phone(user)
-    if pending is None:
-        messages.error(request, "Enter your mobile number first.")
-        return redirect("onboarding-phone")
-    try:
-        tokens.send_code(device=pending, user=user)
-        messages.info(request, f"We sent a new code to {pending.number.as_international}.")
-    except RateLimited as exc:
-        messages.error(request, exc.message)
-    return redirect("onboarding-phone")
+    flow, then = _phone_flow(request), reverse("onboarding-phone")
+    return flow.resend(
+        sent=lambda device: f"We sent a new code to {flow.shown(device)}.",
+        nothing_pending="Enter your mobile number first.",
+        then=then,
+    ) or redirect(then)
 
 
 @onboarding_view

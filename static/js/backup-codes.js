@@ -1,5 +1,6 @@
-// Copy and print buttons of the backup codes page (tokens/backup_codes.html). Without scripts the
-// buttons stay hidden and the codes, the download link and the browser's own print still work.
+// Copy and print buttons of the pages that show a secret once: backup codes (tokens/backup_codes.html,
+// one code per list item) and a new API key (apikeys/secret.html, one element's text). Without
+// scripts the buttons stay hidden and the codes, the download link and the browser's own print still work.
 (function () {
   "use strict";
 
@@ -36,7 +37,10 @@
     button.dataset.label = button.textContent;
     button.hidden = false;
     button.addEventListener("click", function () {
-      var codes = Array.prototype.map.call(source.querySelectorAll("li"), function (li) { return li.textContent.trim(); });
+      var items = source.querySelectorAll("li");
+      var codes = items.length
+        ? Array.prototype.map.call(items, function (li) { return li.textContent.trim(); })
+        : [source.textContent.trim()];
       copyText(codes.join("\n"), button);
     });
   });

@@ -14,7 +14,8 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
-from accounts.models import Organisation, Role, User
+from accounts.models import Organisation, PortalPermission, Role, User
+from audit.models import AuditEvent
 from demo.management.commands.seed_demo import DEMO_PASSWORD
 from tests.conftest import log_in, make_support_group
 from tests.conftest import page_text as _page
@@ -164,7 +165,8 @@ def test_support_cannot_create_a_user_beyond_the_organisations_limit(
         )
 
     assert response.status_code == 200
-    assert "Acme Payments Ltd already has 4 active users, its limit." in _page(response)
+    # The portal's rule and message (accounts.services.check_user_limit), not an admin copy of them.
+    assert "Acme Payments Ltd already has 4 active users, the most its plan allows." in _page(response)
     assert not User.objects.filter(email="fifth@acme.example").exists()
     assert organisation.users.count() == 4
     assert mail.outbox == []
@@ -345,6 +347,87 @@ def test_admin_change_form_saves_other_changes(support_client, owner, member):
     assert member.mobile == "+447911123456"
 
 
+def test_an_admin_role_change_is_audited_like_the_portals(support_client, support, owner, member):
+    response = support_client.post(f"/admin/accounts/user/{member.pk}/change/", _user_change_form(member, role="admin"))
+
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="user.role_changed")
+    assert (event.actor, event.subject_user, event.organisation) == (support, member, member.organisation)
+    assert event.details == {"role": "admin", "permissions": []}
+
+
+def test_an_admin_deactivation_and_reactivation_are_audited_and_end_the_sessions(support_client, support, member):
+    epoch = member.session_epoch
+
+    support_client.post(f"/admin/accounts/user/{member.pk}/change/", _user_change_form(member, is_active=""))
+
+    member.refresh_from_db()
+    assert member.is_active is False
+    assert member.session_epoch == epoch + 1
+    assert AuditEvent.objects.get(action="user.deactivated").actor == support
+
+    response = support_client.post(
+        f"/admin/accounts/user/{member.pk}/change/", _user_change_form(member, is_active="on")
+    )
+
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.is_active is True
+    assert AuditEvent.objects.get(action="user.reactivated").subject_user == member
+
+
+def test_an_admin_reactivation_respects_the_user_limit(support_client, owner, organisation):
+    former = UserFactory(organisation=organisation, is_active=False, email="former@acme.example")
+    for _ in range(3):
+        UserFactory(organisation=organisation)
+
+    response = support_client.post(
+        f"/admin/accounts/user/{former.pk}/change/", _user_change_form(former, is_active="on")
+    )
+
+    assert response.status_code == 200
+    assert "Acme Payments Ltd already has 4 active users, the most its plan allows." in _page(response)
+    former.refresh_from_db()
+    assert former.is_active is False
+    assert not AuditEvent.objects.filter(action="user.reactivated").exists()
+
+
+def test_saving_a_user_without_access_changes_records_no_access_event(support_client, member):
+    support_client.post(f"/admin/accounts/user/{member.pk}/change/", _user_change_form(member, full_name="Max"))
+
+    assert not AuditEvent.objects.filter(action__in=["user.role_changed", "user.deactivated"]).exists()
+
+
+def test_a_superusers_permission_grant_goes_through_the_service(superuser_client, superuser, member):
+    manage_files = Permission.objects.get(content_type__app_label="accounts", codename="manage_files")
+    view_billing = Permission.objects.get(content_type__app_label="accounts", codename="view_billing")
+    member.user_permissions.set([view_billing])
+
+    response = superuser_client.post(
+        f"/admin/accounts/user/{member.pk}/change/",
+        {**_user_change_form(member), "user_permissions": [str(manage_files.pk), str(view_billing.pk)]},
+    )
+
+    assert response.status_code == 302
+    member = User.objects.get(pk=member.pk)
+    assert member.has_portal_permission(PortalPermission.MANAGE_FILES)
+    assert member.has_portal_permission(PortalPermission.VIEW_BILLING)
+    event = AuditEvent.objects.get(action="user.role_changed")
+    assert (event.actor, event.details["permissions"]) == (superuser, ["manage_files", "view_billing"])
+
+
+def test_a_superuser_cannot_deactivate_their_own_account_in_the_admin(superuser_client, superuser):
+    response = superuser_client.post(
+        f"/admin/accounts/user/{superuser.pk}/change/",
+        {**_user_change_form(superuser, is_active=""), "is_staff": "on", "is_superuser": "on"},
+    )
+
+    assert response.status_code == 200
+    assert "You cannot deactivate your own account." in _page(response)
+    superuser.refresh_from_db()
+    assert superuser.is_active is True
+
+
 # --- Support staff's role: the Support group, not superuser (issue 14 #7) --------------------------
 
 EXPECTED_SUPPORT_PERMISSIONS = {
@@ -393,6 +476,7 @@ EXPECTED_SUPPORT_PERMISSIONS = {
     },
     "extracts": {"view_extractrequest", "change_extractrequest"},
     "alarms": {"view_alarm", "view_alarmevent", "view_webhookendpoint", "view_webhookdelivery"},
+    "apikeys": {"view_apikey", "change_apikey", "view_apikeysecret"},
 }
 
 

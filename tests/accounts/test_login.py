@@ -311,14 +311,15 @@ def test_member_can_log_in_with_a_text_message_code(
 ):
     submit_password(client, member.email, PASSWORD)
     page = client.get("/login/code/").content.decode()
-    assert "Text a code to +44 7400 123456" in page
+    assert "Text a code to •••• •• 3456" in page  # masked: only the password is proven so far
+    assert "7400 123456" not in page and FALLBACK_NUMBER not in page
     assert f'name="send" value="{phone_token.pk}"' in page
     assert capsys.readouterr().out == ""  # nothing is texted until the user asks
 
     response = ask_for_code(client, phone_token, django_capture_on_commit_callbacks)
 
     assert response.redirect_chain == [("/login/code/", 302)]
-    assert "We sent a code to +44 7400 123456." in response.content.decode()
+    assert "We sent a code to •••• •• 3456." in response.content.decode()
     sent = capsys.readouterr().out
     assert f"[SMS to {FALLBACK_NUMBER}]" in sent
     response = submit_code(client, texted_code(sent))

@@ -1,12 +1,16 @@
 """Forgot password at /password/reset/: same answer for any address, single-use link by email."""
 
 import re
-import time
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.test import Client
+from django.utils import timezone
 
+from audit.models import AuditEvent
+from tests.conftest import log_in
 from tests.factories import PASSWORD
 
 NEW_PASSWORD = "quiet harbour copper 77"
@@ -179,31 +183,56 @@ def test_reset_requests_per_network_are_limited_with_a_message(ask_for_reset, me
     assert [m.to for m in mail.outbox] == [[member.email]]
 
 
-def an_hour_later(monkeypatch) -> None:
+def an_hour_later(time_machine) -> None:
     """The clock moves into the next hour: the hourly windows of the limits start again."""
-    now = time.time()
-    monkeypatch.setattr(time, "time", lambda: now + 3600)
+    time_machine.move_to(timezone.now() + timedelta(hours=1))
 
 
-def test_network_limit_lifts_in_the_next_hour(ask_for_reset, member, monkeypatch):
+def test_network_limit_lifts_in_the_next_hour(ask_for_reset, member, time_machine):
     limit = settings.PASSWORD_RESETS_PER_IP_PER_HOUR
     for i in range(limit):
         ask_for_reset(f"person{i}@acme.example")
     assert ask_for_reset(member.email).status_code == 200  # refused with the message
 
-    an_hour_later(monkeypatch)
+    an_hour_later(time_machine)
 
     assert ask_for_reset(member.email).url == "/password/reset/sent/"
     assert [m.to for m in mail.outbox] == [[member.email]]
 
 
-def test_address_limit_lifts_in_the_next_hour(ask_for_reset, member, monkeypatch):
+def test_address_limit_lifts_in_the_next_hour(ask_for_reset, member, time_machine):
     limit = settings.PASSWORD_RESETS_PER_EMAIL_PER_HOUR
     for i in range(limit + 1):
         ask_for_reset(member.email, remote_addr=f"198.51.100.{i}")
     assert len(mail.outbox) == limit
 
-    an_hour_later(monkeypatch)
+    an_hour_later(time_machine)
     ask_for_reset(member.email, remote_addr="203.0.113.9")
 
     assert len(mail.outbox) == limit + 1
+
+
+def test_asking_for_a_reset_and_using_the_link_are_in_the_audit_trail(ask_for_reset, member, owner, client):
+    ask_for_reset(member.email, remote_addr="198.51.100.7")
+    ask_for_reset("nobody@acme.example")  # no account: nothing of any organisation's to record
+    choose_new_password(client, reset_link(mail.outbox[0]), NEW_PASSWORD)
+
+    events = AuditEvent.objects.filter(action__startswith="password.").order_by("at", "id")
+    assert [(e.action, e.actor, e.subject_user, e.organisation, e.ip_address) for e in events] == [
+        ("password.reset_requested", None, member, member.organisation, "198.51.100.7"),
+        ("password.reset", member, member, member.organisation, "127.0.0.1"),
+    ]
+    # The organisation's admin reads them in words, with whose account it was.
+    trail = log_in(Client(), owner).get("/audit/").content.decode()
+    assert "Password reset requested" in trail and "Password reset with an emailed link" in trail
+    assert "Not logged in" in trail and member.email in trail
+
+
+def test_a_refused_new_password_records_nothing(ask_for_reset, member, client):
+    ask_for_reset(member.email)
+
+    choose_new_password(client, reset_link(mail.outbox[0]), "sh0rt-pw")
+
+    assert not AuditEvent.objects.filter(action="password.reset").exists()
+    member.refresh_from_db()
+    assert member.check_password(PASSWORD)

@@ -112,7 +112,9 @@ def test_login_code_for_a_fallback_phone_goes_out_through_twilio(
     with django_capture_on_commit_callbacks(execute=True):
         page = client.post("/login/code/", {"send": str(phone.pk)}, follow=True)
 
-    assert "We sent a code to +44 7400 123456." in page.content.decode()
+    # Before the second factor the page shows only the number's last four digits.
+    assert "We sent a code to •••• •• 3456." in page.content.decode()
+    assert "7400 123456" not in page.content.decode()
     (request,) = twilio.sent
     body = str(request["data"]["Body"])
     assert request["data"]["To"] == TO_NUMBER

@@ -246,6 +246,22 @@ def test_attachment_that_is_not_a_pdf_is_refused(support_client, organisation):
     assert not invoice.pdf
 
 
+def test_an_oversized_pdf_is_refused_with_a_message_not_dropped(support_client, organisation, settings):
+    """The upload limit stops the file while it streams in (files/upload_handlers.py); the form says so
+    instead of saving the invoice without it and reporting success."""
+    settings.FILES_MAX_UPLOAD_BYTES = 1_048_576
+    invoice = make_invoice(organisation)
+
+    response = _change(support_client, invoice, pdf=SimpleUploadedFile("final.pdf", PDF_BYTES + b"0" * 1_048_576))
+
+    page = _page(response)
+    assert "“final.pdf” is too big: files may be at most 1 MB." in page
+    assert "was changed successfully" not in page
+    invoice.refresh_from_db()
+    assert not invoice.pdf
+    assert not AuditEvent.objects.filter(action="file.uploaded").exists()
+
+
 def test_support_previews_a_drafts_pdf_without_it_being_kept(support_client, organisation):
     draft = make_invoice(organisation, number="INV-DRAFT-1", status=Status.DRAFT)
 

@@ -44,6 +44,18 @@ def test_seeding_again_adds_only_the_new_month(organisation):
     assert Invoice.objects.get(number="INV-2025-03").status == Status.ISSUED
 
 
+def test_a_new_month_leaves_older_invoices_as_support_left_them(organisation):
+    seed_demo_invoices(organisation, today=datetime.date(2025, 3, 15))
+    Invoice.objects.filter(number="INV-2024-12").update(status=Status.VOID)
+    Invoice.objects.filter(number="INV-2025-02").update(status=Status.VOID)
+
+    seed_demo_invoices(organisation, today=datetime.date(2025, 4, 2))
+
+    assert Invoice.objects.get(number="INV-2024-12").status == Status.VOID
+    assert Invoice.objects.get(number="INV-2025-02").status == Status.VOID
+    assert Invoice.objects.get(number="INV-2025-03").status == Status.ISSUED
+
+
 @pytest.mark.django_db(databases=["default", "vault"])  # seed_demo also fills the demo vault
 def test_seed_demo_command_gives_the_demo_organisation_its_invoices():
     call_command("seed_demo", stdout=StringIO())

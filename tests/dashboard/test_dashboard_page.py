@@ -1,5 +1,6 @@
 """The home page: the organisation's usage over 30 days, its vault, its latest failures (SPEC §4)."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -51,7 +52,7 @@ def test_dashboard_shows_calls_per_day_and_method(member_client, acme_usage):
     assert rows[0] == ["Day", "Tokenize", "Detokenize", "All methods"]
     assert len(rows) == 1 + 30
     by_day = {row[0]: row[1:] for row in rows[1:]}
-    label = lambda days: f"{days_ago(days):%a} {days_ago(days).day} {days_ago(days):%b}"  # noqa: E731
+    label = lambda days: f"{days_ago(days):%a} {days_ago(days).day} {days_ago(days):%b %Y}"  # noqa: E731
     assert by_day[label(1)] == ["5", "0", "5"]
     assert by_day[label(3)] == ["0", "3", "3"]
     assert by_day[label(29)] == ["2", "0", "2"]
@@ -94,15 +95,42 @@ def test_dashboard_never_shows_another_organisations_usage(member_client, outsid
 def test_chart_is_drawn_on_the_server_with_a_line_per_method(member_client, acme_usage):
     page = member_client.get("/").content.decode()
 
-    assert '<svg class="chart"' in page
+    # Drawn twice: the wide drawing, and the compact one phones show instead (fewer, larger labels).
+    assert '<svg class="chart chart--wide"' in page
+    assert '<svg class="chart chart--compact"' in page
     assert '<title id="usage-chart-title">API calls per day, by method</title>' in page
-    assert "Totals: Tokenize 7, Detokenize 3." in page
-    assert page.count('<polyline class="chart-line') == 2
-    assert "<title>Tokenize: 7 calls</title>" in page
+    assert '<title id="usage-chart-compact-title">API calls per day, by method</title>' in page
+    assert page.count("Totals: Tokenize 7, Detokenize 3.") == 2
+    assert page.count('<polyline class="chart-line') == 2 * 2
+    assert page.count("<title>Tokenize: 7 calls</title>") == 2
     assert 'aria-label="Methods"' in page
-    # The CSP forbids inline styles and scripts.
+    # The CSP forbids inline styles and scripts: every script is a file of the portal's own.
     assert "style=" not in page
-    assert "<script" not in page
+    assert not re.search(r"<script(?![^>]*\bsrc=\"/static/)", page)
+
+
+def test_phones_get_a_compact_drawing_with_fewer_days_named_and_short_numbers(member_client, organisation):
+    DailyMethodCount.objects.create(
+        organisation=organisation, method="Tokenize", day=utc_today() - timedelta(days=2), calls=1_480_000
+    )
+    page = member_client.get("/").content.decode()
+
+    def drawing(name: str) -> str:
+        start = page.index(f'<svg class="chart chart--{name}"')
+        return page[start : page.index("</svg>", start)]
+
+    def day_labels(svg: str) -> list[str]:
+        return re.findall(r'<text class="chart-label" [^>]*>([^<]+)</text>', svg)
+
+    def value_labels(svg: str) -> list[str]:
+        return re.findall(r'<text class="chart-label chart-label--y" [^>]*>([^<]+)</text>', svg)
+
+    wide, compact = drawing("wide"), drawing("compact")
+    assert 'viewBox="0 0 720 280"' in wide and 'viewBox="0 0 360 250"' in compact
+    assert len(day_labels(wide)) == 6 and len(day_labels(compact)) == 4
+    assert day_labels(compact)[-1] == f"{utc_today().day} {utc_today():%b}"
+    assert value_labels(wide) == ["0", "500,000", "1,000,000", "1,500,000", "2,000,000"]
+    assert value_labels(compact) == ["0", "500k", "1M", "1.5M", "2M"]
 
 
 def test_latest_ten_failures_are_listed_newest_first_with_a_link_to_the_log(member_client, report, organisation):
@@ -251,7 +279,7 @@ def test_another_organisations_batch_leaves_the_cached_page_as_it_was(
 
 
 def test_the_cached_30_days_roll_over_at_midnight_utc(member_client, acme_usage, monkeypatch):
-    label = lambda day: f"{day:%a} {day.day} {day:%b}"  # noqa: E731
+    label = lambda day: f"{day:%a} {day.day} {day:%b %Y}"  # noqa: E731
     today = utc_today()
     assert table_rows(member_client.get("/").content.decode(), "daily-calls")[1][0] == label(today)
 

@@ -59,8 +59,9 @@ def test_error_log_lists_every_detail_newest_first(member_client, failures):
 
     assert response.status_code == 200
     assert table_rows(response.content.decode(), "error-log")[0] == HEADER
+    at = days_ago(1, 8, 30)
     assert rows(response)[0] == [
-        f"{days_ago(1, 8, 30):%Y-%m-%d} 08:30:00",
+        f"{at.day} {at:%b %Y}, 08:30",  # the portal's one date-time format, to the minute
         "Detokenize",
         "TOKEN_NOT_FOUND",
         "No such token.",
@@ -69,6 +70,8 @@ def test_error_log_lists_every_detail_newest_first(member_client, failures):
         "Ask support",
     ]
     assert request_ids(response) == ["r-new", "r-mid-2", "r-mid-1", "r-old"]
+    exact = f"{at:%Y-%m-%d}T08:30:00+00:00"  # to the second, on hover and for machines
+    assert f'<time datetime="{exact}" title="{exact}">' in response.content.decode()
 
 
 def test_method_filter_offers_the_methods_that_failed(member_client, failures):

@@ -128,7 +128,12 @@ def test_member_opens_ticket_with_colleague_who_downloads_attachment_and_replies
     expect(page.get_by_role("button", name="Reopen")).to_be_visible()
     ticket.refresh_from_db()
     assert ticket.status == Status.CLOSED
-    assert len(mailoutbox) == 4  # closing sends nothing
+    # Closing tells everyone else on the ticket: the colleague and support, not the member who closed it.
+    assert [(m.to, m.subject) for m in mailoutbox[4:]] == [
+        ([colleague.email], f"[Ticket #{ticket.pk}] {SUBJECT}"),
+        ([settings.SUPPORT_EMAIL], f"[Ticket #{ticket.pk}] {SUBJECT}"),
+    ]
+    assert "Max Member closed the ticket." in mailoutbox[4].body
     assert owner.email not in {address for m in mailoutbox for address in m.to}
 
     csp_reports = [m for m in console_messages if re.search(r"content.security.policy", m, re.IGNORECASE)]

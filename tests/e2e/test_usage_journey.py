@@ -134,7 +134,7 @@ def test_platform_reports_usage_and_admin_reads_it_filters_errors_and_edits_the_
     expect(error_rows).to_have_count(1)
     expect(error_rows.get_by_role("cell")).to_have_text(
         [
-            re.compile(rf"^{now:%Y-%m-%d} "),
+            re.compile(rf"^{now.day} {now:%b %Y}, \d\d:\d\d$"),
             "Detokenize",
             "TOKEN_NOT_FOUND",
             "No such token.",

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connections
 
-from extracts import services
+from extracts import runner, services
 from extracts.models import ExtractRequest, Status
 from files.models import StoredFile
 from tests.extracts.conftest import BOTH_DATABASES, private_files
@@ -41,7 +41,7 @@ def as_csv_writer_writes(rows: list[tuple[str, str]]) -> bytes:
 
 def run_extract_of(owner, capture) -> bytes:
     with capture(execute=True):
-        extract = services.request_extract(user=owner)
+        extract = services.request_extract(acting_user=owner)
     extract.refresh_from_db()
     assert extract.status == Status.DONE, extract.failure_reason
     assert extract.file is not None
@@ -85,7 +85,7 @@ def test_disk_full_while_compressing_fails_the_extract_and_keeps_nothing(
 ):
     settings.EXTRACT_CHUNK_ROWS = 10
     put_tokens(owner.organisation.public_id, [f"tok_{n}" for n in range(100)])
-    real_write = services._Digesting.write
+    real_write = runner._Digesting.write
     written = []
 
     def fills_the_disk_after_the_first_block(self, data):
@@ -94,10 +94,10 @@ def test_disk_full_while_compressing_fails_the_extract_and_keeps_nothing(
         written.append(len(data))
         return real_write(self, data)
 
-    monkeypatch.setattr(services._Digesting, "write", fills_the_disk_after_the_first_block)
+    monkeypatch.setattr(runner._Digesting, "write", fills_the_disk_after_the_first_block)
 
     with django_capture_on_commit_callbacks(execute=True):
-        extract = services.request_extract(user=owner)
+        extract = services.request_extract(acting_user=owner)
     extract.refresh_from_db()
 
     assert extract.status == Status.FAILED

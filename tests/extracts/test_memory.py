@@ -45,7 +45,7 @@ def test_extract_of_250000_tokens_keeps_peak_memory_growth_under_50_mb(
         before, _ = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
         with django_capture_on_commit_callbacks(execute=True):
-            extract = services.request_extract(user=owner)
+            extract = services.request_extract(acting_user=owner)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

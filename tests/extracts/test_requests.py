@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
 
 def test_admin_request_is_queued_audited_and_sent_to_a_worker_after_commit(owner, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
-        extract = services.request_extract(user=owner)
+        extract = services.request_extract(acting_user=owner)
 
     assert len(callbacks) == 1
     extract.refresh_from_db()
@@ -30,10 +30,10 @@ def test_admin_request_is_queued_audited_and_sent_to_a_worker_after_commit(owner
 def test_second_request_while_the_first_is_queued_is_refused(owner, django_capture_on_commit_callbacks):
     colleague = AdminFactory(organisation=owner.organisation, full_name="Ada Admin")
     with django_capture_on_commit_callbacks():
-        services.request_extract(user=owner)
+        services.request_extract(acting_user=owner)
 
     with pytest.raises(ValidationError) as refused:
-        services.request_extract(user=colleague)
+        services.request_extract(acting_user=colleague)
 
     assert refused.value.code == "already_active"
     message = refused.value.messages[0]
@@ -47,16 +47,16 @@ def test_request_while_one_is_running_is_refused(owner):
     ExtractRequest.objects.create(organisation=owner.organisation, status=Status.RUNNING)
 
     with pytest.raises(ValidationError, match="is already running"):
-        services.request_extract(user=owner)
+        services.request_extract(acting_user=owner)
 
 
 def test_new_request_is_accepted_once_the_last_one_is_done(owner, vault_table, django_capture_on_commit_callbacks):
     give_tokens(owner.organisation, 3)
     with django_capture_on_commit_callbacks(execute=True):
-        services.request_extract(user=owner)
+        services.request_extract(acting_user=owner)
 
     with django_capture_on_commit_callbacks(execute=True):
-        second = services.request_extract(user=owner)
+        second = services.request_extract(acting_user=owner)
 
     second.refresh_from_db()
     assert second.status == Status.DONE
@@ -66,12 +66,12 @@ def test_new_request_is_accepted_once_the_last_one_is_done(owner, vault_table, d
 def test_other_organisations_extract_does_not_block_a_request(owner, outsider):
     ExtractRequest.objects.create(organisation=outsider.organisation, status=Status.RUNNING)
 
-    assert services.request_extract(user=owner).status == Status.QUEUED
+    assert services.request_extract(acting_user=owner).status == Status.QUEUED
 
 
 def test_member_cannot_request_an_extract(member):
     with pytest.raises(PermissionDenied, match="Only your organisation's admins"):
-        services.request_extract(user=member)
+        services.request_extract(acting_user=member)
 
     assert not ExtractRequest.objects.exists()
 
@@ -96,7 +96,7 @@ def test_two_admins_requesting_at_the_same_moment_start_one_extract(vault_table)
 
     def request(admin: User) -> ExtractRequest:
         try:
-            return services.request_extract(user=admin)
+            return services.request_extract(acting_user=admin)
         finally:
             connections["vault"].close()  # the winner's thread runs the extract on its own vault connection
 

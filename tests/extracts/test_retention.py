@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from extracts import services
+from extracts import runner, services
 from extracts.models import ExtractRequest, Status
 from extracts.tasks import expire_old_extract_files
 from files.models import Section, StoredFile
@@ -29,7 +29,7 @@ def _done_extract(organisation, *, age: timedelta, label: str) -> ExtractRequest
         content=io.BytesIO(b"\x1f\x8b not really gzip"),
         size=19,
         sha256="a" * 64,
-        content_type=services.CONTENT_TYPE,
+        content_type=runner.CONTENT_TYPE,
         uploaded_by=None,
     )
     StoredFile.objects.filter(pk=stored.pk).update(uploaded_at=written)

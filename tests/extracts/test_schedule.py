@@ -152,10 +152,10 @@ def test_due_schedule_waits_while_an_extract_is_running(owner):
 
 
 def test_admin_sets_one_schedule_and_changing_it_keeps_one(owner):
-    first = services.set_schedule(user=owner, frequency=Frequency.DAILY)
+    first = services.set_schedule(acting_user=owner, frequency=Frequency.DAILY)
     later = timezone.now() + timedelta(days=2)
 
-    second = services.set_schedule(user=owner, frequency=Frequency.MONTHLY, first_run_at=later)
+    second = services.set_schedule(acting_user=owner, frequency=Frequency.MONTHLY, first_run_at=later)
 
     assert second.pk == first.pk
     assert ExtractSchedule.objects.count() == 1
@@ -171,7 +171,9 @@ def test_admin_sets_one_schedule_and_changing_it_keeps_one(owner):
 
 def test_schedule_in_the_past_is_refused_and_nothing_stored(owner):
     with pytest.raises(ValidationError) as refused:
-        services.set_schedule(user=owner, frequency=Frequency.DAILY, first_run_at=timezone.now() - timedelta(hours=1))
+        services.set_schedule(
+            acting_user=owner, frequency=Frequency.DAILY, first_run_at=timezone.now() - timedelta(hours=1)
+        )
 
     assert refused.value.message_dict == {
         "first_run_at": ["Choose a time from now on, or leave it empty to start now."]
@@ -180,20 +182,20 @@ def test_schedule_in_the_past_is_refused_and_nothing_stored(owner):
 
 
 def test_cancelled_schedule_stays_off(owner):
-    services.set_schedule(user=owner, frequency=Frequency.WEEKLY)
+    services.set_schedule(acting_user=owner, frequency=Frequency.WEEKLY)
 
-    services.cancel_schedule(user=owner)
+    services.cancel_schedule(acting_user=owner)
 
     assert ExtractSchedule.objects.get().active is False
     assert AuditEvent.objects.filter(action="extract.schedule_cancelled").count() == 1
     with pytest.raises(ValidationError, match=r"There is no extract schedule to cancel\."):
-        services.cancel_schedule(user=owner)
+        services.cancel_schedule(acting_user=owner)
 
 
 def test_member_cannot_set_or_cancel_a_schedule(member):
     with pytest.raises(PermissionDenied):
-        services.set_schedule(user=member, frequency=Frequency.DAILY)
+        services.set_schedule(acting_user=member, frequency=Frequency.DAILY)
     with pytest.raises(PermissionDenied):
-        services.cancel_schedule(user=member)
+        services.cancel_schedule(acting_user=member)
 
     assert not ExtractSchedule.objects.exists()

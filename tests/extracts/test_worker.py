@@ -31,7 +31,7 @@ def test_worker_writes_the_extract_queued_through_redis(
     tokens = give_tokens(owner.organisation, 4321)
 
     with django_capture_on_commit_callbacks(execute=True):
-        extract = services.request_extract(user=owner)
+        extract = services.request_extract(acting_user=owner)
 
     [(task, task_id)] = published
     assert task == "extracts.tasks.run_extract"

@@ -28,7 +28,7 @@ from extracts import services
 from extracts.models import ExtractRequest, Status
 from files.models import StoredFile
 from portal.celery import app
-from tests.celery_worker import worker_process_command
+from tests.celery_worker import wait_until_settled, worker_process_command
 from tests.extracts.conftest import BOTH_DATABASES, give_tokens, private_files, read_extract
 
 # The killed worker is another process: it must reach the test's vault, which an SQLite vault
@@ -65,6 +65,16 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def sessions_waiting_for(blocker: psycopg.Connection) -> int:
+    """How many database sessions wait for a lock ``blocker`` holds (read afresh: within a transaction
+    PostgreSQL would otherwise answer from the snapshot of its first read)."""
+    blocker.execute("SELECT pg_stat_clear_snapshot()")
+    row = blocker.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", [blocker.info.backend_pid]
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 class Worker:
@@ -136,7 +146,7 @@ def test_an_extract_whose_worker_process_is_killed_is_finished_once_by_a_fresh_o
     vault_table, owner, worker, published, tmp_path
 ):
     tokens = give_tokens(owner.organisation, TOKENS)
-    extract = services.request_extract(user=owner)  # autocommit here: the task is sent at once
+    extract = services.request_extract(acting_user=owner)  # autocommit here: the task is sent at once
     [task_id] = [task_id for name, task_id in published if name == "extracts.tasks.run_extract"]
     wait_for(
         lambda: ExtractRequest.objects.filter(pk=extract.pk, rows_written__gt=0).exists(),
@@ -152,7 +162,7 @@ def test_an_extract_whose_worker_process_is_killed_is_finished_once_by_a_fresh_o
             "SELECT rows_written, rows_total FROM extracts_extractrequest WHERE id = %s FOR UPDATE", [extract.pk]
         ).fetchone()
         assert 0 < written < total == TOKENS, "the extract must be stopped part-way"
-        time.sleep(0.3)
+        wait_for(lambda: sessions_waiting_for(blocker), timeout=30, what="the child's UPDATE to wait for the lock")
         os.kill(first_child, signal.SIGKILL)
         wait_for(lambda: "WorkerLostError" in worker.log(), timeout=30, what="the parent to notice the lost child")
     finally:
@@ -177,6 +187,6 @@ def test_an_extract_whose_worker_process_is_killed_is_finished_once_by_a_fresh_o
     assert AuditEvent.objects.filter(action="extract.done").count() == 1
     assert AuditEvent.objects.get(action="extract.restarted").details["attempt"] == 2
     ready = wait_for(lambda: sent_mail(tmp_path / "mail"), timeout=30, what="the ready e-mail")
-    time.sleep(1)  # a second e-mail, if there were one, would be sent by now
+    wait_until_settled(timeout=30)  # a second e-mail, if one were queued, is written by now
     assert len(sent_mail(tmp_path / "mail")) == len(ready) == 1
     assert "Subject: Your token extract is ready" in ready[0]

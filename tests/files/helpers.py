@@ -68,7 +68,7 @@ def stored_objects(root: Path) -> list[Path]:
 
 
 def upload(user: User, section: str = "other", name: str = "contract.pdf", content: bytes = PDF) -> StoredFile:
-    return services.upload_file(user=user, section=section, upload=pdf_file(name, content))
+    return services.upload_file(acting_user=user, section=section, upload=pdf_file(name, content))
 
 
 def grant_manage_files(user: User) -> User:

@@ -63,8 +63,23 @@ def typed_numbers(draw: st.DrawFn, numbers: st.SearchStrategy[phonenumbers.Phone
     return draw(st.sampled_from([typed, f" {typed} ", typed.replace(" ", "-")]))
 
 
-def e164(typed: str) -> str:
-    return phonenumbers.format_number(phonenumbers.parse(typed, "GB"), PhoneNumberFormat.E164)
+@st.composite
+def numbers_with_country(
+    draw: st.DrawFn, field: str, numbers: st.SearchStrategy[phonenumbers.PhoneNumber]
+) -> dict[str, str]:
+    """``field`` and the country chosen beside it: a number typed nationally in its own country,
+    or with its country code (the country selector then says anything)."""
+    number = draw(numbers)
+    if draw(st.booleans()):
+        region = phonenumbers.region_code_for_number(number) or "GB"
+        typed = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+        return {field: draw(st.sampled_from([typed, f" {typed} "])), f"{field}_country": region}
+    return {field: draw(typed_numbers(st.just(number))), f"{field}_country": draw(st.sampled_from(REGIONS))}
+
+
+def e164(typed: str, region: str = "") -> str:
+    """What the form stores for a number typed in ``region`` (none posted: PHONENUMBER_DEFAULT_REGION, GB)."""
+    return phonenumbers.format_number(phonenumbers.parse(typed, region or "GB"), PhoneNumberFormat.E164)
 
 
 # --- Login, step one: LoginForm ------------------------------------------------------------------
@@ -226,7 +241,9 @@ def _on_phone_step(organisation) -> tuple[User, Client]:
 @FEW
 @given(
     submission=submissions(
-        typed_numbers(st.sampled_from(MOBILES) | UK_MOBILES).map(lambda n: {"number": n}), tricky=PHONE_LIKE
+        typed_numbers(st.sampled_from(MOBILES) | UK_MOBILES).map(lambda n: {"number": n})
+        | numbers_with_country("number", st.sampled_from(MOBILES) | UK_MOBILES),
+        tricky=PHONE_LIKE,
     )
 )
 def test_setup_fallback_number_texts_a_code_only_to_a_usable_number(organisation, submission):
@@ -241,7 +258,7 @@ def test_setup_fallback_number_texts_a_code_only_to_a_usable_number(organisation
         assert response.status_code == 302 and response.url == "/setup/phone/"
         (device,) = pending
         assert not device.confirmed
-        assert str(device.number) == e164(sent(response, "number"))
+        assert str(device.number) == e164(sent(response, "number"), sent(response, "number_country"))
     elif sent_none_of(response, "number", "token"):
         assert response.status_code == 200
     else:
@@ -283,12 +300,13 @@ def test_setup_fallback_code_finishes_set_up_only_with_the_texted_code(organisat
 
 @st.composite
 def contact_numbers(draw: st.DrawFn) -> dict[str, str]:
-    number = typed_numbers(st.sampled_from(MOBILES + LANDLINES) | UK_MOBILES)
-    return {
-        "telephone": draw(number | st.sampled_from(["", "  "])),
-        "mobile": draw(number | st.just("")),
-        "save_numbers": "1",
-    }
+    numbers = st.sampled_from(MOBILES + LANDLINES) | UK_MOBILES
+    data = {"save_numbers": "1"}
+    for field, blanks in (("telephone", ["", "  "]), ("mobile", [""])):
+        typed = {field: draw(typed_numbers(numbers))}
+        blank = {field: draw(st.sampled_from(blanks)), f"{field}_country": "GB"}
+        data.update(draw(st.sampled_from([typed, blank]) | numbers_with_country(field, numbers)))
+    return data
 
 
 @FUZZ
@@ -305,7 +323,8 @@ def test_contact_numbers_are_saved_in_e164_or_refused_with_a_reason(owner, owner
         assert response.url == "/profile/"
         for field in ("telephone", "mobile"):
             typed = sent(response, field).strip()
-            assert str(getattr(owner, field) or "") == (e164(typed) if typed else "")
+            stored = e164(typed, sent(response, f"{field}_country")) if typed else ""
+            assert str(getattr(owner, field) or "") == stored
         assert counts(AuditEvent)["audit.AuditEvent"] == before[2]["audit.AuditEvent"] + 1
     elif sent_none_of(response, "save_numbers"):
         assert response.status_code == 200

@@ -81,7 +81,7 @@ def test_audit_filters_list_exactly_the_matching_events_or_say_what_is_wrong(
     export = submission.get(owner_client, "/audit/export.csv")
     assert export.status_code == 200
     rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
-    assert rows[0] == ["time", "who", "action", "target", "ip_address"]
+    assert rows[0] == ["time (UTC)", "who", "action", "target", "account", "ip_address"]
     if not refused:
         assert len(rows) - 1 == len(shown)  # the export holds what the page lists (all on one page here)
 

@@ -86,7 +86,7 @@ def test_ticket_is_opened_with_exactly_its_people_and_files_or_not_at_all(
 
 @pytest.fixture
 def ticket(member):
-    return open_ticket(user=member, subject="Invoice question", body="Which address?", category="question")
+    return open_ticket(acting_user=member, subject="Invoice question", body="Which address?", category="question")
 
 
 @st.composite

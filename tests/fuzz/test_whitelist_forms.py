@@ -114,3 +114,61 @@ def test_any_whitelist_submission_is_stored_whole_or_refused_with_a_reason(owner
         assert not submission.pristine or overlaps, "a valid, new entry was refused"
         assert_refused(response)
         assert after == before
+
+
+# --- A range that replaces the entries it covers (issue 19) -------------------------------------
+
+
+@st.composite
+def replacements(draw: st.DrawFn) -> tuple[list[str], dict[str, str]]:
+    """Addresses already listed inside a /24, and the form that replaces them with the /24."""
+    third = draw(st.integers(min_value=0, max_value=255))
+    inside = draw(st.sets(st.integers(min_value=0, max_value=255), min_size=1, max_size=4))
+    listed = [f"203.0.{third}.{n}" for n in sorted(inside)]
+    data = {
+        "network": f"203.0.{third}.0/24",
+        "description": draw(printable_text),
+        "covered": "{covered}",
+        "replace_covered": "on",
+    }
+    return listed, data
+
+
+def _within(stored: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    other = ipaddress.ip_network(stored)
+    return other.version == network.version and other.subnet_of(network)  # type: ignore[arg-type]
+
+
+@FUZZ
+@given(case=replacements(), data=st.data())
+def test_a_replacement_is_stored_whole_or_not_at_all(organisation, owner, owner_client, case, data):
+    listed, valid = case
+    WhitelistEntry.objects.filter(organisation=organisation).delete()
+    elsewhere = WhitelistEntry.objects.create(organisation=organisation, network="198.51.100.7/32", description="Other")
+    covered = [
+        WhitelistEntry.objects.create(organisation=organisation, network=f"{address}/32", description="Server")
+        for address in listed
+    ]
+    submission = data.draw(submissions(valid, tricky=NETWORK_LIKE)).filled(
+        covered=",".join(str(entry.pk) for entry in covered)
+    )
+    before = sorted(WhitelistEntry.objects.filter(organisation=organisation).values_list("network", flat=True))
+    audit_before = counts(AuditEvent)
+
+    response = submission.post(owner_client, "/whitelist/add/")
+
+    after = sorted(WhitelistEntry.objects.filter(organisation=organisation).values_list("network", flat=True))
+    stored = response.status_code == 302 and response.url == "/whitelist/"
+    event("replaced" if stored else "refused")
+    if stored:
+        # The entries the new range covers went, in the same change as the range came; no other.
+        new = _meant(sent(response, "network"))
+        kept = [n for n in before if not _within(n, new)]
+        assert after == sorted([*kept, str(new)])
+        assert elsewhere.network in after
+        assert counts(AuditEvent)["audit.AuditEvent"] == audit_before["audit.AuditEvent"] + 1
+    else:
+        assert not submission.pristine, "an agreed replacement was refused"
+        assert_refused(response)
+        assert after == before
+        assert counts(AuditEvent) == audit_before

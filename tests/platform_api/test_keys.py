@@ -75,5 +75,5 @@ def test_openapi_document_is_served_and_linked_from_the_admin(client, support_cl
     document = json.loads(client.get("/api/platform/v1/openapi.json").content)
 
     assert document["openapi"].startswith("3.")
-    assert set(document["paths"]) == {"/usage", "/vault-stats", "/whitelist/{org}"}
+    assert set(document["paths"]) == {"/usage", "/vault-stats", "/whitelist/{org}", "/keys/{org}"}
     assert "/api/platform/v1/openapi.json" in support_client.get("/admin/").content.decode()

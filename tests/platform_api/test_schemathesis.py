@@ -1,4 +1,4 @@
-"""Schemathesis against the platform API, as the portal serves and documents it (SPEC §4, §5).
+"""Schemathesis against the platform API, as the portal serves and documents it (SPEC §4, §5; API keys, issue 20).
 
 The schema is the document the app serves at /api/platform/v1/openapi.json, fetched through the
 project's WSGI application, and every generated request goes through that application too. It runs
@@ -17,6 +17,7 @@ from django.db.models import Sum
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 
+from apikeys import services as api_keys
 from dashboard.models import DailyMethodCount, ErrorLog, IngestedBatch, VaultStat
 from platform_api import services as key_services
 from portal.wsgi import application
@@ -29,6 +30,8 @@ from tests.whitelist.helpers import add
 schema = schemathesis.openapi.from_wsgi("/api/platform/v1/openapi.json", application)
 
 WHOLE_NUMBER = "must be a whole number of at least 0"
+# The platform's reads, polled with an ETag.
+READS = ("/whitelist/{org}", "/keys/{org}")
 PAST_LEAP_YEAR = 2024
 
 
@@ -50,6 +53,16 @@ def in_test_transaction(db):
 def listed(organisation, owner):
     """A network on the organisation's whitelist, so the platform's read has something to say."""
     return add(organisation, owner, "203.0.113.0/24", "Gateway")
+
+
+@pytest.fixture
+def customer_keys(organisation, owner, listed):
+    """Two API keys, one rolled (two secrets during its overlap), so the platform's read of keys has entries."""
+    key, _ = api_keys.create_key(
+        organisation=organisation, name="Web shop", methods=["Tokenize"], addresses=["203.0.113.7"], acting_user=owner
+    )
+    api_keys.roll_key(key=key, overlap="24h", acting_user=owner)
+    api_keys.create_key(organisation=organisation, name="Everything", methods=["*"], acting_user=owner)
 
 
 @pytest.fixture
@@ -92,7 +105,7 @@ def aim_at(case, organisation) -> bool:
     """
     if case.meta is None or case.meta.generation.mode is not GenerationMode.POSITIVE:
         return False
-    if case.operation.path == "/whitelist/{org}":
+    if case.operation.path in READS:
         case.path_parameters["org"] = organisation.public_id
         return True
     items = case.body["events"] if case.operation.path == "/usage" else [case.body]
@@ -106,7 +119,9 @@ def aim_at(case, organisation) -> bool:
 
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_platform_api_keeps_its_documented_contract(case, organisation, listed, platform_key, in_test_transaction):
+def test_platform_api_keeps_its_documented_contract(
+    case, organisation, listed, customer_keys, platform_key, in_test_transaction
+):
     valid = aim_at(case, organisation)
     auth = {"Authorization": f"Bearer {platform_key}"}
     before = stored()
@@ -125,7 +140,7 @@ def test_platform_api_keeps_its_documented_contract(case, organisation, listed, 
     if valid and case.operation.path == "/vault-stats" and isinstance(case.body["token_count"], float):
         # JSON Schema's "integer" takes 10.0 too; the document says in words that the portal does not.
         assert (response.status_code, response.json()) == (400, {"errors": {"token_count": WHOLE_NUMBER}})
-    elif valid and case.operation.path == "/whitelist/{org}":
+    elif valid and case.operation.path in READS:
         assert response.status_code in (200, 304)
     elif valid:
         assert response.status_code == 200, response.text
@@ -140,7 +155,10 @@ def test_platform_api_keeps_its_documented_contract(case, organisation, listed, 
             assert after == before
     if response.status_code == 200 and case.operation.path == "/vault-stats":
         assert after["vault"] - before["vault"] == 1
-    if response.status_code == 200 and case.operation.path == "/whitelist/{org}":
+    if response.status_code == 200 and case.operation.path == "/keys/{org}":
+        # Never a secret: the document holds the two keys' three secrets by prefix and hash only.
+        assert len(response.json()["keys"]) == 3
+    if response.status_code == 200 and case.operation.path in READS:
         # The ETag just served must spare the next poll the body (and the 304 is checked like any answer).
         again = case.operation.Case(
             path_parameters=case.path_parameters, headers={"If-None-Match": response.headers["etag"][0]}

@@ -26,6 +26,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Organisation, User
 from alarms import services as alarms
+from apikeys import services as apikeys
+from apikeys.models import ApiKey
 from billing.models import Status as InvoiceStatus
 from extracts.models import ExtractRequest
 from extracts.models import Status as ExtractStatus
@@ -204,7 +206,7 @@ HARDWARE_RESYNC = {"first_code": code_at(5), "second_code": code_at(6)}
 
 def _ticket(world: World, marker: str, *, include_member: bool, closed: bool) -> Ticket:
     ticket = support.open_ticket(
-        user=world.owner,
+        acting_user=world.owner,
         subject=f"Invoice question {marker}",
         body=f"Why is the March invoice higher? {marker}",
         category="question",
@@ -253,7 +255,7 @@ def attachment_on_the_outsiders_ticket(world: World) -> Target:
     mine = _ticket(world, marker, include_member=True, closed=False)
     attachment = Attachment.objects.get(ticket=mine)
     theirs = support.open_ticket(
-        user=world.outsider, subject="Globex question", body="A question of our own.", category="question"
+        acting_user=world.outsider, subject="Globex question", body="A question of our own.", category="question"
     )
     return Target(
         kwargs={"ticket_id": theirs.pk, "attachment_id": attachment.pk},
@@ -354,6 +356,47 @@ def error_row(world: World) -> Target:
     return Target(kwargs={"error_id": made.pk}, secrets=(marker,), shown=marker, state=snapshot(made, tickets=tickets))
 
 
+# --- API keys -------------------------------------------------------------------------------------
+
+
+def _api_key_state(key: ApiKey) -> State:
+    return snapshot(key, secrets=lambda: list(key.secrets.order_by("pk").values_list("prefix", "valid_until")))
+
+
+def api_key(world: World) -> Target:
+    """A key of organisation A; its secret is never in any response after the one that showed it."""
+    marker = world.marker()
+    key, plain = apikeys.create_key(
+        organisation=world.organisation, name=f"Web shop {marker}", methods=["Tokenize"], acting_user=world.owner
+    )
+    return Target(
+        kwargs={"key_id": key.pk}, secrets=(marker,), shown=marker, state=_api_key_state(key), foreign=(plain,)
+    )
+
+
+def platform_api_keys(world: World) -> Target:
+    """Organisation A's keys as the platform reads them; the outsider's organisation has one too."""
+    marker = world.marker()
+    theirs = world.marker()
+    key, plain = apikeys.create_key(
+        organisation=world.organisation, name=f"Web shop {marker}", methods=["Tokenize"], acting_user=world.owner
+    )
+    assert world.outsider.organisation is not None
+    _, their_plain = apikeys.create_key(
+        organisation=world.outsider.organisation,
+        name=f"Globex shop {theirs}",
+        methods=["*"],
+        acting_user=world.outsider,
+    )
+    return Target(
+        kwargs={"public_id": world.organisation.public_id},
+        secrets=(marker,),
+        shown=marker,
+        state=_api_key_state(key),
+        foreign=(theirs, plain, their_plain),
+    )
+
+
 # --- Invoices -------------------------------------------------------------------------------------
 
 
@@ -392,7 +435,7 @@ def stored_file(*, by: str, section: str) -> Builder:
     def build(world: World) -> Target:
         marker = world.marker()
         upload = SimpleUploadedFile(f"contract-{marker}.txt", f"Contract terms {marker}\n".encode(), "text/plain")
-        stored = files.upload_file(user=world.person(by), section=section, upload=upload)
+        stored = files.upload_file(acting_user=world.person(by), section=section, upload=upload)
         return Target(kwargs={"file_id": stored.pk}, secrets=(marker,), shown=marker, state=_file_state(stored))
 
     return build

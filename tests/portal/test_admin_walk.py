@@ -10,7 +10,7 @@ The customers own a token of each kind (authenticator app, hardware token, text 
 backup codes) with a code waiting to be entered where the kind has one, and there is an object of
 every other model, so each page shows something. No response may carry a secret: a key in hex or
 base32, an ``otpauth://`` URI (what a QR code encodes), a QR image, a pending code, a backup code
-or its stored digest, or a platform key's plain text.
+or its stored digest, a platform key's plain text, or a customer's API key (nor its hash).
 
 The walk runs as the group-based support user (production's support staff) and as a superuser
 (the operator): hiding secrets is not a matter of permissions.
@@ -43,6 +43,7 @@ from accounts.models import User
 from alarms import services as alarms
 from alarms import webhooks
 from alarms.models import WebhookDelivery, WebhookEndpoint
+from apikeys import services as apikeys
 from dashboard.models import DailyMethodCount, ErrorLog, FiveMinuteMethodCount, IngestedBatch, VaultStat, bucket_start
 from extracts.models import ExtractRequest, ExtractSchedule, Frequency
 from extracts.models import Status as ExtractStatus
@@ -125,21 +126,28 @@ def seed(owner: User, member: User, outsider: User) -> Seeded:
     organisation = member.organisation
     assert organisation is not None
     accounts.mark_organisation_verified(organisation=organisation, verified=True, acting_user=owner)
-    support.request_company_details_change(user=member, changes={"vat_number": "GB999999973"}, message="Moved")
+    support.request_company_details_change(acting_user=member, changes={"vat_number": "GB999999973"}, message="Moved")
     ticket = support.open_ticket(
-        user=member,
+        acting_user=member,
         subject="Card payments fail",
         body="Every card payment returns 502.",
         category="problem",
         files=[SimpleUploadedFile("log.txt", b"502 at 10:02\n", "text/plain")],
     )
-    support.add_comment(ticket=ticket, author=owner, body="Still failing.")
+    support.add_comment(ticket=ticket, acting_user=owner, body="Still failing.")
     ResourceLink.objects.create(title="Knowledge base", url="https://kb.example.com/", group="support")
     whitelist.add_entry(
         organisation=organisation, raw="198.51.100.7", description="Office", confirm_broad=False, acting_user=owner
     )
+    api_key, api_secret = apikeys.create_key(
+        organisation=organisation, name="Walk web shop", methods=["Tokenize"], acting_user=owner
+    )
+    apikeys.roll_key(key=api_key, overlap="1h", acting_user=owner)
+    seeded.secrets["a customer's API key"] = api_secret
+    for stored_secret in api_key.secrets.all():
+        seeded.secrets[f"API key secret hash {stored_secret.prefix}"] = stored_secret.secret_hash
     files.upload_file(
-        user=member, section="compliance", upload=SimpleUploadedFile("passport.txt", b"Passport\n", "text/plain")
+        acting_user=member, section="compliance", upload=SimpleUploadedFile("passport.txt", b"Passport\n", "text/plain")
     )
     make_invoice(organisation, number="INV-WALK-1")
     make_invoice(organisation, number="INV-WALK-2", status="draft")

@@ -23,6 +23,7 @@ from support import services as support_services
 from support.models import Category
 from tests.billing.helpers import grant_billing, make_invoice
 from tests.factories import AdminFactory, UserFactory
+from tokens import kinds
 from tokens import services as token_services
 from whitelist import services as whitelist_services
 
@@ -68,7 +69,7 @@ def assert_well_formed(message: EmailMultiAlternatives) -> None:
     assert not links.sources and "img" not in links.tags and "script" not in links.tags
     assert links.hrefs, "the layout links back to the portal"
     for href in links.hrefs:
-        assert href.startswith((settings.PORTAL_BASE_URL, "mailto:", "http://testserver/")), href
+        assert href.startswith((settings.PORTAL_BASE_URL, "mailto:")), href
 
 
 @pytest.fixture
@@ -89,7 +90,7 @@ def test_every_email_template_has_a_text_and_an_html_twin_on_the_base_layout():
 
 
 def test_no_service_builds_an_email_body_in_code():
-    apps = ["accounts", "tokens", "whitelist", "billing", "extracts", "files", "support", "alarms", "portal"]
+    apps = ["accounts", "tokens", "whitelist", "billing", "extracts", "files", "support", "alarms", "apikeys", "portal"]
     for app in apps:
         for path in (Path(settings.BASE_DIR) / app).rglob("*.py"):
             if path.name == "mail.py":  # the one helper that hands rendered messages to the task
@@ -161,7 +162,7 @@ def test_ticket_participants_each_get_their_own_message_and_support_its_own(
 
     with django_capture_on_commit_callbacks(execute=True):
         support_services.open_ticket(
-            user=owner,
+            acting_user=owner,
             subject="API keys <again>",
             body="Line one\n<i>not italic</i>",
             category=Category.QUESTION,
@@ -181,7 +182,9 @@ def test_ticket_participants_each_get_their_own_message_and_support_its_own(
 def test_compliance_upload_notice_to_support(owner, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         file_services.upload_file(
-            user=owner, section=Section.COMPLIANCE, upload=SimpleUploadedFile("register.pdf", PDF, "application/pdf")
+            acting_user=owner,
+            section=Section.COMPLIANCE,
+            upload=SimpleUploadedFile("register.pdf", PDF, "application/pdf"),
         )
 
     (message,) = mail.outbox
@@ -206,8 +209,10 @@ def test_extract_failure_notice(owner, three_admins, django_capture_on_commit_ca
 
 def test_security_code_email_and_text_message(member, twilio, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        token_services.start_email(user=member, email="max.alt@acme.example", acting_user=member)
-        token_services.start_sms(user=member, number="+44 7400 123456", acting_user=member)
+        token_services.start_destination(
+            user=member, spec=kinds.EMAIL, destination="max.alt@acme.example", acting_user=member
+        )
+        token_services.start_destination(user=member, spec=kinds.SMS, destination="+44 7400 123456", acting_user=member)
 
     (message,) = mail.outbox
     assert_well_formed(message)
@@ -216,7 +221,7 @@ def test_security_code_email_and_text_message(member, twilio, django_capture_on_
     assert code and f'<strong style="font-size:20px;letter-spacing:2px;">{code.group(1)}</strong>' in html_of(message)
     (sms,) = twilio.sent
     assert re.fullmatch(
-        rf"Your {settings.OTP_TOTP_ISSUER} security code is \d{{6}}\. It expires in 10 minutes\.",
+        rf"Your {re.escape(settings.OTP_TOTP_ISSUER)} security code is \d{{6}}\. It expires in 10 minutes\.",
         str(sms["data"]["Body"]),
     )
 

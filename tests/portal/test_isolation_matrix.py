@@ -25,12 +25,11 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.conf import settings
 from django.core import mail
 from django.http import HttpResponseBase
 from django.test import Client
 from django.test.client import ClientHandler
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from platform_api import services as platform_keys
 from tests.conftest import log_in
@@ -40,11 +39,13 @@ from tests.portal.isolation_objects import (
     Builder,
     World,
     alarm,
+    api_key,
     attachment_on_the_outsiders_ticket,
     colleague,
     error_row,
     hardware_token,
     invoice,
+    platform_api_keys,
     platform_whitelist,
     reset_link,
     stored_file,
@@ -55,51 +56,9 @@ from tests.portal.isolation_objects import (
     token_page,
     whitelist_entry,
 )
+from tests.portal.url_walk import object_urls
 
 # --- The URLs under test, read from the URL configuration -----------------------------------------
-
-# URL arguments that choose among fixed values every organisation shares, not objects.
-NOT_OBJECT_IDS = {
-    "kind": "a token type (totp, hotp, sms, email, backup)",
-    "section": "a File Manager section (compliance, other, extracts)",
-}
-
-
-@dataclass(frozen=True)
-class PortalUrl:
-    key: str  # the URL's name, or its route when it has none
-    route: str
-    arguments: tuple[str, ...]
-
-
-def _walk(patterns: list[Any], prefix: str = "", arguments: tuple[str, ...] = ()) -> Iterator[PortalUrl]:
-    for entry in patterns:
-        route = prefix + str(entry.pattern)
-        regex = entry.pattern.regex
-        names = tuple(regex.groupindex)
-        # Unnamed regex groups are arguments too: list them so they cannot slip through.
-        names += tuple(f"<group {n}>" for n in range(regex.groups - len(regex.groupindex)))
-        if isinstance(entry, URLResolver):
-            if entry.app_name == "admin":
-                continue  # the Django admin (support staff only) has its own tests
-            yield from _walk(entry.url_patterns, route, arguments + names)
-        elif isinstance(entry, URLPattern):
-            yield PortalUrl(key=entry.name or route, route=route, arguments=arguments + names)
-
-
-def _is_static(route: str) -> bool:
-    prefixes = [settings.STATIC_URL, settings.MEDIA_URL]
-    return any(p and p.strip("/") and route.startswith(p.lstrip("/")) for p in prefixes)
-
-
-def object_urls() -> dict[str, PortalUrl]:
-    """Every portal URL with an object id among its arguments, by name."""
-    found = {}
-    for url in _walk(get_resolver().url_patterns):
-        if not _is_static(url.route) and set(url.arguments) - set(NOT_OBJECT_IDS):
-            found[url.key] = url
-    return found
-
 
 OBJECT_URLS = object_urls()
 
@@ -289,6 +248,10 @@ EXPECTATIONS: dict[str, tuple[Case, ...]] = {
     # Error alarms (admins change them; a plain user is refused before any lookup).
     "alarm-edit": (Case("an alarm", alarm, expect(200, 403), expect(302, 403), ALARM_CHANGE, post_changes=True),),
     "alarm-delete": (Case("an alarm", alarm, expect(200, 403), expect(302, 403), post_changes=True),),
+    # API keys (plain users read the list; rolling and revoking take the permission, and each POST
+    # needs a recent password, which a fresh login gives).
+    "api-key-roll": (Case("a key", api_key, expect(200, 403), expect(302, 403), {"overlap": "1h"}, post_changes=True),),
+    "api-key-revoke": (Case("a key", api_key, expect(200, 403), expect(302, 403), post_changes=True),),
     # Invoices (a plain user without "view billing" is refused before any lookup).
     "billing-detail": (
         Case("a published invoice", invoice(), expect(200, 403), expect(200, 403)),
@@ -319,6 +282,10 @@ EXPECTATIONS: dict[str, tuple[Case, ...]] = {
     # The platform's read of a whitelist: a bearer key, not a session.
     "platform-whitelist": (
         Case("organisation A's whitelist", platform_whitelist, PLATFORM_READ, PLATFORM_WRITE, kind="platform"),
+    ),
+    # The platform's read of the keys: hashes and prefixes, never a secret (nor another organisation's keys).
+    "platform-keys": (
+        Case("organisation A's keys", platform_api_keys, PLATFORM_READ, PLATFORM_WRITE, kind="platform"),
     ),
 }
 

@@ -44,7 +44,7 @@ from extracts.vault import add_demo_tokens, create_vault_table
 from files.models import StoredFile
 from platform_api import services as platform_keys
 from portal.celery import app
-from tests.celery_worker import worker_process_command
+from tests.celery_worker import wait_until_settled, worker_process_command
 from tests.factories import PASSWORD, AdminFactory, UserFactory
 from tokens.models import EmailCodeDevice, Token, TokenKind
 
@@ -141,9 +141,9 @@ class Cluster:
         return found
 
     def settled_messages(self, subject: str, expected: int) -> list[str]:
-        """The messages once ``expected`` have arrived and a second has passed for any extra one."""
+        """The messages once ``expected`` have arrived and the workers have nothing left to send."""
         wait_for(lambda: len(self.messages(subject)) >= expected, timeout=60, what=f"{expected} of {subject!r}")
-        time.sleep(1.5)  # a further message, if one were sent, would be written by now
+        wait_until_settled(timeout=60)  # a further message, if one were queued, is written by now
         return self.messages(subject)
 
 

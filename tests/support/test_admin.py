@@ -4,6 +4,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 
+from audit.models import AuditEvent
 from support import services
 from support.models import Comment, ResourceLink, Status, Ticket
 from tests.conftest import log_in
@@ -44,7 +45,7 @@ def _change_form(ticket: Ticket, **changes: object) -> dict[str, object]:
 @pytest.fixture
 def ticket(member, colleague) -> Ticket:
     return services.open_ticket(
-        user=member,
+        acting_user=member,
         subject="Card payments fail",
         body="Every card payment returns error 502.",
         category="problem",
@@ -105,7 +106,7 @@ def test_saving_without_a_reply_changes_the_ticket_and_emails_nobody(
 
 
 def test_change_form_shows_the_thread_and_attachments(support_client, ticket, member):
-    services.add_comment(ticket=ticket, author=member, body="Still failing at noon.")
+    services.add_comment(ticket=ticket, acting_user=member, body="Still failing at noon.")
 
     page = _page(support_client.get(f"/admin/support/ticket/{ticket.pk}/change/"))
 
@@ -194,6 +195,66 @@ def test_support_cannot_add_a_user_of_another_organisation_to_a_ticket(
     assert outsider not in ticket.participants.all()
     assert not Comment.objects.exists()
     assert mail.outbox == []
+
+
+# --- Admin writes go through the services: audited as in the portal -----------------------------
+
+
+def test_a_status_change_in_the_admin_is_audited(support_client, support, ticket):
+    support_client.post(f"/admin/support/ticket/{ticket.pk}/change/", _change_form(ticket, status=Status.CLOSED))
+
+    event = AuditEvent.objects.get(action="ticket.closed")
+    assert (event.actor, event.organisation, event.target_label) == (support, ticket.organisation, str(ticket))
+
+
+def test_saving_a_ticket_without_a_status_change_records_none(support_client, support, ticket):
+    support_client.post(f"/admin/support/ticket/{ticket.pk}/change/", _change_form(ticket, assigned_to=str(support.pk)))
+
+    assert not AuditEvent.objects.filter(action__startswith="ticket.").exclude(action="ticket.opened").exists()
+
+
+def test_a_ticket_support_opens_is_audited(support_client, support, organisation, member):
+    support_client.post(
+        "/admin/support/ticket/add/",
+        {
+            "organisation": str(organisation.pk),
+            "subject": "Please send your VAT certificate",
+            "body": "Our records need it.",
+            "category": "question",
+            "status": Status.OPEN,
+            "participants": [str(member.pk)],
+            **_inlines(None),
+        },
+    )
+
+    ticket = Ticket.objects.get()
+    event = AuditEvent.objects.get(action="ticket.opened")
+    assert (event.actor, event.organisation, event.target_label) == (support, organisation, str(ticket))
+
+
+def test_a_ticket_opened_with_a_reply_sends_only_the_reply_and_records_both(
+    support_client, support, organisation, member, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        support_client.post(
+            "/admin/support/ticket/add/",
+            {
+                "organisation": str(organisation.pk),
+                "subject": "Gateway restarted",
+                "body": "We restarted the gateway.",
+                "category": "problem",
+                "status": Status.OPEN,
+                "participants": [str(member.pk)],
+                "reply": "Please retry your payments.",
+                **_inlines(None),
+            },
+        )
+
+    ticket = Ticket.objects.get()
+    assert ticket.status == Status.WAITING_CUSTOMER
+    assert sorted(AuditEvent.objects.values_list("action", flat=True)) == ["ticket.answered", "ticket.opened"]
+    assert recipients() == [member.email]
+    assert "Support wrote on the ticket." in mail.outbox[0].body
 
 
 # --- Who gets in --------------------------------------------------------------------------------

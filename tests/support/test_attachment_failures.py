@@ -23,7 +23,7 @@ def test_a_failure_after_the_first_attachment_was_stored_removes_it_and_the_tick
 
     with pytest.raises(DatabaseError):
         services.open_ticket(
-            user=owner,
+            acting_user=owner,
             subject="Contract",
             body="Both pages attached.",
             category="question",

@@ -171,7 +171,7 @@ def test_member_cannot_apply_their_own_request(
 
 def test_supporting_documents_are_attached_to_the_ticket(member, owner, private_root):
     change_request = support_services.request_company_details_change(
-        user=member,
+        acting_user=member,
         changes={"vat_number": "GB999999999"},
         message="Certificate attached.",
         files=[pdf_file("VAT certificate.pdf")],
@@ -191,7 +191,7 @@ def test_refused_supporting_document_stores_no_request_and_no_ticket(
 ):
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ValidationError) as exc:
         support_services.request_company_details_change(
-            user=member,
+            acting_user=member,
             changes={"vat_number": "GB999999999"},
             message="",
             files=[pdf_file("ok.pdf"), SimpleUploadedFile("certificate.pdf", ELF)],

@@ -35,7 +35,7 @@ def _says_how_long_to_wait(page: str) -> bool:
 
 
 def _ticket(user: User) -> Ticket:
-    return services.open_ticket(user=user, subject="Card payments fail", body="Since 9:00.", category="problem")
+    return services.open_ticket(acting_user=user, subject="Card payments fail", body="Since 9:00.", category="problem")
 
 
 def test_thirty_tickets_in_a_row_are_cut_at_the_hourly_limit(member_client, django_capture_on_commit_callbacks):
@@ -149,7 +149,7 @@ def test_support_replies_are_never_limited(member, support, settings):
     ticket = _ticket(member)
 
     for n in range(3):
-        services.add_comment(ticket=ticket, author=support, body=f"Looking into it ({n}).", from_support=True)
+        services.add_comment(ticket=ticket, acting_user=support, body=f"Looking into it ({n}).", from_support=True)
 
     assert Comment.objects.count() == 3
 

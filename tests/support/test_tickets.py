@@ -42,7 +42,7 @@ def client_for(user: User) -> Client:
 
 def open_ticket(user: User, subject: str = "Card payments fail", participants=(), files=()) -> Ticket:
     return services.open_ticket(
-        user=user,
+        acting_user=user,
         subject=subject,
         body="Since this morning every card payment returns error 502.",
         category="problem",
@@ -331,7 +331,7 @@ def test_support_reply_emails_everyone_included_and_not_support(
     ticket = open_ticket(member, participants=[colleague])
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.add_comment(ticket=ticket, author=agent, body="Fixed, please retry.", from_support=True)
+        services.add_comment(ticket=ticket, acting_user=agent, body="Fixed, please retry.", from_support=True)
 
     assert recipients() == sorted([member.email, colleague.email])
     assert "Support wrote on the ticket." in mail.outbox[0].body
@@ -499,7 +499,7 @@ def test_another_organisations_user_gets_404_on_every_ticket_url(
 def test_list_filters_by_status(owner_client, owner, member):
     open_ticket(member, subject="Still open")
     closed = open_ticket(owner, subject="All done")
-    services.set_status(ticket=closed, status=Status.CLOSED, actor=owner)
+    services.set_status(ticket=closed, status=Status.CLOSED, acting_user=owner)
 
     page = _page(owner_client.get("/tickets/", {"status": "closed"}))
     assert "All done" in page
@@ -589,7 +589,7 @@ def test_each_attachment_upload_and_download_is_audited(member_client, member, t
     from support import services
 
     ticket = services.open_ticket(
-        user=member,
+        acting_user=member,
         subject="Docs",
         body="See attached",
         category="question",

@@ -42,7 +42,9 @@ def _new_ticket(user: User) -> UploadPath:
 
 
 def _reply(user: User) -> UploadPath:
-    ticket = services.open_ticket(user=user, subject="Card payments fail", body="Since 9:00.", category="problem")
+    ticket = services.open_ticket(
+        acting_user=user, subject="Card payments fail", body="Since 9:00.", category="problem"
+    )
     mail.outbox.clear()
     return UploadPath(f"/tickets/{ticket.pk}/", f"/tickets/{ticket.pk}/", "attachments", {"body": "Logs attached."})
 
@@ -150,7 +152,9 @@ def test_the_defaults_allow_five_files_and_25_mb_in_one_request(settings):
 
 
 def test_the_forms_say_the_limits(member_client, member):
-    ticket = services.open_ticket(user=member, subject="Card payments fail", body="Since 9:00.", category="problem")
+    ticket = services.open_ticket(
+        acting_user=member, subject="Card payments fail", body="Since 9:00.", category="problem"
+    )
     for page in ["/tickets/new/", f"/tickets/{ticket.pk}/", "/profile/"]:
         assert "At most 5 files, 25 MB in all." in _page(member_client.get(page)), page
 
@@ -161,19 +165,21 @@ def test_services_refuse_too_many_or_too_big_files_from_any_caller(member, setti
     settings.FILES_MAX_REQUEST_BYTES = MB
     with pytest.raises(ValidationError) as too_many:
         services.open_ticket(
-            user=member, subject="Scans", body="All.", category="question", files=[pdf_file() for _ in range(3)]
+            acting_user=member, subject="Scans", body="All.", category="question", files=[pdf_file() for _ in range(3)]
         )
     assert too_many.value.messages == ["Attach at most 2 files at a time."]
     halves = [SimpleUploadedFile(f"half {n}.txt", b"a" * 600_000) for n in range(2)]
     with pytest.raises(ValidationError) as too_big:
-        services.open_ticket(user=member, subject="Scans", body="All.", category="question", files=halves)
+        services.open_ticket(acting_user=member, subject="Scans", body="All.", category="question", files=halves)
     assert too_big.value.messages == ["The files are too big together: at most 1 MB can be sent at once."]
     assert not Ticket.objects.exists()
     assert stored_files(private_root) == []
 
 
 def test_another_organisations_user_cannot_post_a_reply_or_files_to_a_ticket(member, outsider, private_root):
-    ticket = services.open_ticket(user=member, subject="Card payments fail", body="Since 9:00.", category="problem")
+    ticket = services.open_ticket(
+        acting_user=member, subject="Card payments fail", body="Since 9:00.", category="problem"
+    )
     client = log_in(Client(), outsider)
 
     response = client.post(f"/tickets/{ticket.pk}/", {"body": "Hello from Globex", "attachments": [pdf_file()]})

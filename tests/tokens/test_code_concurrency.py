@@ -154,10 +154,10 @@ def test_concurrent_wrong_onboarding_codes_are_each_counted(organisation):
 
 
 def test_concurrent_requests_for_a_code_send_exactly_one(member, settings, capsys):
-    from tokens import services
+    from tokens.services import enrolment
 
     device = SmsDevice.objects.create(user=member, name="sms", number="+447400123456", confirmed=True)
-    token = services._create_token(user=member, kind=TokenKind.SMS, device=device)
+    token = enrolment.create_token(user=member, device=device)  # the kind follows from the device
     clients = [log_in(Client(), member) for _ in range(8)]
     capsys.readouterr()
 

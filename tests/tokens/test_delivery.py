@@ -7,7 +7,6 @@ sent after commit, so each sending call runs inside ``django_capture_on_commit_c
 """
 
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,7 +24,7 @@ from portal.celery import app as celery_app
 from tests.factories import UserFactory
 from tests.tokens.helpers import let_throttle_pass, settings_under_environment
 from tests.twilio_http import RecordingTwilioHttp
-from tokens import services
+from tokens import kinds, services
 from tokens.forms import EmailAddressForm
 from tokens.models import SmsDevice, Token, TokenKind
 
@@ -56,8 +55,8 @@ class Channel:
     def start(self, user: User) -> SmsDevice | EmailDevice:
         with self.capture(execute=True):
             if self.kind == "sms":
-                return services.start_sms(user=user, number=NUMBER, acting_user=user)
-            return services.start_email(user=user, email=ADDRESS, acting_user=user)
+                return services.start_destination(user=user, spec=kinds.SMS, destination=NUMBER, acting_user=user)
+            return services.start_destination(user=user, spec=kinds.EMAIL, destination=ADDRESS, acting_user=user)
 
     def send_again(self, device: SmsDevice | EmailDevice, user: User) -> None:
         device.refresh_from_db()
@@ -93,7 +92,7 @@ def let_cooldown_pass(device: SmsDevice | EmailDevice, seconds: int) -> None:
 
 def confirm(user: User, device: SmsDevice | EmailDevice, code: str) -> Token | None:
     device.refresh_from_db()
-    return services.confirm_side_channel(user=user, device=device, code=code, acting_user=user)
+    return services.confirm_destination(user=user, device=device, code=code, acting_user=user)
 
 
 def wait_in(exc: RateLimited) -> int:
@@ -150,7 +149,9 @@ def test_code_is_valid_for_no_longer_than_ten_minutes_whatever_the_environment()
 
 def test_email_address_is_stored_as_typed_without_case_or_spaces(member, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        services.start_email(user=member, email="  Max.Alt@Acme.EXAMPLE ", acting_user=member)
+        services.start_destination(
+            user=member, spec=kinds.EMAIL, destination="  Max.Alt@Acme.EXAMPLE ", acting_user=member
+        )
 
     (message,) = mail.outbox
     assert message.to == [ADDRESS]
@@ -259,7 +260,7 @@ def test_refused_new_number_keeps_the_code_already_sent(twilio, member, settings
 
     pending = SmsDevice.objects.filter(user=member, confirmed=False)
     assert [d.pk for d in pending] == [device.pk], (
-        "a start_sms refused by the hourly limit deleted the pending number (and its valid code) and left a "
+        "a start_destination refused by the hourly limit deleted the pending number (and its valid code) and left a "
         "new pending number that was never sent a code"
     )
     assert confirm(member, device, sms_channel.codes()[-1]) is not None
@@ -281,7 +282,7 @@ def test_cooldown_is_per_token(channel, member):
 @pytest.mark.parametrize("number", ["not a number", "+44 800 123 4567", "+44 20 7946"])
 def test_unusable_number_is_refused_and_nothing_is_sent(twilio, member, number, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ValidationError):
-        services.start_sms(user=member, number=number, acting_user=member)
+        services.start_destination(user=member, spec=kinds.SMS, destination=number, acting_user=member)
 
     assert not SmsDevice.objects.filter(user=member).exists()
     assert twilio.sent == []
@@ -289,7 +290,7 @@ def test_unusable_number_is_refused_and_nothing_is_sent(twilio, member, number, 
 
 @pytest.mark.parametrize("address", ["not an email", "max@", "max.alt@acme.example\nBcc: x@evil.example"])
 def test_email_form_refuses_an_address_that_cannot_receive_codes(address):
-    # start_email trusts its caller: the form is where a typed address is checked.
+    # start_destination trusts its caller: the form is where a typed address is checked.
     form = EmailAddressForm({"email": address})
 
     assert not form.is_valid()
@@ -355,7 +356,7 @@ def test_texted_code_arrives_after_twilio_fails_once(twilio, worker_like, member
 
 def test_emailed_code_goes_through_the_mail_task(member, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        device = services.start_email(user=member, email=ADDRESS, acting_user=member)
+        device = services.start_destination(user=member, spec=kinds.EMAIL, destination=ADDRESS, acting_user=member)
     assert mail.outbox == []  # sent by the task queued on commit
     for callback in callbacks:
         callback()
@@ -365,15 +366,14 @@ def test_emailed_code_goes_through_the_mail_task(member, django_capture_on_commi
     assert f"security code is {device.token}." in message.body
 
 
-def test_hourly_limits_lift_in_the_next_hour(channel, member, settings, monkeypatch):
+def test_hourly_limits_lift_in_the_next_hour(channel, member, settings, time_machine):
     settings.TOKEN_SENDS_PER_USER_PER_HOUR = 1
     device = channel.start(member)
     let_cooldown_pass(device, settings.TOKEN_SEND_COOLDOWN_SECONDS)
     with pytest.raises(RateLimited):
         channel.send_again(device, member)
 
-    now = time.time()
-    monkeypatch.setattr(time, "time", lambda: now + 3600)  # the next hour's window
+    time_machine.move_to(timezone.now() + timedelta(hours=1))  # the next hour's window
     channel.send_again(device, member)
 
     assert len(channel.texts()) == 2

@@ -4,12 +4,11 @@ RFC 4226 Appendix D (HOTP) and RFC 6238 Appendix B (TOTP, SHA-1) use the ASCII s
 "12345678901234567890". Hardware tokens are registered with ``enrol_hotp`` exactly as an admin
 types the secret; the authenticator app is confirmed with ``confirm_totp``. Codes are then given
 to ``verify_login_code`` (the login page's check) and ``test_token`` (the token page's test).
-django-otp reads the TOTP clock from ``time.time()``, so the RFC's moments are set by patching it.
+The RFC's moments are reached by moving the clock (time-machine), which django-otp's TOTP reads.
 """
 
-from unittest import mock
-
 import pytest
+import time_machine
 
 from tests.factories import UserFactory
 from tests.tokens.helpers import (
@@ -43,8 +42,8 @@ def person(organisation):
     return UserFactory.create(organisation=organisation, email="person@acme.example", totp=False)
 
 
-def clock_at(unix_time: int):
-    return mock.patch("time.time", return_value=float(unix_time))
+def clock_at(unix_time: int) -> time_machine.travel:
+    return time_machine.travel(float(unix_time), tick=False)
 
 
 def test_independent_hotp_reproduces_rfc4226_vectors():

@@ -210,7 +210,8 @@ def test_range_that_would_cover_an_entry_is_refused_naming_it(organisation, owne
     assert error.message_dict == {
         "network": [
             "203.0.113.0/24 would cover the existing entry 203.0.113.7/32 (Server A). "
-            "Remove it first, then add 203.0.113.0/24."
+            "Tick “Replace the entry it covers” to add 203.0.113.0/24 and remove it in one change "
+            "(the addresses stay allowed throughout), or remove it first."
         ]
     }
 
@@ -225,7 +226,8 @@ def test_range_that_would_cover_several_entries_names_them(organisation, owner, 
     assert message == (
         "203.0.113.0/24 would cover the existing 7 entries 203.0.113.1/32 (Server 1), 203.0.113.2/32 (Server 2), "
         "203.0.113.3/32 (Server 3), 203.0.113.4/32 (Server 4), 203.0.113.5/32 (Server 5) and 2 more. "
-        "Remove them first, then add 203.0.113.0/24."
+        "Tick “Replace the 7 entries it covers” to add 203.0.113.0/24 and remove them in one change "
+        "(the addresses stay allowed throughout), or remove them first."
     )
 
 

@@ -1,10 +1,19 @@
-"""Load the demo organisation (idempotently) and print the demo logins."""
+"""Load the demo organisation once, and print the demo logins as they stand.
+
+The first run creates the organisation, its people, their second factors, a whitelist and the
+Resources page's links. Later runs (every `make run`) leave all of that as people left it -- a
+spent backup code stays spent, new codes or tokens someone made stay theirs, a removed user stays
+removed, a renamed organisation keeps its name -- and only add what time brings: last month's
+invoice, the demo vault's table if it went, usage if there is none yet. To start over, delete the
+databases (db.sqlite3, vault.sqlite3).
+"""
 
 import hashlib
 import os
 from base64 import b32encode
 from typing import Any
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
@@ -16,6 +25,7 @@ from accounts import services
 from accounts.models import Organisation, PortalPermission, Role, User
 from accounts.roles import support_group
 from alarms.demo import seed_demo_alarms
+from apikeys.demo import seed_demo_api_keys
 from billing.demo import seed_demo_invoices
 from dashboard.demo import seed_demo_usage
 from extracts.vault import ensure_demo_vault
@@ -74,81 +84,128 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
-        org, _ = Organisation.objects.get_or_create(name=DEMO_ORGANISATION["name"], defaults=DEMO_ORGANISATION)
-        logins = []
+        org = self._demo_organisation()
+        first_run = org is None
+        if org is None:
+            org = self._create_demo(**DEMO_ORGANISATION)
+        # What time brings, never what a person changed.
+        seed_demo_usage(organisation=org)
+        if first_run:  # made once, after the usage they point at; a person may change them later
+            admin, member = (User.objects.get(email=email) for email, *_ in DEMO_USERS)
+            seed_demo_alarms(organisation=org, admin=admin)
+            seed_demo_error_ticket(user=member)
+        ensure_demo_vault(organisation=org)
+        seed_demo_invoices(org)
+
+        emails = [email for email, *_ in DEMO_USERS] + [SUPPORT_USER[0]]
+        found = {user.email: user for user in User.objects.filter(email__in=[*emails, PENDING_USER[0]])}
+        pending = found.get(PENDING_USER[0])
+        temporary = None
+        if pending is not None and pending.is_active and not pending.has_usable_password():
+            temporary = services.issue_temporary_password(user=pending)
+
+        self._print(org, first_run, [(email, found.get(email)) for email in emails], pending, temporary)
+
+    def _demo_organisation(self) -> Organisation | None:
+        """The organisation a previous run made: the demo people's, else the one of the demo name."""
+        demo_emails = [email for email, *_ in DEMO_USERS] + [PENDING_USER[0]]
+        people = User.objects.filter(email__in=demo_emails, organisation__isnull=False).order_by("pk")
+        org_id = people.values_list("organisation_id", flat=True).first()
+        if org_id is not None:
+            return Organisation.objects.get(pk=org_id)
+        return Organisation.objects.filter(name=DEMO_ORGANISATION["name"]).order_by("pk").first()
+
+    def _create_demo(self, **details: str) -> Organisation:
+        org = Organisation.objects.create(**details)
         for email, name, role, permissions in DEMO_USERS:
             user = self._ready_user(email, name, organisation=org, role=role)
             if role == Role.USER:
                 services._set_permissions(user, permissions)
-            logins.append(user)
         support = self._ready_user(*SUPPORT_USER, organisation=None, role=Role.USER)
         # Staff in the Support group, as support staff are in production; not a superuser.
         support.is_staff, support.is_superuser = True, False
         support.save(update_fields=["is_staff", "is_superuser"])
         support.groups.add(support_group())
-        logins.append(support)
-        seed_demo_usage(organisation=org)
         seed_demo_whitelist(org)
-        ensure_demo_vault(organisation=org)
+        seed_demo_api_keys(org)
         seed_resource_links()
-        seed_demo_invoices(org)
-        seed_demo_alarms(organisation=org, admin=logins[0])
-        seed_demo_error_ticket(user=logins[1])
-
-        pending = User.objects.filter(email=PENDING_USER[0]).first()
-        if pending is None:
-            pending = User.objects.create_user(
-                email=PENDING_USER[0], full_name=PENDING_USER[1], organisation=org, role=Role.USER
-            )
-        temporary = None
-        if not pending.has_usable_password():
-            temporary = services.issue_temporary_password(user=pending)
-
-        self._print(org, logins, pending, temporary)
+        if not User.objects.filter(email=PENDING_USER[0]).exists():
+            User.objects.create_user(email=PENDING_USER[0], full_name=PENDING_USER[1], organisation=org, role=Role.USER)
+        return org
 
     def _ready_user(self, email: str, name: str, *, organisation: Organisation | None, role: Role) -> User:
+        """The demo user with the published password, key and backup codes; an existing account as it is."""
         user = User.objects.filter(email=email).first()
-        if user is None:
-            user = User.objects.create_user(
-                email=email, full_name=name, organisation=organisation, role=role, password=DEMO_PASSWORD
-            )
-        if not user.onboarded_at:
-            user.onboarded_at = timezone.now()
-            user.save(update_fields=["onboarded_at"])
-        totp, _ = TOTPDevice.objects.update_or_create(
-            user=user, name="authenticator", defaults={"key": demo_secret(email), "confirmed": True}
+        if user is not None:
+            return user
+        user = User.objects.create_user(
+            email=email, full_name=name, organisation=organisation, role=role, password=DEMO_PASSWORD
         )
+        user.onboarded_at = timezone.now()
+        user.save(update_fields=["onboarded_at"])
+        totp = TOTPDevice.objects.create(user=user, name="authenticator", key=demo_secret(email), confirmed=True)
         self._token(user, TokenKind.TOTP, totp, description="Demo authenticator")
-        static, _ = StaticDevice.objects.get_or_create(user=user, name="backup", defaults={"confirmed": True})
-        # The printed codes, usable again on every run; stored as digests (tokens/backup_codes.py).
-        wanted = [backup_codes.digest(code) for code in demo_backup_codes(email)]
-        static.token_set.exclude(token__in=wanted).delete()
-        existing = set(static.token_set.values_list("token", flat=True))
-        StaticToken.objects.bulk_create(StaticToken(device=static, token=d) for d in wanted if d not in existing)
+        static = StaticDevice.objects.create(user=user, name="backup", confirmed=True)
+        # Stored as digests (tokens/backup_codes.py); printed while they are unused.
+        StaticToken.objects.bulk_create(
+            StaticToken(device=static, token=backup_codes.digest(code)) for code in demo_backup_codes(email)
+        )
         self._token(user, TokenKind.BACKUP, static)
         return user
 
     def _token(self, user: User, kind: TokenKind, device: Any, **fields: Any) -> None:
-        Token.objects.get_or_create(
-            device_type=ContentType.objects.get_for_model(device),
-            device_id=device.pk,
-            defaults={"user": user, "kind": kind, **fields},
+        Token.objects.create(
+            user=user, kind=kind, device_type=ContentType.objects.get_for_model(device), device_id=device.pk, **fields
         )
 
-    def _print(self, org: Organisation, logins: list[User], pending: User, temporary: str | None) -> None:
+    def _print(
+        self,
+        org: Organisation,
+        first_run: bool,
+        logins: list[tuple[str, User | None]],
+        pending: User | None,
+        temporary: str | None,
+    ) -> None:
         out = self.stdout.write
         out(self.style.SUCCESS(f"Demo organisation: {org.name} ({org.public_id})"))
-        out(f"Every demo login uses the password: {DEMO_PASSWORD}")
-        out("Second factor: add the key to an authenticator app (time-based, 6 digits),")
-        out("or use one of the single-use backup codes ('Use a backup code' on the login page).")
-        for user in logins:
-            key = b32encode(bytes.fromhex(demo_secret(user.email))).decode()
-            role = "support staff (/admin/)" if user.is_staff else user.get_role_display()
-            out(f"  {user.email:<26} {role:<24} authenticator key {key}")
-            out(f"  {'':<26} backup codes: {' '.join(demo_backup_codes(user.email))}")
+        if not first_run:
+            out("Loaded before, and kept as people left it: only new monthly invoices are added.")
+            out("To start over, delete db.sqlite3 and vault.sqlite3.")
+        out(f"The portal: {settings.PORTAL_BASE_URL}/  (support admin: {settings.PORTAL_BASE_URL}/admin/)")
+        out(f"Every demo login uses the password: {DEMO_PASSWORD}  (unless someone changed it)")
+        out("Second factor: add the key to an authenticator app (time-based, 6 digits), or type one of")
+        out("the single-use backup codes into the same code field at login.")
+        for email, user in logins:
+            for line in self._login_lines(email, user):
+                out(line)
+        if pending is None:
+            return
         if temporary:
-            out(f"  {pending.email:<26} not set up yet: temporary password {temporary} (valid 24 h)")
+            hours = settings.TEMPORARY_PASSWORD_VALID_HOURS
+            out(f"  {pending.email:<26} not set up yet: temporary password {temporary} (valid {hours} h)")
+        elif not pending.is_active:
+            out(f"  {pending.email:<26} deactivated")
         elif services.next_onboarding_step(pending) is None:
             out(f"  {pending.email:<26} has finished account set-up")
         else:
             out(f"  {pending.email:<26} chose a password and is part-way through account set-up")
+
+    def _login_lines(self, email: str, user: User | None) -> list[str]:
+        if user is None:
+            return [f"  {email:<26} removed since the demo was loaded"]
+        role = "support staff (/admin/)" if user.is_staff else user.get_role_display()
+        if not user.is_active:
+            role = f"{role}, deactivated"
+        totp = TOTPDevice.objects.filter(user=user, name="authenticator", confirmed=True, key=demo_secret(email))
+        if totp.exists():
+            key = b32encode(bytes.fromhex(demo_secret(email))).decode()
+            lines = [f"  {email:<26} {role:<24} authenticator key {key}"]
+        else:
+            lines = [f"  {email:<26} {role:<24} the demo authenticator key was replaced or removed"]
+        stored = set(StaticToken.objects.filter(device__user=user).values_list("token", flat=True))
+        unused = [code for code in demo_backup_codes(email) if backup_codes.digest(code) in stored]
+        if unused:
+            lines.append(f"  {'':<26} backup codes: {' '.join(unused)}")
+        else:
+            lines.append(f"  {'':<26} no demo backup code left (used, or replaced by new ones)")
+        return lines
