@@ -57,6 +57,12 @@ MANAGE_FILES = Permission(
     "Only your organisation's admins, and users they allow to manage files, can manage other people's files.",
     granted_by=PortalPermission.MANAGE_FILES,
 )
+MANAGE_API_KEYS = Permission(
+    "manage_api_keys",
+    "Only your organisation's admins, and users they allow to manage API keys, can change them.",
+    granted_by=PortalPermission.MANAGE_API_KEYS,
+)
+MANAGE_ALARMS = Permission("manage_alarms", "Only your organisation's admins can change its alarms.")
 
 PERMISSIONS: dict[str, Permission] = {
     p.name: p
@@ -70,6 +76,8 @@ PERMISSIONS: dict[str, Permission] = {
         MANAGE_WHITELIST,
         VIEW_BILLING,
         MANAGE_FILES,
+        MANAGE_API_KEYS,
+        MANAGE_ALARMS,
     )
 }
 

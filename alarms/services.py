@@ -12,12 +12,13 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Organisation, User
+from accounts.permissions import MANAGE_ALARMS, require
 from alarms import webhooks
 from alarms.models import (
     MAX_RATE,
@@ -37,7 +38,7 @@ from dashboard import selectors as usage
 
 logger = logging.getLogger(__name__)
 
-ADMINS_ONLY = "Only your organisation's admins can change its alarms."
+ADMINS_ONLY = MANAGE_ALARMS.refusal
 # The method names ingestion accepts (dashboard.ingest.METHOD_PATTERN).
 METHOD_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MAX_COUNT_THRESHOLD = 10**9
@@ -65,8 +66,7 @@ def _field_error(field: str, message: str, code: str) -> ValidationError:
 def _check_admin(acting_user: User | None, organisation_id: int) -> None:
     if acting_user is None:  # support tools and the demo data
         return
-    if acting_user.organisation_id != organisation_id or not acting_user.is_org_admin or not acting_user.is_active:
-        raise PermissionDenied(ADMINS_ONLY)
+    require(acting_user, MANAGE_ALARMS, organisation_id=organisation_id)
 
 
 def _clean_name(name: str) -> str:

@@ -1,19 +1,18 @@
 """The alarm pages: every user of the organisation reads the alarms and their history; admins
 define alarms, set the webhook and read its delivery log."""
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from accounts.permissions import MANAGE_ALARMS, may, requires
 from accounts.types import AuthenticatedRequest
 from alarms import selectors, services, webhooks
 from alarms.forms import AlarmForm, RotateSecretForm, WebhookForm
@@ -27,22 +26,12 @@ PER_PAGE = 50
 SECRET_SESSION_KEY = "webhook-secret-once"
 
 
-def _admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @wraps(view)
-    def wrapper(request: AuthenticatedRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if not request.user.is_org_admin:
-            raise PermissionDenied(services.ADMINS_ONLY)
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
 def alarm_list(request: AuthenticatedRequest) -> HttpResponse:
     context = {
         "alarms": list(selectors.alarms_for(user=request.user)),
         "limit": settings.ALARMS_PER_ORGANISATION,
-        "can_manage": request.user.is_org_admin,
-        "webhook": selectors.webhook_for(user=request.user) if request.user.is_org_admin else None,
+        "can_manage": may(request.user, MANAGE_ALARMS),
+        "webhook": selectors.webhook_for(user=request.user) if may(request.user, MANAGE_ALARMS) else None,
     }
     return render(request, "alarms/list.html", context)
 
@@ -65,7 +54,7 @@ def _form_page(request: AuthenticatedRequest, form: AlarmForm, alarm: Alarm | No
     return render(request, "alarms/form.html", context, status=400 if form.is_bound else 200)
 
 
-@_admin_required
+@requires(MANAGE_ALARMS)
 def alarm_add(request: AuthenticatedRequest) -> HttpResponse:
     organisation = request.user.organisation
     assert organisation is not None
@@ -83,7 +72,7 @@ def alarm_add(request: AuthenticatedRequest) -> HttpResponse:
     return _form_page(request, form, None)
 
 
-@_admin_required
+@requires(MANAGE_ALARMS)
 def alarm_edit(request: AuthenticatedRequest, alarm_id: int) -> HttpResponse:
     alarm = selectors.access_alarm(user=request.user, alarm_id=alarm_id)
     colleagues = selectors.colleagues(user=request.user)
@@ -108,7 +97,7 @@ def alarm_edit(request: AuthenticatedRequest, alarm_id: int) -> HttpResponse:
     return _form_page(request, form, alarm)
 
 
-@_admin_required
+@requires(MANAGE_ALARMS)
 def alarm_delete(request: AuthenticatedRequest, alarm_id: int) -> HttpResponse:
     alarm = selectors.access_alarm(user=request.user, alarm_id=alarm_id)
     if request.method == "POST":
@@ -153,7 +142,7 @@ def _webhook_page(
 
 
 @never_cache
-@_admin_required
+@requires(MANAGE_ALARMS)
 def webhook(request: AuthenticatedRequest) -> HttpResponse:
     if request.method == "POST":
         organisation = request.user.organisation
@@ -176,7 +165,7 @@ def webhook(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @require_POST
-@_admin_required
+@requires(MANAGE_ALARMS)
 def webhook_rotate(request: AuthenticatedRequest) -> HttpResponse:
     endpoint = selectors.webhook_for(user=request.user)
     if endpoint is None:
@@ -196,7 +185,7 @@ def webhook_rotate(request: AuthenticatedRequest) -> HttpResponse:
     return redirect("alarm-webhook")
 
 
-@_admin_required
+@requires(MANAGE_ALARMS)
 def webhook_remove(request: AuthenticatedRequest) -> HttpResponse:
     endpoint = selectors.webhook_for(user=request.user)
     if endpoint is None:
@@ -212,7 +201,7 @@ def webhook_remove(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "alarms/webhook_remove.html", {"endpoint": endpoint})
 
 
-@_admin_required
+@requires(MANAGE_ALARMS)
 def webhook_test(request: AuthenticatedRequest) -> HttpResponse:
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
@@ -232,7 +221,7 @@ def webhook_test(request: AuthenticatedRequest) -> HttpResponse:
     return redirect("alarm-webhook-deliveries")
 
 
-@_admin_required
+@requires(MANAGE_ALARMS)
 def webhook_deliveries(request: AuthenticatedRequest) -> HttpResponse:
     page = Paginator(selectors.deliveries_for(user=request.user), PER_PAGE).get_page(request.GET.get("page"))
     context = {

@@ -24,13 +24,14 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Organisation, Role, User
+from accounts.permissions import MANAGE_ALARMS, require
 from alarms import addresses, transport
 from alarms.models import AlarmEvent, DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from audit.services import record
@@ -83,8 +84,7 @@ def retry_wait(attempts: int) -> int:
 def _check_admin(acting_user: User | None, organisation_id: int) -> None:
     if acting_user is None:
         return
-    if acting_user.organisation_id != organisation_id or not acting_user.is_org_admin or not acting_user.is_active:
-        raise PermissionDenied(ADMINS_ONLY)
+    require(acting_user, MANAGE_ALARMS, organisation_id=organisation_id)
 
 
 def _by(acting_user: User | None) -> str:

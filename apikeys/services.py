@@ -13,12 +13,13 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Organisation, PortalPermission, Role, User
+from accounts.models import Organisation, Role, User
+from accounts.permissions import MANAGE_API_KEYS, require
 from apikeys.check import SECRET_SCHEME, hash_secret
 from apikeys.models import (
     ALL_METHODS,
@@ -63,10 +64,7 @@ def _is_support(acting_user: User | None) -> bool:
 def _check_may_change(acting_user: User | None, organisation: Organisation) -> None:
     if acting_user is None or _is_support(acting_user):
         return
-    if acting_user.organisation_id != organisation.pk or not acting_user.has_portal_permission(
-        PortalPermission.MANAGE_API_KEYS
-    ):
-        raise PermissionDenied("Only admins and users allowed to manage API keys can change them.")
+    require(acting_user, MANAGE_API_KEYS, organisation_id=organisation.pk)
 
 
 # --- Checking what was typed ------------------------------------------------------------------

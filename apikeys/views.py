@@ -6,13 +6,13 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
-from accounts.models import PortalPermission, User
+from accounts.permissions import MANAGE_API_KEYS, may, require
 from accounts.reauth import recent_password_required
 from accounts.types import AuthenticatedRequest
 from apikeys import selectors, services
@@ -25,22 +25,13 @@ from apikeys.models import ApiKey
 SECRET_SESSION_KEY = "api-key-secret-once"
 
 
-def can_manage(user: User) -> bool:
-    return user.has_portal_permission(PortalPermission.MANAGE_API_KEYS)
-
-
-def _require_manager(user: User) -> None:
-    if not can_manage(user):
-        raise PermissionDenied("Only your organisation's admins, and users they allow to, can manage API keys.")
-
-
 def _key_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Scope first (another organisation's id is a 404 whatever the user may do), then the permission."""
 
     @wraps(view)
     def wrapper(request: AuthenticatedRequest, key_id: int) -> HttpResponse:
         key = selectors.access_key(user=request.user, key_id=key_id)
-        _require_manager(request.user)
+        require(request.user, MANAGE_API_KEYS)
         return view(request, key)
 
     return wrapper
@@ -50,7 +41,7 @@ def api_key_list(request: AuthenticatedRequest) -> HttpResponse:
     rows = selectors.key_rows(user=request.user, now=timezone.now())
     context = {
         "rows": rows,
-        "can_manage": can_manage(request.user),
+        "can_manage": may(request.user, MANAGE_API_KEYS),
         "environment": settings.PORTAL_ENVIRONMENT,
         "unused_days": selectors.UNUSED_DAYS,
     }
@@ -58,7 +49,7 @@ def api_key_list(request: AuthenticatedRequest) -> HttpResponse:
 
 
 def api_key_add(request: AuthenticatedRequest) -> HttpResponse:
-    _require_manager(request.user)
+    require(request.user, MANAGE_API_KEYS)
     return _add(request)
 
 

@@ -4,6 +4,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from accounts.models import User
+from accounts.permissions import MANAGE_OTHERS_TOKENS, may
 from tokens import kinds
 from tokens.models import Token, TokenType
 
@@ -29,7 +30,7 @@ def type_names() -> dict[str, str]:
 
 
 def can_manage_tokens_of(*, actor: User, owner: User) -> bool:
-    return actor.pk == owner.pk or (actor.is_org_admin and actor.organisation_id == owner.organisation_id)
+    return actor.pk == owner.pk or may(actor, MANAGE_OTHERS_TOKENS, organisation_id=owner.organisation_id)
 
 
 def access_token(*, actor: User, token_id: int) -> Token:

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,6 +19,7 @@ from django_otp.models import Device
 
 from accounts import selectors as account_selectors
 from accounts.models import User
+from accounts.permissions import MANAGE_OTHERS_TOKENS, UNLOCK_TOKENS, require
 from accounts.qr import authenticator_setup
 from accounts.reauth import recent_password_required
 from accounts.types import AuthenticatedRequest
@@ -41,8 +42,7 @@ def _owner(request: AuthenticatedRequest, user_id: int | None) -> User:
     if user_id is None or user_id == request.user.pk:
         return request.user
     owner = account_selectors.access_user(user=request.user, user_id=user_id)
-    if not selectors.can_manage_tokens_of(actor=request.user, owner=owner):
-        raise PermissionDenied("Only your organisation's admins can manage other users' tokens.")
+    require(request.user, MANAGE_OTHERS_TOKENS, organisation_id=owner.organisation_id)
     return owner
 
 
@@ -85,7 +85,6 @@ def token_detail(request: AuthenticatedRequest, token: Token) -> HttpResponse:
         "token": token,
         "type_name": selectors.type_names()[token.kind],
         "list_url": _list_url(token.user, request.user),
-        "is_admin": request.user.is_org_admin,
         "description_form": DescriptionForm(initial={"description": token.description}),
     }
     return render(request, "tokens/detail.html", context)
@@ -247,8 +246,7 @@ def token_reset(request: AuthenticatedRequest, token: Token) -> HttpResponse:
 @_token_view
 @require_POST
 def token_unlock(request: AuthenticatedRequest, token: Token) -> HttpResponse:
-    if not request.user.is_org_admin:
-        raise PermissionDenied("Only your organisation's admins can unlock a token.")
+    require(request.user, UNLOCK_TOKENS, organisation_id=token.user.organisation_id)
     services.unlock(token=token, acting_user=request.user)
     messages.success(request, "The token is unlocked.")
     return redirect("token-detail", token_id=token.pk)

@@ -19,6 +19,7 @@ from django_otp.models import Device
 from django_otp.oath import hotp
 
 from accounts.models import User
+from accounts.permissions import MANAGE_OTHERS_TOKENS, may
 from audit.services import record
 from tokens import kinds, selectors
 from tokens.models import Token, locked_after_failures
@@ -124,10 +125,8 @@ def verify_device(device: Device, code: str) -> CodeCheck:
 
 def manages(acting_user: User | None, token: Token) -> bool:
     """Whether ``acting_user`` is an admin of the token's organisation (and so can fix it themselves)."""
-    return (
-        acting_user is not None
-        and acting_user.is_org_admin
-        and acting_user.organisation_id == token.user.organisation_id
+    return acting_user is not None and may(
+        acting_user, MANAGE_OTHERS_TOKENS, organisation_id=token.user.organisation_id
     )
 
 
