@@ -7,16 +7,19 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from common.replica import lag_tolerant
 
 if TYPE_CHECKING:
     from accounts.models import User
 
 
 def organisation_events(*, user: User) -> QuerySet[AuditEvent]:
+    """The organisation's trail, newest first: read for the page and the CSV, so it may lag a moment
+    (the replica when one is configured, common/replica.py); no decision is taken on it."""
     if user.organisation_id is None:
         return AuditEvent.objects.none()
-    events = AuditEvent.objects.filter(organisation_id=user.organisation_id).select_related("subject_user")
-    return events.order_by("-at", "-id")
+    events = AuditEvent.objects.using(lag_tolerant()).filter(organisation_id=user.organisation_id)
+    return events.select_related("subject_user").order_by("-at", "-id")
 
 
 def filtered_events(

@@ -2,6 +2,8 @@
 
 Each page reads a fixed number of queries whatever the data size: the counters are already one
 row per method and day, and the error log is read along its (organisation, ..., at) indexes.
+All of them tolerate a moment's lag, so they read the replica when one is configured
+(common/replica.py).
 """
 
 from collections import defaultdict
@@ -15,6 +17,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import Organisation, User
+from common.replica import lag_tolerant
 from dashboard.models import BUCKET, DailyMethodCount, ErrorLog, FiveMinuteMethodCount, VaultStat, bucket_start
 
 USAGE_DAYS = 30
@@ -80,9 +83,11 @@ def usage(*, user: User, days: int = USAGE_DAYS, today: date | None = None) -> U
     result = Usage(first_day=first_day, last_day=last_day)
     if user.organisation_id is None:
         return result
-    rows = DailyMethodCount.objects.filter(
-        organisation_id=user.organisation_id, day__gte=first_day, day__lte=last_day
-    ).values_list("method", "day", "calls", "errors")
+    rows = (
+        DailyMethodCount.objects.using(lag_tolerant())
+        .filter(organisation_id=user.organisation_id, day__gte=first_day, day__lte=last_day)
+        .values_list("method", "day", "calls", "errors")
+    )
     calls: dict[str, dict[date, int]] = defaultdict(dict)
     errors: dict[str, int] = defaultdict(int)
     for method, day, day_calls, day_errors in rows:
@@ -141,7 +146,8 @@ def vault_summary(*, user: User, since: date) -> VaultSummary:
     newest = stats.order_by("-at", "-id")
     period_start = start_of(since)
     row = (
-        Organisation.objects.filter(pk=user.organisation_id)
+        Organisation.objects.using(lag_tolerant())
+        .filter(pk=user.organisation_id)
         .annotate(
             current=Subquery(newest.values("token_count")[:1]),
             current_at=Subquery(newest.values("at")[:1]),
@@ -169,7 +175,7 @@ def vault_summary(*, user: User, since: date) -> VaultSummary:
 def organisation_errors(*, user: User) -> QuerySet[ErrorLog]:
     if user.organisation_id is None:
         return ErrorLog.objects.none()
-    return ErrorLog.objects.filter(organisation_id=user.organisation_id)
+    return ErrorLog.objects.using(lag_tolerant()).filter(organisation_id=user.organisation_id)
 
 
 def access_error(*, user: User, error_id: int) -> ErrorLog:
@@ -190,7 +196,8 @@ def error_methods(*, user: User) -> list[str]:
         return []
     since = utc_today() - timedelta(days=settings.ERROR_LOG_RETENTION_DAYS)
     return list(
-        DailyMethodCount.objects.filter(organisation_id=user.organisation_id, day__gte=since, errors__gt=0)
+        DailyMethodCount.objects.using(lag_tolerant())
+        .filter(organisation_id=user.organisation_id, day__gte=since, errors__gt=0)
         .values_list("method", flat=True)
         .distinct()
         .order_by("method")
@@ -204,7 +211,8 @@ def known_methods(*, user: User) -> list[str]:
         return []
     since = utc_today() - timedelta(days=settings.ERROR_LOG_RETENTION_DAYS)
     return list(
-        DailyMethodCount.objects.filter(organisation_id=user.organisation_id, day__gte=since)
+        DailyMethodCount.objects.using(lag_tolerant())
+        .filter(organisation_id=user.organisation_id, day__gte=since)
         .values_list("method", flat=True)
         .distinct()
         .order_by("method")

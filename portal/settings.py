@@ -171,6 +171,21 @@ DATABASES = {
 # seed_demo fills; in production the platform's vault replica.
 VAULT_DATABASE_URL = os.environ.get("VAULT_DATABASE_URL", f"sqlite:///{BASE_DIR / 'vault.sqlite3'}")
 DATABASES["vault"] = dj_database_url.parse(VAULT_DATABASE_URL)
+# An optional streaming replica of DATABASE_URL: reads that tolerate lag (the dashboard's counters,
+# the error log's pages and CSV, the audit trail's pages and CSV) go to it, by name
+# (common/replica.py); logins, security decisions and every write stay on the primary. Unset:
+# everything reads the primary. In tests it is a mirror of the test database, never a database
+# of its own (pytest-django creates none on it).
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "").strip()
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
+    )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    if DATABASES["replica"]["ENGINE"] != DATABASES["default"]["ENGINE"]:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must be a replica of DATABASE_URL (the same engine).")
+# Every model is read and written on "default" unless a query names another alias: the vault is
+# read by raw SQL only, and only lag-tolerant selectors name the replica.
 DATABASE_ROUTERS = ["extracts.routers.VaultRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
