@@ -71,7 +71,8 @@ def event_page(
         rows = list(events.filter(Q(at__gt=at) | Q(at=at, id__gt=pk)).order_by("at", "id")[: size + 1])
         more_newer = len(rows) > size
         rows = rows[:size][::-1]
-        return EventPage(rows, _position(rows[0]) if rows and more_newer else None, _position(rows[-1]) if rows else None)
+        newer = _position(rows[0]) if rows and more_newer else None
+        return EventPage(rows, newer, _position(rows[-1]) if rows else None)
     if before is not None:
         at, pk = before
         events = events.filter(Q(at__lt=at) | Q(at=at, id__lt=pk))
