@@ -10,7 +10,7 @@ from accounts.types import AuthenticatedRequest
 from audit import selectors
 from audit.models import AuditEvent
 from audit_trail.forms import BAD_PAGE_LINK, AuditFilterForm, PageForm, position_text
-from audit_trail.presentation import CSV_HEADER, present
+from audit_trail.presentation import CSV_HEADER, FIELDS, present, present_values
 from common.csv_export import csv_response
 
 EXPORT_CHUNK = 2000
@@ -68,7 +68,7 @@ def audit_export(request: AuthenticatedRequest) -> StreamingHttpResponse:
     def rows() -> Iterator[list[str]]:
         # One query: on PostgreSQL a server-side cursor fetched EXPORT_CHUNK rows at a time, so memory
         # stays flat however long the trail (tests/audit/test_export_scale.py: 1,000,000 events).
-        for event in events.iterator(chunk_size=EXPORT_CHUNK):
-            yield present(event).cells()
+        for values in events.values_list(*FIELDS).iterator(chunk_size=EXPORT_CHUNK):
+            yield present_values(*values).cells()
 
     return csv_response(filename="audit-trail.csv", header=CSV_HEADER, rows=rows())
