@@ -45,3 +45,31 @@ def test_an_admin_reads_who_did_what_to_whose_token(live_server, transactional_d
     assert [row[2] for row in rows(page)] == ["Token disabled"]
     export = page.get_by_role("link", name="Export CSV")
     expect(export).to_have_attribute("href", re.compile(r"^/audit/export\.csv\?.*\baction=token\.disabled\b"))
+
+
+@pytest.mark.browser
+def test_an_admin_finds_a_token_by_its_name_and_pages_through_a_long_trail(live_server, transactional_db, page: Page):
+    organisation = OrganisationFactory(name="Acme Payments Ltd")
+    owner = AdminFactory.create(organisation=organisation, email="owner@acme.example", full_name="Olivia Owner")
+    for n in range(60):
+        record(action="token.enrolled", actor=owner, target=f"Hardware token #{n} (HW-{n})")
+    log_in(page, live_server.url, owner)
+    page.goto(f"{live_server.url}/audit/")
+
+    page.get_by_label("On (optional)", exact=True).fill("hw-7")
+    page.get_by_role("button", name="Filter").click()
+    assert [row[3] for row in rows(page)] == ["Hardware token #7 (HW-7)"]
+
+    page.get_by_label("On (optional)", exact=True).fill("Hardware token")
+    page.get_by_role("button", name="Filter").click()
+    assert len(rows(page)) == 50
+    page.get_by_role("link", name="Older →").click()
+    assert [row[3] for row in rows(page)] == [f"Hardware token #{n} (HW-{n})" for n in range(9, -1, -1)]
+    expect(page.get_by_label("On (optional)", exact=True)).to_have_value(
+        "Hardware token"
+    )  # the filter stays on the next page
+    page.get_by_role("link", name="← Newer").click()
+    assert rows(page)[0][3] == "Hardware token #59 (HW-59)"
+
+    page.goto(f"{live_server.url}/audit/?before=not-a-position")
+    expect(page.locator(".form-errors")).to_contain_text("This page link is not valid")

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import string
 from datetime import UTC, date, datetime
 
 import pytest
@@ -14,18 +15,19 @@ from tests.fuzz.checks import assert_filter_page, counts
 from tests.fuzz.strategies import DATE_LIKE, FUZZ, iso_dates, raw_query_strings, submissions
 
 ACTIONS = ["login.second_factor", "token.enrolled", "whitelist.added"]
+TARGET_CHARS = string.ascii_letters + string.digits + " #()-@.%_/"
 
 
 @pytest.fixture
 def trail(owner, member) -> list[AuditEvent]:
     """A few events of the organisation, on days far apart."""
     events = []
-    for day, action, actor in [
-        (datetime(2020, 1, 1, 9, tzinfo=UTC), ACTIONS[0], owner),
-        (datetime(2024, 6, 30, 23, 59, tzinfo=UTC), ACTIONS[1], member),
-        (datetime.now(UTC), ACTIONS[2], owner),
+    for day, action, actor, subject, target in [
+        (datetime(2020, 1, 1, 9, tzinfo=UTC), ACTIONS[0], owner, None, ""),
+        (datetime(2024, 6, 30, 23, 59, tzinfo=UTC), ACTIONS[1], member, member, "Hardware token #3 (HW-1)"),
+        (datetime.now(UTC), ACTIONS[2], owner, None, "198.51.100.0/24 100%_off"),
     ]:
-        event_ = record(action=action, actor=actor)
+        event_ = record(action=action, actor=actor, subject_user=subject, target=target)
         AuditEvent.objects.filter(pk=event_.pk).update(at=day)
         events.append(event_)
     return events
@@ -36,6 +38,9 @@ def audit_filters(draw: st.DrawFn) -> dict[str, str]:
     optional = {
         "actor": st.sampled_from(["", "{owner}", "{member}"]),
         "action": st.sampled_from(["", *ACTIONS]),
+        # ASCII: SQLite's LIKE folds the case of ASCII letters only. "%" and "_" must match themselves.
+        "target": st.sampled_from(["", "hw-1", "MEMBER@", "#3", "100%", "%_", "_"])
+        | st.text(TARGET_CHARS, max_size=12),
         "date_from": iso_dates | st.just(""),
         "date_to": iso_dates | st.just(""),
     }
@@ -45,8 +50,10 @@ def audit_filters(draw: st.DrawFn) -> dict[str, str]:
 def _matches(row: AuditEvent, data: dict[str, str]) -> bool:
     start, end = (data.get(name, "").strip() for name in ("date_from", "date_to"))
     day = row.at.astimezone(UTC).date()
+    target = data.get("target", "").strip().lower()
     return (
-        (not data.get("actor") or str(row.actor_id) == data["actor"])
+        (not target or target in row.target_label.lower() or target in row.subject_label.lower())
+        and (not data.get("actor") or str(row.actor_id) == data["actor"])
         and (not data.get("action") or row.action == data["action"])
         and (not start or day >= date.fromisoformat(start))
         and (not end or day <= date.fromisoformat(end))
@@ -105,3 +112,21 @@ def test_audit_trail_up_to_the_last_day_a_date_can_hold_lists_every_event(owner_
 
     assert response.status_code == 200
     assert sorted(e.pk for e in response.context["page"].object_list) == sorted(e.pk for e in trail)
+
+
+@FUZZ
+@given(
+    link=st.one_of(
+        st.from_regex(r"\A-?[0-9]{1,20}\.-?[0-9]{1,20}\Z"),
+        st.text(max_size=50),
+        st.builds(lambda a, b: f"{a}.{b}", st.integers(), st.integers()),
+    ),
+    key=st.sampled_from(["before", "after"]),
+)
+def test_any_page_link_lists_events_of_the_organisation_or_says_it_is_broken(owner_client, trail, link, key):
+    response = owner_client.get("/audit/", {key: link})
+
+    refused = assert_filter_page(response, bad_filter_status=400)
+    shown = list(response.context["page"].object_list)
+    assert not (refused and shown)
+    assert {e.pk for e in shown} <= {e.pk for e in trail}

@@ -30,6 +30,7 @@ from django.urls import reverse
 
 from accounts.models import Organisation, User
 from audit.services import record
+from audit_trail.forms import position_text
 from dashboard import summary
 from dashboard.models import DailyMethodCount, ErrorLog, VaultStat
 from dashboard.selectors import Cursor, utc_today
@@ -126,8 +127,12 @@ PAGES: dict[str, Page] = {
     "resources": Page(status=(200, 200)),
     "company-change-request": Page(status=(405, 405)),  # the form is on the profile page
     # Audit trail (admins only), filtered by one of A's people too.
-    "audit-trail": Page(status=(200, 403), shows=("audit",), queries=("?actor={owner_id}", "?action=token.enrolled")),
-    "audit-export": Page(status=(200, 403), shows=("audit",), queries=("?actor={owner_id}",)),
+    "audit-trail": Page(
+        status=(200, 403),
+        shows=("audit",),
+        queries=("?actor={owner_id}", "?action=token.enrolled", "?target={audit_marker}", "?before={audit_cursor}"),
+    ),
+    "audit-export": Page(status=(200, 403), shows=("audit",), queries=("?actor={owner_id}", "?target={audit_marker}")),
     # Whitelist (plain users read it).
     "whitelist": Page(status=(200, 200), shows=("whitelist",)),
     "whitelist-add": Page(status=(200, 403)),
@@ -251,7 +256,9 @@ def fill(world: World, *, tag: str, seed: int) -> Filled:
     )
     keep(None, failure)
     audit_marker = world.marker()
-    record(action="token.enrolled", actor=admin, subject_user=user, target=f"Authenticator app ({audit_marker})")
+    audit_event = record(
+        action="token.enrolled", actor=admin, subject_user=user, target=f"Authenticator app ({audit_marker})"
+    )
     keep("audit", audit_marker)
 
     # A company-details request, which is also a ticket.
@@ -267,6 +274,9 @@ def fill(world: World, *, tag: str, seed: int) -> Filled:
         "usage_method": method,
         # A page of the error log that starts just after A's row: organisation A would see it there.
         "error_cursor": str(Cursor(at=error.at + timedelta(seconds=1), id=error.pk + 1)),
+        "audit_marker": audit_marker,
+        # A page of the audit trail that starts just after A's event: organisation A would see it there.
+        "audit_cursor": position_text((audit_event.at + timedelta(seconds=1), audit_event.pk + 1)),
     }
     return filled
 
