@@ -93,7 +93,7 @@ class StoredFile(models.Model):
 
     @property
     def document_state(self) -> str:
-        """"expired" from the expiry date on, "expiring" in the 30 days before, else ""."""
+        """ "expired" from the expiry date on, "expiring" in the 30 days before, else ""."""
         return document_state(self.expires_on, timezone.localdate())
 
 
