@@ -311,3 +311,8 @@ def test_support_lists_expiring_documents_across_organisations_by_expiry(
     assert expiring.index("globex sooner.pdf") < expiring.index("acme later.pdf")
     assert "acme fine.pdf" not in expiring and "acme expired.pdf" not in expiring
     assert "acme expired.pdf" in expired and "globex sooner.pdf" not in expired
+
+
+def test_beat_runs_the_reminders_daily():
+    entry = settings.CELERY_BEAT_SCHEDULE["send-document-expiry-notices"]
+    assert entry == {"task": "files.tasks.send_document_expiry_notices", "schedule": 24 * 60 * 60}
