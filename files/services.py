@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.fields.files import FieldFile
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.http import content_disposition_header
 
 from accounts import permissions
@@ -313,7 +314,7 @@ def _email_expiry(*, stored: StoredFile, threshold: int, today: date) -> None:
     if threshold == 0:
         subject = f"{type_label} {stored.name} has expired"
     else:
-        subject = f"{type_label} {stored.name} expires on {stored.expires_on:%-d %b %Y}"
+        subject = f"{type_label} {stored.name} expires on {date_format(stored.expires_on)}"
     queue_templated_email(
         template="files/email/document_expiry",
         subject=subject,
