@@ -299,14 +299,14 @@ def send_expiry_notices(*, today: date) -> int:
         try:
             with transaction.atomic():
                 ExpiryNotice.objects.create(stored_file=stored, expires_on=stored.expires_on, days_before=threshold)
-                _email_expiry(stored=stored, threshold=threshold, today=today)
+                _email_expiry(stored=stored, expires_on=stored.expires_on, threshold=threshold, today=today)
         except IntegrityError:
             continue  # sent already, by an earlier run or one running now
         sent += 1
     return sent
 
 
-def _email_expiry(*, stored: StoredFile, threshold: int, today: date) -> None:
+def _email_expiry(*, stored: StoredFile, expires_on: date, threshold: int, today: date) -> None:
     admins = list(active_admins(organisation_id=stored.organisation_id).values_list("email", flat=True))
     if not admins:
         return
@@ -314,7 +314,7 @@ def _email_expiry(*, stored: StoredFile, threshold: int, today: date) -> None:
     if threshold == 0:
         subject = f"{type_label} {stored.name} has expired"
     else:
-        subject = f"{type_label} {stored.name} expires on {date_format(stored.expires_on)}"
+        subject = f"{type_label} {stored.name} expires on {date_format(expires_on)}"
     queue_templated_email(
         template="files/email/document_expiry",
         subject=subject,
@@ -322,7 +322,7 @@ def _email_expiry(*, stored: StoredFile, threshold: int, today: date) -> None:
             "file": stored,
             "type_label": type_label,
             "expired": threshold == 0,
-            "days_left": (stored.expires_on - today).days if stored.expires_on else 0,
+            "days_left": (expires_on - today).days,
             "files_url": portal_url(f"{reverse('files')}?section={Section.COMPLIANCE}"),
         },
         to=admins,
