@@ -1,6 +1,9 @@
+from datetime import date, timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from files.storage import get_private_storage
 
@@ -9,6 +12,16 @@ class Section(models.TextChoices):
     COMPLIANCE = "compliance", "Compliance"
     OTHER = "other", "Other files"
     EXTRACTS = "extracts", "Token extracts"
+
+
+class DocumentType(models.TextChoices):
+    """What a compliance document is, set by support when reviewing it."""
+
+    INCORPORATION = "incorporation", "Certificate of incorporation"
+    PCI_DSS = "pci_dss", "PCI DSS attestation"
+    SOC2 = "soc2", "SOC 2 report"
+    INSURANCE = "insurance", "Insurance certificate"
+    OTHER = "other", "Other"
 
 
 class StoredFile(models.Model):
@@ -36,6 +49,14 @@ class StoredFile(models.Model):
         "the entry stays so the File Manager can say so.",
     )
 
+    document_type = models.CharField(max_length=20, choices=DocumentType.choices, blank=True)
+    expires_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The last day the compliance document is valid; its organisation's admins are emailed "
+        "30 and 7 days before and on that day.",
+    )
+
     class Meta:
         ordering = ["-uploaded_at", "-id"]
         indexes = [models.Index(fields=["organisation", "section", "-uploaded_at"])]
@@ -48,6 +69,10 @@ class StoredFile(models.Model):
             models.CheckConstraint(
                 condition=Q(expired_at__isnull=True) | Q(section=Section.EXTRACTS),
                 name="stored_file_only_extracts_expire",
+            ),
+            models.CheckConstraint(
+                condition=(Q(expires_on__isnull=True) & Q(document_type="")) | Q(section=Section.COMPLIANCE),
+                name="stored_file_only_compliance_has_a_document_expiry",
             ),
         ]
 
@@ -65,3 +90,43 @@ class StoredFile(models.Model):
     @property
     def is_reviewed(self) -> bool:
         return self.reviewed_at is not None
+
+    @property
+    def document_state(self) -> str:
+        """ "expired" from the expiry date on, "expiring" in the 30 days before, else ""."""
+        return document_state(self.expires_on, timezone.localdate())
+
+
+def document_state(expires_on: date | None, today: date) -> str:
+    if expires_on is None:
+        return ""
+    if expires_on <= today:
+        return "expired"
+    if expires_on <= today + timedelta(days=EXPIRY_WARNING_DAYS):
+        return "expiring"
+    return ""
+
+
+# Days before a compliance document's expiry its admins are emailed (0: on the day itself).
+EXPIRY_THRESHOLDS = (30, 7, 0)
+EXPIRY_WARNING_DAYS = max(EXPIRY_THRESHOLDS)
+
+
+class ExpiryNotice(models.Model):
+    """One expiry email sent for a document and threshold: the unique row makes it happen once,
+    however often (or however concurrently) the daily task runs."""
+
+    stored_file = models.ForeignKey(StoredFile, on_delete=models.CASCADE, related_name="expiry_notices")
+    days_before = models.PositiveSmallIntegerField()
+    expires_on = models.DateField(help_text="The expiry date the notice was about.")
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stored_file", "expires_on", "days_before"], name="expiry_notice_once_per_threshold"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stored_file} ({self.days_before} days before {self.expires_on})"

@@ -1,8 +1,11 @@
-from django.db.models import QuerySet
+from datetime import date
+
+from django.db.models import Max, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from accounts.models import User
-from files.models import StoredFile
+from files.models import Section, StoredFile, document_state
 from files.services import can_see_section
 
 
@@ -29,3 +32,18 @@ def access_file(*, user: User, file_id: int) -> StoredFile:
     if stored is None or not can_see_section(user, stored.section):
         raise Http404
     return stored
+
+
+def documents_state(*, organisation_id: int, today: date | None = None) -> str:
+    """ "expired" when a compliance document has expired, "expiring" when one expires within 30
+    days, else "". A newer document of the same type replaces the older one: only the latest
+    expiry date of each type counts, so uploading the renewed certificate clears the state."""
+    latest = (
+        StoredFile.objects.filter(organisation_id=organisation_id, section=Section.COMPLIANCE, expires_on__isnull=False)
+        .values("document_type")
+        .annotate(latest=Max("expires_on"))
+        .order_by()
+        .values_list("latest", flat=True)
+    )
+    soonest = min(latest, default=None)
+    return document_state(soonest, today or timezone.localdate())

@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date, timedelta
 from typing import IO, Any, Protocol
 
 from django.conf import settings
@@ -17,17 +18,19 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.core.files.storage import storages
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models.fields.files import FieldFile
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.http import content_disposition_header
 
 from accounts import permissions
 from accounts.models import Organisation, User
+from accounts.selectors import active_admins
 from audit.services import record
 from common.mail import portal_url, queue_templated_email
-from files.models import Section, StoredFile
+from files.models import EXPIRY_THRESHOLDS, EXPIRY_WARNING_DAYS, DocumentType, ExpiryNotice, Section, StoredFile
 from files.uploads import KINDS, check_upload, clean_name
 
 UPLOAD_SECTIONS = (Section.COMPLIANCE, Section.OTHER)
@@ -234,3 +237,93 @@ def delete_file(*, stored: StoredFile, acting_user: User | None) -> None:
         )
         # Last, so a storage error rolls the row back instead of leaving a row without a file.
         stored.file.delete(save=False)
+
+
+def set_document_expiry(
+    *, stored: StoredFile, document_type: str, expires_on: date | None, acting_user: User
+) -> StoredFile:
+    """Support records what a compliance document is and the last day it is valid.
+
+    A new expiry date starts its own set of reminders (the notices are kept per date).
+    """
+    if stored.section != Section.COMPLIANCE:
+        raise ValidationError("Only compliance documents have a document type and an expiry date.")
+    if document_type and document_type not in DocumentType.values:
+        raise ValidationError({"document_type": f"Unknown document type “{document_type}”."})
+    with transaction.atomic():
+        locked = StoredFile.objects.select_for_update().select_related("organisation").get(pk=stored.pk)
+        before = (locked.document_type, locked.expires_on)
+        if before != (document_type, expires_on):
+            locked.document_type, locked.expires_on = document_type, expires_on
+            locked.save(update_fields=["document_type", "expires_on"])
+            record(
+                action="file.expiry_set",
+                actor=acting_user,
+                organisation=locked.organisation,
+                target=f"{locked.name} ({locked.get_section_display()})",
+                document_type=document_type,
+                expires_on=expires_on.isoformat() if expires_on else None,
+                previous_expires_on=before[1].isoformat() if before[1] else None,
+            )
+    stored.document_type, stored.expires_on = document_type, expires_on
+    return stored
+
+
+def _due_threshold(*, expires_on: date, today: date) -> int:
+    """The most urgent threshold reached: a missed day sends the next reminder, never a stale one."""
+    days_left = (expires_on - today).days
+    return min(threshold for threshold in EXPIRY_THRESHOLDS if days_left <= threshold)
+
+
+def send_expiry_notices(*, today: date) -> int:
+    """Email each organisation's active admins about its compliance documents expiring in 30 or 7
+    days or today; returns how many notices were sent.
+
+    Each (document, expiry date, threshold) is sent once: the notice row is inserted first, and
+    the unique constraint lets only one of two runs at the same moment insert it (the other
+    waits on the row, then gets nothing and sends nothing). The email goes after that commit.
+    """
+    due = (
+        StoredFile.objects.filter(
+            section=Section.COMPLIANCE,
+            expires_on__isnull=False,
+            expires_on__lte=today + timedelta(days=EXPIRY_WARNING_DAYS),
+        )
+        .select_related("organisation")
+        .order_by("expires_on", "pk")
+    )
+    sent = 0
+    for stored in due:
+        assert stored.expires_on is not None
+        threshold = _due_threshold(expires_on=stored.expires_on, today=today)
+        try:
+            with transaction.atomic():
+                ExpiryNotice.objects.create(stored_file=stored, expires_on=stored.expires_on, days_before=threshold)
+                _email_expiry(stored=stored, expires_on=stored.expires_on, threshold=threshold, today=today)
+        except IntegrityError:
+            continue  # sent already, by an earlier run or one running now
+        sent += 1
+    return sent
+
+
+def _email_expiry(*, stored: StoredFile, expires_on: date, threshold: int, today: date) -> None:
+    admins = list(active_admins(organisation_id=stored.organisation_id).values_list("email", flat=True))
+    if not admins:
+        return
+    type_label = stored.get_document_type_display() or "Compliance document"
+    if threshold == 0:
+        subject = f"{type_label} {stored.name} has expired"
+    else:
+        subject = f"{type_label} {stored.name} expires on {date_format(expires_on)}"
+    queue_templated_email(
+        template="files/email/document_expiry",
+        subject=subject,
+        context={
+            "file": stored,
+            "type_label": type_label,
+            "expired": threshold == 0,
+            "days_left": (expires_on - today).days,
+            "files_url": portal_url(f"{reverse('files')}?section={Section.COMPLIANCE}"),
+        },
+        to=admins,
+    )

@@ -461,6 +461,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.tasks.delete_old_audit_events",
         "schedule": 24 * 60 * 60,
     },
+    "send-document-expiry-notices": {
+        "task": "files.tasks.send_document_expiry_notices",
+        "schedule": 24 * 60 * 60,
+    },
 }
 
 # --- Support tickets: each new ticket and customer reply emails support -----------------------

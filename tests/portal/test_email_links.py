@@ -15,6 +15,7 @@ from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections
 from django.test.signals import template_rendered
+from django.utils import timezone
 
 from accounts import services as accounts_services
 from accounts.models import Role
@@ -107,9 +108,13 @@ def send_every_email(client, owner, member, settings) -> None:
         acting_user=owner, subject="Keys", body="Which key?", category=Category.QUESTION, participants=[added]
     )
     # A compliance document for support to review.
-    file_services.upload_file(
+    document = file_services.upload_file(
         acting_user=owner, section=Section.COMPLIANCE, upload=SimpleUploadedFile("register.pdf", PDF, "application/pdf")
     )
+    # Its expiry reminder to the admins.
+    today = timezone.localdate()
+    file_services.set_document_expiry(stored=document, document_type="", expires_on=today, acting_user=owner)
+    file_services.send_expiry_notices(today=today)
 
 
 def send_extract_emails(owner, capture) -> None:
