@@ -75,6 +75,23 @@ LABELS: dict[str, str] = {
     "ticket.waiting_customer": "Ticket waiting on the customer",
     "ticket.waiting_support": "Ticket waiting on support",
     "ticket.closed": "Ticket closed",
+    # Whitelist: a range that took the place of the entries it covers.
+    "whitelist.replaced": "Whitelist entries replaced by a range",
+    # Compliance documents.
+    "file.expiry_set": "Compliance document type or expiry set",
+    # Error alarms and the webhook.
+    "alarm.created": "Alarm added",
+    "alarm.changed": "Alarm changed",
+    "alarm.deleted": "Alarm removed",
+    "webhook.added": "Webhook added",
+    "webhook.changed": "Webhook address changed",
+    "webhook.secret_rotated": "Webhook secret rotated",
+    "webhook.removed": "Webhook removed",
+    "webhook.test_sent": "Webhook test event sent",
+    # Customers' API keys.
+    "api_key.created": "API key created",
+    "api_key.rolled": "API key rolled",
+    "api_key.revoked": "API key revoked",
     # The platform and the trail itself.
     "platform_key.issued": "Platform key issued",
     "platform_key.revoked": "Platform key revoked",

@@ -21,7 +21,7 @@ NOT_THE_PORTAL = {".venv", "tests", "tests_container", "bench", "scripts", "migr
 F_STRING_ACTIONS = {"ticket.{}": [f"ticket.{status}" for status in TicketStatus.values]}
 # audit.services.record, and helpers that pass their first argument on to it as the action.
 RECORD = "record"
-AUDIT_HELPERS = {"_audit"}
+AUDIT_HELPERS = {"_audit", "audit"}
 
 
 def _constants(node: ast.expr, where: str) -> list[str]:

@@ -99,7 +99,8 @@ def test_sending_it_opens_a_ticket_linked_to_the_row_both_ways(
 
 def test_a_colleague_not_included_sees_ask_support_not_the_ticket(member_client, owner, organisation, colleague):
     error = failed_call(organisation)
-    services.open_ticket(user=owner, subject="s", body="b", category="problem", error_log=error)  # admin's own ticket
+    # The admin's own ticket.
+    services.open_ticket(acting_user=owner, subject="s", body="b", category="problem", error_log=error)
 
     assert support_cell(log_in(Client(), colleague)) == ["Ask support"]
     assert support_cell(log_in(Client(), owner)) == [f"Ticket #{Ticket.objects.get().pk}"]
@@ -121,7 +122,7 @@ def test_the_service_refuses_a_row_of_another_organisation(outsider, organisatio
     error = failed_call(organisation)
 
     with pytest.raises(ValidationError, match="not one of your organisation's"):
-        services.open_ticket(user=outsider, subject="s", body="b", category="problem", error_log=error)
+        services.open_ticket(acting_user=outsider, subject="s", body="b", category="problem", error_log=error)
     assert not Ticket.objects.exists()
 
 
@@ -130,7 +131,7 @@ def test_once_the_row_is_past_retention_the_ticket_says_so_and_keeps_its_request
 ):
     settings.ERROR_LOG_RETENTION_DAYS = 7
     error = failed_call(organisation, at=datetime.now(UTC) - timedelta(days=8))
-    ticket = services.open_ticket(user=member, subject="s", body="b", category="problem", error_log=error)
+    ticket = services.open_ticket(acting_user=member, subject="s", body="b", category="problem", error_log=error)
 
     assert dashboard_services.delete_old_error_logs() == 1  # the retention is not held up by the ticket
 
@@ -144,7 +145,7 @@ def test_once_the_row_is_past_retention_the_ticket_says_so_and_keeps_its_request
 
 def test_support_sees_the_same_link_in_the_admin(support_client, member, organisation):
     error = failed_call(organisation, at=AT)
-    ticket = services.open_ticket(user=member, subject="s", body="b", category="problem", error_log=error)
+    ticket = services.open_ticket(acting_user=member, subject="s", body="b", category="problem", error_log=error)
 
     ticket_page = page_text(support_client.get(f"/admin/support/ticket/{ticket.pk}/change/"))
     error_page = page_text(support_client.get(f"/admin/dashboard/errorlog/{error.pk}/change/"))
@@ -164,13 +165,13 @@ def test_support_sees_the_same_link_in_the_admin(support_client, member, organis
 def test_the_error_log_reads_one_query_for_the_tickets_of_a_whole_page(member_client, member, organisation, settings):
     settings.TICKETS_PER_USER_PER_HOUR = settings.TICKETS_PER_ORGANISATION_PER_HOUR = 100  # not what this is about
     errors = [failed_call(organisation, request_id=f"req_{n}") for n in range(3)]
-    services.open_ticket(user=member, subject="s", body="b", category="problem", error_log=errors[0])
+    services.open_ticket(acting_user=member, subject="s", body="b", category="problem", error_log=errors[0])
     member_client.get("/errors/")
     with CaptureQueriesContext(connection) as few:
         member_client.get("/errors/")
 
     for error in [*errors, *(failed_call(organisation, request_id=f"more_{n}") for n in range(60))]:
-        services.open_ticket(user=member, subject="s", body="b", category="problem", error_log=error)
+        services.open_ticket(acting_user=member, subject="s", body="b", category="problem", error_log=error)
     with CaptureQueriesContext(connection) as many:
         member_client.get("/errors/")
 
