@@ -146,6 +146,19 @@ PAGES: dict[str, Page] = {
     ),
     "file-upload": Page(status=(302, 302), kwargs=SECTIONS[:2]),  # the form is on the files page
     # Token extracts (admins only).
+    # Error alarms: everyone reads them and their history; admins change them and the webhook.
+    "alarms": Page(status=(200, 200)),
+    "alarm-add": Page(status=(200, 403)),
+    "alarm-history": Page(status=(200, 200)),
+    "alarm-webhook": Page(status=(200, 403)),
+    "alarm-webhook-deliveries": Page(status=(200, 403)),
+    "alarm-webhook-remove": Page(status=(302, 403)),  # no webhook yet: back to the webhook page
+    "alarm-webhook-rotate": Page(status=(405, 405)),
+    "alarm-webhook-test": Page(status=(405, 403)),
+    # API keys: everyone reads the list; creating one takes the permission.
+    "api-keys": Page(status=(200, 200)),
+    "api-key-add": Page(status=(200, 403)),
+    "api-key-secret": Page(status=(302, 302)),  # no secret waiting: back to the list
     "extract-list": Page(status=(200, 403), shows=("extract",)),
     "extract-request": Page(status=(405, 405)),
     "extract-schedule": Page(status=(405, 405)),
