@@ -1,9 +1,11 @@
 """Read-only views of what the platform reported, for support answering questions about it."""
 
 from django.contrib import admin
+from django.utils.html import format_html_join
 
 from common.admin import ReadOnlyModelAdmin
-from dashboard.models import DailyMethodCount, ErrorLog, IngestedBatch, VaultStat
+from dashboard import error_tickets
+from dashboard.models import DailyMethodCount, ErrorLog, FiveMinuteMethodCount, IngestedBatch, VaultStat
 
 
 class ReadOnlyAdmin(ReadOnlyModelAdmin):
@@ -23,14 +25,32 @@ class DailyMethodCountAdmin(ReadOnlyAdmin):
     date_hierarchy = "day"
 
 
+@admin.register(FiveMinuteMethodCount)
+class FiveMinuteMethodCountAdmin(ReadOnlyAdmin):
+    """The last two days in 5-minute slots: what an error alarm read when it fired."""
+
+    list_display = ["start", "organisation", "method", "calls", "errors"]
+    list_select_related = ["organisation"]
+    search_fields = ["=organisation__public_id", "=method"]
+    ordering = ["-id"]
+
+
 @admin.register(ErrorLog)
 class ErrorLogAdmin(ReadOnlyAdmin):
     list_display = ["at", "organisation", "method", "code", "request_id", "source_ip"]
+    readonly_fields = ["tickets"]
     list_select_related = ["organisation"]
     # Exact look-ups only: a LIKE over millions of rows would time out.
     search_fields = ["=request_id", "=code", "=organisation__public_id"]
     # Newest received first along the primary key: sorting all organisations' rows by time is slow.
     ordering = ["-id"]
+
+    @admin.display(description="support tickets about it")
+    def tickets(self, error: ErrorLog) -> str:
+        links = error_tickets.for_admin(error_id=error.pk)
+        if not links:
+            return "—"
+        return format_html_join(", ", '<a href="{}">{}</a>', ((link.url, link.label) for link in links))
 
 
 @admin.register(IngestedBatch)

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import Organisation
-from dashboard.models import ERROR_MESSAGE_MAX_LENGTH
+from dashboard.models import ERROR_MESSAGE_MAX_LENGTH, bucket_start
 
 MAX_REPORTED_PROBLEMS = 100
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -73,6 +73,8 @@ class UsageBatch:
     events: int
     # (organisation id, method, UTC day) -> [calls, errors]
     counters: dict[tuple[int, str, date], list[int]] = field(default_factory=dict)
+    # (organisation id, method, start of the 5-minute slot) -> [calls, errors]; error alarms read these
+    buckets: dict[tuple[int, str, datetime], list[int]] = field(default_factory=dict)
     failed_calls: list[FailedCall] = field(default_factory=list)
     # (organisation id, API key prefix, UTC day) -> [calls, time of the last]; apikeys records them
     key_uses: dict[tuple[int, str, date], list[Any]] = field(default_factory=dict)
@@ -143,12 +145,15 @@ def usage_batch(body: bytes, *, now: datetime | None = None) -> UsageBatch:
         organisation_id = organisations[event.org]
         counter = batch.counters.setdefault((organisation_id, event.method, event.at.date()), [0, 0])
         counter[0] += 1
+        bucket = batch.buckets.setdefault((organisation_id, event.method, bucket_start(event.at)), [0, 0])
+        bucket[0] += 1
         if event.key is not None:
             use = batch.key_uses.setdefault((organisation_id, event.key, event.at.date()), [0, event.at])
             use[0] += 1
             use[1] = max(use[1], event.at)
         if event.error is not None:
             counter[1] += 1
+            bucket[1] += 1
             batch.failed_calls.append(
                 FailedCall(
                     organisation_id=organisation_id,

@@ -1,5 +1,7 @@
 """What the platform reports about each organisation: usage counters, failed calls, vault size."""
 
+from datetime import datetime, timedelta
+
 from django.core.validators import MaxLengthValidator, MinValueValidator
 from django.db import models
 from django.db.models import F
@@ -37,6 +39,51 @@ class DailyMethodCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.method}: {self.calls} calls, {self.errors} errors"
+
+
+BUCKET_MINUTES = 5
+BUCKET = timedelta(minutes=BUCKET_MINUTES)
+
+
+def bucket_start(at: datetime) -> datetime:
+    """The start of the 5-minute slot that holds ``at`` (slots are aligned on the hour, in UTC)."""
+    return at.replace(minute=at.minute - at.minute % BUCKET_MINUTES, second=0, microsecond=0)
+
+
+class FiveMinuteMethodCount(models.Model):
+    """Calls (and failed calls) of one API method by one organisation in one 5-minute slot (UTC).
+
+    Ingestion adds to these beside the daily counters, with the same kind of upsert; they are kept
+    only BUCKET_RETENTION (services.delete_old_method_buckets). Error alarms read them: summing at
+    most a day of slots costs the same however large the error log is.
+    """
+
+    organisation = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    method = models.CharField(max_length=64)
+    start = models.DateTimeField(help_text="The start of the 5-minute slot (UTC, a multiple of 5 minutes).")
+    calls = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "5-minute method count"
+        ordering = ["-start", "method"]
+        constraints = [
+            # Also the index an alarm's read uses: (organisation, method, start) or its prefix.
+            models.UniqueConstraint(
+                fields=["organisation", "method", "start"], name="fiveminutecount_org_method_start"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(errors__gte=0) & models.Q(calls__gte=models.F("errors")),
+                name="fiveminutecount_errors_within_calls",
+            ),
+        ]
+        # The retention deletes the oldest slots of every organisation along this index.
+        indexes = [models.Index(fields=["start"], name="fiveminutecount_start")]
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M} {self.method}: {self.calls} calls, {self.errors} errors"
 
 
 class ErrorLog(models.Model):

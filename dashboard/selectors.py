@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Upper
+from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import Organisation, User
-from dashboard.models import DailyMethodCount, ErrorLog, VaultStat
+from dashboard.models import BUCKET, DailyMethodCount, ErrorLog, FiveMinuteMethodCount, VaultStat, bucket_start
 
 USAGE_DAYS = 30
 RECENT_ERRORS = 10
@@ -98,6 +99,29 @@ def usage(*, user: User, days: int = USAGE_DAYS, today: date | None = None) -> U
     return result
 
 
+# --- Recent counts in 5-minute slots (what error alarms read) -----------------------------------
+
+
+@dataclass(frozen=True)
+class SlotCounts:
+    calls: int
+    errors: int
+    start: datetime  # the first slot's start
+    end: datetime  # the last slot's end
+
+
+def slot_counts(*, organisation_id: int, method: str | None, since: datetime, until: datetime) -> SlotCounts:
+    """Calls and failed calls of one method (or all, for None) in the 5-minute slots that overlap
+    ``since``..``until``: one indexed query over at most a day of slots (what error alarms read),
+    whatever the error log holds."""
+    first, last = bucket_start(since), bucket_start(until)
+    slots = FiveMinuteMethodCount.objects.filter(organisation_id=organisation_id, start__gte=first, start__lte=last)
+    if method is not None:
+        slots = slots.filter(method=method)
+    totals = slots.aggregate(calls=Sum("calls"), errors=Sum("errors"))
+    return SlotCounts(calls=totals["calls"] or 0, errors=totals["errors"] or 0, start=first, end=last + BUCKET)
+
+
 # --- Vault -------------------------------------------------------------------------------------
 
 
@@ -146,6 +170,14 @@ def organisation_errors(*, user: User) -> QuerySet[ErrorLog]:
     if user.organisation_id is None:
         return ErrorLog.objects.none()
     return ErrorLog.objects.filter(organisation_id=user.organisation_id)
+
+
+def access_error(*, user: User, error_id: int) -> ErrorLog:
+    """An error-log row of the user's organisation, or 404 (whatever the row's real owner)."""
+    error = organisation_errors(user=user).filter(pk=error_id).first()
+    if error is None:
+        raise Http404
+    return error
 
 
 def recent_errors(*, user: User, limit: int = RECENT_ERRORS) -> list[ErrorLog]:

@@ -12,12 +12,14 @@ from accounts.models import Organisation
 from apikeys.services import record_key_use
 from dashboard import summary
 from dashboard.ingest import UsageBatch, VaultReading
-from dashboard.models import DailyMethodCount, ErrorLog, IngestedBatch, VaultStat
+from dashboard.models import DailyMethodCount, ErrorLog, FiveMinuteMethodCount, IngestedBatch, VaultStat
 from platform_api.models import PlatformKey
 
 # Rows per upsert statement: five parameters each, under SQLite's 999-variable limit.
 UPSERT_ROWS_PER_STATEMENT = 190
 RETENTION_CHUNK = 5000
+# 5-minute counters serve error alarms, whose longest window is a day; a second day covers late batches.
+BUCKET_RETENTION = timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ def ingest_usage(*, batch: UsageBatch, key: PlatformKey | None) -> IngestResult:
         except IntegrityError:
             return IngestResult(batch_id=batch.batch_id, duplicate=True)
         _add_to_counters(batch.counters)
+        _add_to_buckets(batch.buckets)
         record_key_use(uses=batch.key_uses)
         ErrorLog.objects.bulk_create(
             (
@@ -85,6 +88,37 @@ def _add_to_counters(counters: dict[tuple[int, str, date], list[int]]) -> None:
             cursor.execute(
                 f"INSERT INTO {table} ({org}, {method}, {day}, {calls}, {errors}) VALUES {values} "  # noqa: S608
                 f"ON CONFLICT ({org}, {method}, {day}) DO UPDATE SET "
+                f"{calls} = {table}.{calls} + EXCLUDED.{calls}, {errors} = {table}.{errors} + EXCLUDED.{errors}",
+                params,
+            )
+
+
+def _add_to_buckets(buckets: dict[tuple[int, str, datetime], list[int]]) -> None:
+    """Add to the 5-minute counters in one upsert, as ``_add_to_counters`` does for the daily ones.
+
+    Slots older than BUCKET_RETENTION are skipped: no alarm reads them, and a replayed backlog
+    would only write rows for the retention to delete.
+    """
+    horizon = timezone.now() - BUCKET_RETENTION
+    rows = sorted(item for item in buckets.items() if item[0][2] >= horizon)
+    if not rows:
+        return
+    qn = connection.ops.quote_name
+    table = qn(FiveMinuteMethodCount._meta.db_table)
+    org, method, start, calls, errors = (
+        qn(column) for column in ("organisation_id", "method", "start", "calls", "errors")
+    )
+    with connection.cursor() as cursor:
+        for first in range(0, len(rows), UPSERT_ROWS_PER_STATEMENT):
+            chunk = rows[first : first + UPSERT_ROWS_PER_STATEMENT]
+            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+            params: list[Any] = []
+            for (organisation_id, method_name, slot), (call_count, error_count) in chunk:
+                adapted_slot = connection.ops.adapt_datetimefield_value(slot)
+                params += [organisation_id, method_name, adapted_slot, call_count, error_count]
+            cursor.execute(
+                f"INSERT INTO {table} ({org}, {method}, {start}, {calls}, {errors}) VALUES {values} "  # noqa: S608
+                f"ON CONFLICT ({org}, {method}, {start}) DO UPDATE SET "
                 f"{calls} = {table}.{calls} + EXCLUDED.{calls}, {errors} = {table}.{errors} + EXCLUDED.{errors}",
                 params,
             )
@@ -136,6 +170,21 @@ def delete_old_ingested_batches(*, now: datetime | None = None) -> int:
     while True:
         old = IngestedBatch.objects.filter(received_at__lt=cutoff).order_by("received_at").values("id")
         count, _ = IngestedBatch.objects.filter(id__in=old[:RETENTION_CHUNK]).delete()
+        deleted += count
+        if count < RETENTION_CHUNK:
+            return deleted
+
+
+def delete_old_method_buckets(*, now: datetime | None = None) -> int:
+    """Delete 5-minute counters older than BUCKET_RETENTION (the daily counters keep the history).
+
+    Oldest first along the ``start`` index, RETENTION_CHUNK rows per statement; safe to rerun.
+    """
+    cutoff = (now or timezone.now()) - BUCKET_RETENTION
+    deleted = 0
+    while True:
+        old = FiveMinuteMethodCount.objects.filter(start__lt=cutoff).order_by("start").values("id")
+        count, _ = FiveMinuteMethodCount.objects.filter(id__in=old[:RETENTION_CHUNK]).delete()
         deleted += count
         if count < RETENTION_CHUNK:
             return deleted

@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from accounts.types import AuthenticatedRequest
-from dashboard import selectors, summary
+from dashboard import error_tickets, selectors, summary
 from dashboard.export import error_log_response
 from dashboard.forms import ErrorFilterForm
 
@@ -42,7 +42,10 @@ def error_log(request: AuthenticatedRequest) -> HttpResponse:
             older = newer = None
         errors = selectors.filtered_errors(user=user, filters=form.filters())
         page = selectors.error_page(errors, older=older, newer=newer)
-    context = {"form": form, "page": page, "retention_days": settings.ERROR_LOG_RETENTION_DAYS}
+    # Each row with its "Ask support" link and the tickets about it (support fills the port).
+    support = error_tickets.for_rows(user=user, error_ids=[row.pk for row in page.rows]) if page else {}
+    rows = [(row, support[row.pk]) for row in page.rows] if page else []
+    context = {"form": form, "page": page, "rows": rows, "retention_days": settings.ERROR_LOG_RETENTION_DAYS}
     return render(request, "dashboard/errors.html", context, status=400 if page is None else 200)
 
 

@@ -33,7 +33,10 @@ def _page(request: AuthenticatedRequest, form: ScheduleForm | None = None, statu
         "schedule": schedule,
         "form": form,
         "active": active,
-        "vault_count": selectors.vault_token_count(user=request.user),
+        # While an extract runs, the count it took of the vault (the page reloads every few seconds).
+        "vault_count": active.rows_total
+        if active is not None and active.rows_total is not None
+        else selectors.vault_token_count(user=request.user),
         "columns": selectors.extract_columns(),
         "scheduled": Kind.SCHEDULED,
         "max_attempts": services.MAX_ATTEMPTS,

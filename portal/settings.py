@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "support",
     "billing",
     "extracts",
+    "alarms",
     "apikeys",
     "demo",
 ]
@@ -278,6 +279,17 @@ INGEST_MAX_EVENTS_PER_BATCH = env_int("INGEST_MAX_EVENTS_PER_BATCH", 10_000)
 ERROR_LOG_RETENTION_DAYS = env_int("ERROR_LOG_RETENTION_DAYS", 90)
 WHITELIST_MAX_ENTRIES = env_int("WHITELIST_MAX_ENTRIES", 100)
 
+# --- Error alarms and their webhook (alarms/) --------------------------------------------------
+ALARMS_PER_ORGANISATION = env_int("ALARMS_PER_ORGANISATION", 20)
+# How often beat evaluates every alarm (each reads at most a day of 5-minute counters).
+ALARM_EVALUATION_SECONDS = env_int("ALARM_EVALUATION_SECONDS", 60)
+# Alarm history and the webhook delivery log are deleted after this many days.
+ALARM_HISTORY_RETENTION_DAYS = env_int("ALARM_HISTORY_RETENTION_DAYS", 90)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+# Attempts per event, 30 s apart and doubling (5xx, 429, timeouts and refused connections are retried).
+WEBHOOK_MAX_ATTEMPTS = max(1, env_int("WEBHOOK_MAX_ATTEMPTS", 8))
+WEBHOOK_TESTS_PER_ORGANISATION_PER_HOUR = env_int("WEBHOOK_TESTS_PER_ORGANISATION_PER_HOUR", 10)
+
 # --- Billing and extracts (owned by their apps) ------------------------------------------------
 BILLING_CURRENCY_DEFAULT = os.environ.get("BILLING_CURRENCY_DEFAULT", "EUR")
 BILLING_ISSUER_LINES = os.environ.get(
@@ -417,6 +429,18 @@ CELERY_BEAT_SCHEDULE = {
     "delete-old-ingested-batches": {
         "task": "dashboard.tasks.delete_old_ingested_batches",
         "schedule": 60 * 60,
+    },
+    "delete-old-method-buckets": {
+        "task": "dashboard.tasks.delete_old_method_buckets",
+        "schedule": 60 * 60,
+    },
+    "evaluate-alarms": {
+        "task": "alarms.tasks.evaluate_alarms",
+        "schedule": ALARM_EVALUATION_SECONDS,
+    },
+    "delete-old-alarm-history": {
+        "task": "alarms.tasks.delete_old_alarm_history",
+        "schedule": 24 * 60 * 60,
     },
     "delete-old-audit-events": {
         "task": "audit.tasks.delete_old_audit_events",

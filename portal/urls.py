@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("", include("files.urls")),
     path("", include("extracts.urls")),
+    path("", include("alarms.urls")),
     path("", include("apikeys.urls")),
 ]
 

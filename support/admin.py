@@ -6,10 +6,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts.models import ChangeRequestStatus, CompanyDetailsChangeRequest
 from accounts.types import acting_user
@@ -73,7 +75,23 @@ class TicketAdmin(admin.ModelAdmin):
     inlines = [CommentInline, AttachmentInline]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return ["organisation", "subject", "body", "category"] if obj else []
+        return ["organisation", "subject", "body", "category", "failed_call"] if obj else []
+
+    @admin.display(description="failed call")
+    def failed_call(self, ticket: Ticket) -> str:
+        """The error-log row the customer asked about, linked, while the error log keeps it."""
+        if ticket.error_log_id is None:
+            return "—"
+        try:
+            error = ticket.error_log
+        except ObjectDoesNotExist:
+            error = None
+        if error is None:
+            return f"Request {ticket.error_request_id}: no longer in the error log"
+        url = reverse("admin:dashboard_errorlog_change", args=[ticket.error_log_id])
+        return format_html(
+            '<a href="{}">{} {} {} (request {})</a>', url, error.at, error.method, error.code, error.request_id
+        )
 
     # Opening a ticket, changing its status and replying go through support.services, as in the
     # portal: audited, and those included are told. Assignment and participants are saved as they are.

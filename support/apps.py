@@ -18,3 +18,8 @@ class SupportConfig(AppConfig):
         from accounts import profile_page
 
         profile_page.register_company_change_form(_company_change_form)
+        # The error log links each failed call to its tickets and to "Ask support" through
+        # dashboard's port; dashboard never imports support.
+        from support import error_links
+
+        error_links.register()

@@ -1,4 +1,5 @@
-from typing import Any
+from datetime import UTC
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 
@@ -7,6 +8,9 @@ from common.forms import MultipleFileField
 from files.forms import UploadRefusalMixin, accepted_kinds
 from files.upload_handlers import limits_help_text
 from support.models import Category, Status
+
+if TYPE_CHECKING:
+    from dashboard.models import ErrorLog
 
 
 class ColleagueChoiceField(forms.ModelMultipleChoiceField):
@@ -103,3 +107,22 @@ class ChangeRequestForm(UploadRefusalMixin, forms.ModelForm):
         self.fields[
             "documents"
         ].help_text = f"For example a certificate of incorporation. {accepted_kinds()}. {limits_help_text()}"
+
+
+def error_ticket_initial(error: "ErrorLog") -> dict[str, str]:
+    """A ticket about a failed API call, prefilled from its error-log row (the user may edit it)."""
+    at = f"{error.at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    body = "\n".join(
+        [
+            "About this failed API call:",
+            f"- Request id: {error.request_id}",
+            f"- Method: {error.method}",
+            f"- Error code: {error.code}",
+            f"- Time: {at}",
+            f"- Message: {error.message or '(none)'}",
+            "",
+            "What were you doing, and what did you expect to happen?",
+        ]
+    )
+    subject = f"{error.code} on {error.method} at {at}"
+    return {"subject": subject[:200], "category": Category.PROBLEM, "body": body[:10_000]}

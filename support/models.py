@@ -38,6 +38,18 @@ class Ticket(models.Model):
     change_request = models.OneToOneField(
         "accounts.CompanyDetailsChangeRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="ticket"
     )
+    # The failed API call the ticket asks about ("Ask support" on the error log). No database
+    # constraint and nothing done on delete: the error log's retention deletes rows in bulk, and a
+    # ticket outlives its row (it then says the row is gone; error_request_id still names the call).
+    error_log = models.ForeignKey(
+        "dashboard.ErrorLog",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    error_request_id = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,3 +1,5 @@
+from collections.abc import Iterable
+
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -16,10 +18,17 @@ def tickets_for(*, user: User) -> QuerySet[Ticket]:
     return tickets.select_related("opened_by").order_by("-updated_at", "-id")
 
 
+def tickets_about_errors(*, user: User, error_ids: Iterable[int]) -> list[tuple[int, int]]:
+    """(error-log row id, ticket id) of the tickets ``user`` may read about these rows, oldest ticket first."""
+    rows = tickets_for(user=user).filter(error_log_id__in=list(error_ids)).order_by("id")
+    return [(error_id, ticket_id) for error_id, ticket_id in rows.values_list("error_log_id", "id")]
+
+
 def access_ticket(*, user: User, ticket_id: int) -> Ticket:
     ticket = (
         tickets_for(user=user)
-        .select_related("assigned_to", "organisation")
+        # A LEFT JOIN: the row comes back as None once the error log's retention deleted it.
+        .select_related("assigned_to", "organisation", "error_log")
         .prefetch_related("participants", "comments__author", "comments__attachments", "attachments")
         .filter(pk=ticket_id)
         .first()

@@ -2,6 +2,7 @@
 change the company details is a ticket too: requested here, applied or rejected by support."""
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,6 +20,9 @@ from files.services import storing_files
 from files.upload_handlers import too_big_together_message, too_many_message
 from files.uploads import KINDS, CheckedUpload, check_upload
 from support.models import Attachment, Category, Comment, Status, Ticket
+
+if TYPE_CHECKING:
+    from dashboard.models import ErrorLog
 
 
 def check_attachments(files: Sequence[UploadedFile]) -> list[tuple[UploadedFile, CheckedUpload]]:
@@ -123,9 +127,12 @@ def open_ticket(
     participants: Iterable[User] = (),
     files: Sequence[UploadedFile] = (),
     change_request: CompanyDetailsChangeRequest | None = None,
+    error_log: "ErrorLog | None" = None,
 ) -> Ticket:
     """A customer opens a ticket, including colleagues; support hears about it."""
     assert acting_user.organisation is not None
+    if error_log is not None and error_log.organisation_id != acting_user.organisation_id:
+        raise ValidationError("That failed call is not one of your organisation's.")
     people = list(participants)
     check_participants(people, organisation_id=acting_user.organisation.pk, active_only=True)
     checked = check_attachments(files)
@@ -143,10 +150,13 @@ def open_ticket(
         category=category,
         opened_by=acting_user,
         change_request=change_request,
+        error_log=error_log,
+        error_request_id=error_log.request_id if error_log is not None else "",
     )
     ticket.participants.set([p for p in people if p.pk != acting_user.pk])
     _store_attachments(ticket, None, checked, acting_user)
-    record(action="ticket.opened", actor=acting_user, target=str(ticket))
+    about: dict[str, Any] = {"request_id": error_log.request_id} if error_log is not None else {}
+    record(action="ticket.opened", actor=acting_user, target=str(ticket), **about)
     _notify(
         ticket,
         author=acting_user,

@@ -1,5 +1,7 @@
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpResponse, HttpResponseNotAllowed
@@ -9,10 +11,14 @@ from django.views.decorators.http import require_POST
 from accounts.types import AuthenticatedRequest
 from accounts.views.profile import profile_context
 from common.ratelimit import RateLimited
+from dashboard import selectors as usage
 from files.downloads import audited_attachment
 from files.upload_handlers import upload_refusal
 from support import selectors, services
-from support.forms import ChangeRequestForm, CommentForm, StatusFilterForm, TicketForm
+from support.forms import ChangeRequestForm, CommentForm, StatusFilterForm, TicketForm, error_ticket_initial
+
+if TYPE_CHECKING:
+    from dashboard.models import ErrorLog
 
 
 def ticket_list(request: AuthenticatedRequest) -> HttpResponse:
@@ -31,7 +37,20 @@ def _refused(response: HttpResponse, limited: RateLimited | None) -> HttpRespons
 
 
 def ticket_new(request: AuthenticatedRequest) -> HttpResponse:
-    form = TicketForm(request.POST or None, request.FILES or None, user=request.user, refusal=upload_refusal(request))
+    return _open_ticket(request)
+
+
+def ticket_new_for_error(request: AuthenticatedRequest, error_id: int) -> HttpResponse:
+    """ "Ask support" on an error-log row: a ticket prefilled with the failed call, linked to it."""
+    error = usage.access_error(user=request.user, error_id=error_id)  # 404 for another organisation's row
+    return _open_ticket(request, error=error)
+
+
+def _open_ticket(request: AuthenticatedRequest, *, error: "ErrorLog | None" = None) -> HttpResponse:
+    initial = error_ticket_initial(error) if error is not None else None
+    form = TicketForm(
+        request.POST or None, request.FILES or None, user=request.user, refusal=upload_refusal(request), initial=initial
+    )
     limited = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -43,6 +62,7 @@ def ticket_new(request: AuthenticatedRequest) -> HttpResponse:
                 category=data["category"],
                 participants=data["participants"],
                 files=data["attachments"],
+                error_log=error,
             )
         except ValidationError as exc:
             form.add_error("attachments", exc)
@@ -52,7 +72,12 @@ def ticket_new(request: AuthenticatedRequest) -> HttpResponse:
         else:
             messages.success(request, f"Ticket #{ticket.pk} is open. Support will answer by email and here.")
             return redirect("ticket-detail", ticket_id=ticket.pk)
-    response = render(request, "support/new.html", {"form": form}, status=400 if form.is_bound else 200)
+    context = {
+        "form": form,
+        "error": error,
+        "earlier": selectors.tickets_about_errors(user=request.user, error_ids=[error.pk]) if error else [],
+    }
+    response = render(request, "support/new.html", context, status=400 if form.is_bound else 200)
     return _refused(response, limited)
 
 
@@ -77,7 +102,12 @@ def ticket_detail(request: AuthenticatedRequest, ticket_id: int) -> HttpResponse
             messages.success(request, "Your reply is added.")
             return redirect("ticket-detail", ticket_id=ticket.pk)
     participants = sorted(services.included(ticket), key=lambda u: (u.full_name, u.email))
-    context = {"ticket": ticket, "form": form, "participants": participants}
+    context = {
+        "ticket": ticket,
+        "form": form,
+        "participants": participants,
+        "retention_days": settings.ERROR_LOG_RETENTION_DAYS,
+    }
     response = render(request, "support/detail.html", context, status=400 if form.is_bound else 200)
     return _refused(response, limited)
 

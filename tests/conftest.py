@@ -129,6 +129,10 @@ def make_support_group() -> None:
     migration = importlib.import_module(f"accounts.migrations.{SUPPORT_GROUP_MIGRATION}")
     historical = MigrationLoader(connection).project_state(("accounts", SUPPORT_GROUP_MIGRATION)).apps
     migration.create_support_group(historical, SimpleNamespace(connection=connection))
+    # Apps that add to the group in their own migrations.
+    alarms = importlib.import_module("alarms.migrations.0002_support_group")
+    historical = MigrationLoader(connection).project_state(("alarms", "0002_support_group")).apps
+    alarms.add_view_permissions(historical, SimpleNamespace(connection=connection))
 
 
 @pytest.fixture

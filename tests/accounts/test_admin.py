@@ -444,7 +444,13 @@ EXPECTED_SUPPORT_PERMISSIONS = {
     "audit": {"view_auditevent"},
     "tokens": {"view_tokentype", "change_tokentype", "view_token", "add_token", "change_token", "delete_token"},
     "platform_api": {"view_platformkey", "add_platformkey", "change_platformkey"},
-    "dashboard": {"view_dailymethodcount", "view_errorlog", "view_ingestedbatch", "view_vaultstat"},
+    "dashboard": {
+        "view_dailymethodcount",
+        "view_errorlog",
+        "view_ingestedbatch",
+        "view_vaultstat",
+        "view_fiveminutemethodcount",
+    },
     "whitelist": {"view_whitelistentry"},
     "files": {"view_storedfile", "change_storedfile"},
     "support": {
@@ -469,6 +475,7 @@ EXPECTED_SUPPORT_PERMISSIONS = {
         "delete_invoiceline",
     },
     "extracts": {"view_extractrequest", "change_extractrequest"},
+    "alarms": {"view_alarm", "view_alarmevent", "view_webhookendpoint", "view_webhookdelivery"},
     "apikeys": {"view_apikey", "change_apikey", "view_apikeysecret"},
 }
 

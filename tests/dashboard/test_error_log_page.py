@@ -12,7 +12,7 @@ from dashboard import selectors
 from dashboard.models import DailyMethodCount, ErrorLog
 from tests.dashboard.helpers import days_ago, error_event, ok_event, table_rows, utc_today
 
-HEADER = ["Time (UTC)", "Method", "Code", "Message", "Request id", "Source IP"]
+HEADER = ["Time (UTC)", "Method", "Code", "Message", "Request id", "Source IP", "Support"]
 
 
 def rows(response) -> list[list[str]]:
@@ -67,6 +67,7 @@ def test_error_log_lists_every_detail_newest_first(member_client, failures):
         "No such token.",
         "r-new",
         "2001:db8::7",
+        "Ask support",
     ]
     assert request_ids(response) == ["r-new", "r-mid-2", "r-mid-1", "r-old"]
     exact = f"{at:%Y-%m-%d}T08:30:00+00:00"  # to the second, on hover and for machines

@@ -140,6 +140,7 @@ def test_platform_reports_usage_and_admin_reads_it_filters_errors_and_edits_the_
             "No such token.",
             "req_detok_1",
             "198.51.100.20",
+            "Ask support",
         ]
     )
     expect(page.get_by_text("Not yours.")).to_have_count(0)

@@ -117,3 +117,16 @@ def test_another_organisations_vault_count_is_not_shown(outsider_client, owner, 
 
     assert "1,234" not in page
     assert "0 now: an extract holds one row for each" in page
+
+
+def test_while_an_extract_runs_the_page_shows_its_count_without_reading_the_vault(owner_client, owner, vault_table):
+    give_tokens(owner.organisation, 10)
+    ExtractRequest.objects.create(
+        organisation=owner.organisation, requested_by=owner, status=Status.RUNNING, rows_written=5, rows_total=40_000
+    )
+
+    with CaptureQueriesContext(connections["vault"]) as vault_queries:
+        page = _page(owner_client.get("/extracts/"))
+
+    assert vault_queries.captured_queries == []  # the page reloads every few seconds meanwhile
+    assert "40,000 now: an extract holds one row for each" in page

@@ -19,11 +19,13 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import models
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Organisation, User
+from alarms import services as alarms
 from apikeys import services as apikeys
 from apikeys.models import ApiKey
 from billing.models import Status as InvoiceStatus
@@ -304,6 +306,54 @@ def platform_whitelist(world: World) -> Target:
         state=snapshot(entry, entries=lambda: WhitelistEntry.objects.count()),
         foreign=(theirs,),
     )
+
+
+# --- Error alarms ---------------------------------------------------------------------------------
+
+
+def alarm(world: World) -> Target:
+    """An error alarm of organisation A that emails the member."""
+    marker = world.marker()
+    made = alarms.create_alarm(
+        organisation=world.organisation,
+        data=alarms.AlarmInput(
+            name=f"Tokenize failing {marker}",
+            method="Tokenize",
+            metric="error_rate",
+            window_minutes=15,
+            threshold="5",
+            recipient_ids=[world.member.pk],
+        ),
+        acting_user=world.owner,
+    )
+    recipients = lambda: sorted(made.recipients.values_list("pk", flat=True))  # noqa: E731
+    return Target(
+        kwargs={"alarm_id": made.pk},
+        secrets=(marker,),
+        shown=marker,
+        state=snapshot(made, recipients=recipients),
+    )
+
+
+# --- Error log: "Ask support" ---------------------------------------------------------------------
+
+
+def error_row(world: World) -> Target:
+    """A failed call of organisation A in its error log; a POST opens a ticket about it."""
+    from dashboard.models import ErrorLog
+
+    marker = world.marker()
+    made = ErrorLog.objects.create(
+        organisation=world.organisation,
+        at=timezone.now(),
+        method="Detokenize",
+        code="TOKEN_NOT_FOUND",
+        message=f"No such token {marker}",
+        request_id=f"req-{marker}",
+        source_ip="203.0.113.9",
+    )
+    tickets = lambda: list(Ticket.objects.filter(error_log_id=made.pk).values_list("pk", flat=True))  # noqa: E731
+    return Target(kwargs={"error_id": made.pk}, secrets=(marker,), shown=marker, state=snapshot(made, tickets=tickets))
 
 
 # --- API keys -------------------------------------------------------------------------------------

@@ -40,8 +40,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services as accounts
 from accounts.models import User
+from alarms import services as alarms
+from alarms import webhooks
+from alarms.models import WebhookDelivery, WebhookEndpoint
 from apikeys import services as apikeys
-from dashboard.models import DailyMethodCount, ErrorLog, IngestedBatch, VaultStat
+from dashboard.models import DailyMethodCount, ErrorLog, FiveMinuteMethodCount, IngestedBatch, VaultStat, bucket_start
 from extracts.models import ExtractRequest, ExtractSchedule, Frequency
 from extracts.models import Status as ExtractStatus
 from files import services as files
@@ -183,6 +186,27 @@ def seed(owner: User, member: User, outsider: User) -> Seeded:
         first_run_at=timezone.now(),
         next_run_at=timezone.now(),
         created_by=owner,
+    )
+    FiveMinuteMethodCount.objects.create(
+        organisation=organisation, method="Tokenize", start=bucket_start(timezone.now()), calls=10, errors=1
+    )
+    alarm = alarms.create_alarm(
+        organisation=organisation,
+        data=alarms.AlarmInput(
+            name="Tokenize failing", method="", metric="error_count", window_minutes=5, threshold="1", recipient_ids=[]
+        ),
+        acting_user=owner,
+    )
+    alarms.evaluate_alarm(alarm_id=alarm.pk, now=timezone.now())  # fires: the failed call above is in its window
+    endpoint = WebhookEndpoint.objects.create(
+        organisation=organisation, url="https://hooks.acme.example/portal", secret="", secret_created_at=timezone.now()
+    )
+    endpoint.secret = seeded.secrets["a webhook signing secret"] = webhooks.new_secret()
+    endpoint.previous_secret = seeded.secrets["a previous webhook signing secret"] = webhooks.new_secret()
+    endpoint.previous_secret_expires_at = timezone.now() + timedelta(hours=1)
+    endpoint.save()
+    WebhookDelivery.objects.create(
+        organisation=organisation, event_id="evt_walk", event_type="webhook.test", body="{}", created_at=timezone.now()
     )
     # A failed login, for the lockout pages (django-axes) a superuser sees.
     Client().post("/login/", {"username": outsider.email, "password": "not the password"})

@@ -90,7 +90,7 @@ def test_every_email_template_has_a_text_and_an_html_twin_on_the_base_layout():
 
 
 def test_no_service_builds_an_email_body_in_code():
-    apps = ["accounts", "tokens", "whitelist", "billing", "extracts", "files", "support", "apikeys", "portal"]
+    apps = ["accounts", "tokens", "whitelist", "billing", "extracts", "files", "support", "alarms", "apikeys", "portal"]
     for app in apps:
         for path in (Path(settings.BASE_DIR) / app).rglob("*.py"):
             if path.name == "mail.py":  # the one helper that hands rendered messages to the task

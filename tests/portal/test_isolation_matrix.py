@@ -38,9 +38,11 @@ from tests.portal.isolation_objects import (
     HARDWARE_RESYNC,
     Builder,
     World,
+    alarm,
     api_key,
     attachment_on_the_outsiders_ticket,
     colleague,
+    error_row,
     hardware_token,
     invoice,
     platform_api_keys,
@@ -117,6 +119,8 @@ class Case:
 
 
 GRANT_BILLING = {"role": "user", "permissions": ["view_billing"]}
+ALARM_CHANGE = {"name": "Renamed alarm", "metric": "error_count", "window_minutes": "60", "threshold": "50"}
+ERROR_TICKET = {"subject": "Why did this fail?", "category": "problem", "body": "It worked yesterday."}
 NEW_PASSWORD = {"new_password1": "Isolation-matrix-1", "new_password2": "Isolation-matrix-1"}
 PLATFORM_READ = everyone(401, platform=200)
 PLATFORM_WRITE = everyone(401, platform=405)  # the whitelist is read-only for the platform
@@ -237,6 +241,13 @@ EXPECTATIONS: dict[str, tuple[Case, ...]] = {
     ),
     # Whitelist (plain users read it; changing it takes the permission).
     "whitelist-remove": (Case("an entry", whitelist_entry, expect(200, 403), expect(302, 403), post_changes=True),),
+    # "Ask support" on an error-log row: everyone in the organisation reads the log and opens tickets.
+    "ticket-new-for-error": (
+        Case("a failed call", error_row, expect(200, 200), expect(302, 302), ERROR_TICKET, post_changes=True),
+    ),
+    # Error alarms (admins change them; a plain user is refused before any lookup).
+    "alarm-edit": (Case("an alarm", alarm, expect(200, 403), expect(302, 403), ALARM_CHANGE, post_changes=True),),
+    "alarm-delete": (Case("an alarm", alarm, expect(200, 403), expect(302, 403), post_changes=True),),
     # API keys (plain users read the list; rolling and revoking take the permission, and each POST
     # needs a recent password, which a fresh login gives).
     "api-key-roll": (Case("a key", api_key, expect(200, 403), expect(302, 403), {"overlap": "1h"}, post_changes=True),),

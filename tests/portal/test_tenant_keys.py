@@ -25,6 +25,11 @@ KEYED_BY_ORGANISATION = {
     "extracts.ExtractRequest",
     "extracts.ExtractSchedule",
     "apikeys.ApiKey",
+    "dashboard.FiveMinuteMethodCount",
+    "alarms.Alarm",
+    "alarms.AlarmEvent",
+    "alarms.WebhookEndpoint",
+    "alarms.WebhookDelivery",
 }
 
 # An organisation column that is empty only for rows of the support side, and why.

@@ -24,11 +24,12 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import services
 from accounts.models import Organisation, PortalPermission, Role, User
 from accounts.roles import support_group
+from alarms.demo import seed_demo_alarms
 from apikeys.demo import seed_demo_api_keys
 from billing.demo import seed_demo_invoices
 from dashboard.demo import seed_demo_usage
 from extracts.vault import ensure_demo_vault
-from support.demo import seed_resource_links
+from support.demo import seed_demo_error_ticket, seed_resource_links
 from tokens import backup_codes
 from tokens.models import Token, TokenKind
 from whitelist.demo import seed_demo_whitelist
@@ -89,6 +90,10 @@ class Command(BaseCommand):
             org = self._create_demo(**DEMO_ORGANISATION)
         # What time brings, never what a person changed.
         seed_demo_usage(organisation=org)
+        if first_run:  # made once, after the usage they point at; a person may change them later
+            admin, member = (User.objects.get(email=email) for email, *_ in DEMO_USERS)
+            seed_demo_alarms(organisation=org, admin=admin)
+            seed_demo_error_ticket(user=member)
         ensure_demo_vault(organisation=org)
         seed_demo_invoices(org)
 
