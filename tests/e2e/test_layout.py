@@ -27,6 +27,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from accounts import reauth
 from accounts.models import User
+from apikeys import services as apikeys
+from apikeys.models import Overlap
+from apikeys.views import SECRET_SESSION_KEY
 from billing.demo import seed_demo_invoices
 from billing.models import Invoice
 from dashboard.demo import seed_demo_usage
@@ -98,6 +101,8 @@ class Objects:
     extract_file_id: int
     entry_id: int
     invoice_id: int
+    api_key_id: int
+    api_key_secret: str  # shown once, on the page the owner's session is sent to after creating the key
     reset_address: str
     reset_lands: str  # where the reset link sends the browser on (the token leaves the address)
     newcomers: dict[str, User]  # by the set-up step they are at
@@ -184,6 +189,11 @@ PAGES: dict[str, PageSpec] = {
     ),
     "file-delete": owner("file-delete", file_id=lambda o: o.file_id),
     "extract-list": owner("extract-list"),
+    "api-keys": owner("api-keys"),
+    "api-key-add": owner("api-key-add"),
+    "api-key-secret": owner("api-key-secret"),
+    "api-key-roll": owner("api-key-roll", key_id=lambda o: o.api_key_id),
+    "api-key-revoke": owner("api-key-revoke", key_id=lambda o: o.api_key_id),
 }
 
 
@@ -248,6 +258,15 @@ def build_objects() -> Objects:
     members_token = token(of="member")(world)
     hardware = hardware_token(of="member")(world)
     extract = token_extract(world)
+    key, secret = apikeys.create_key(
+        organisation=organisation,
+        name="Checkout servers in Frankfurt and London, production traffic since the 2025 migration",
+        methods=["Tokenize", "Detokenize", "Validate", "Search"],
+        addresses=["203.0.113.10", "203.0.113.24", "2001:db8:4000::25"],
+        acting_user=boss,
+    )
+    apikeys.roll_key(key=key, overlap=Overlap.DAY, acting_user=boss)  # two secrets for a day
+    apikeys.create_key(organisation=organisation, name="Reporting job", methods=["*"], acting_user=boss)
     invoice = Invoice.objects.filter(organisation=organisation).order_by("-issue_date").first()
     assert invoice is not None and Attachment.objects.filter(ticket=ticket).exists()
 
@@ -271,6 +290,8 @@ def build_objects() -> Objects:
         extract_file_id=extract.kwargs["file_id"],
         entry_id=entry.pk,
         invoice_id=invoice.pk,
+        api_key_id=key.pk,
+        api_key_secret=secret,
         reset_address=reverse(
             "password-reset-confirm", kwargs={"uidb64": uid, "token": default_token_generator.make_token(boss)}
         ),
@@ -282,7 +303,7 @@ def build_objects() -> Objects:
 # --- The browsers ----------------------------------------------------------------------------------
 
 
-def signed_in(context: BrowserContext, base_url: str, person: User, *, confirmed_password: bool = False) -> None:
+def signed_in(context: BrowserContext, base_url: str, person: User, *, confirmed_password: bool = False) -> Client:
     """The browser carries a session that passed both login steps (as tests.conftest.log_in makes)."""
     client = log_in(Client(), person)
     if confirmed_password:  # the enrolment pages ask for the password again after a while
@@ -291,6 +312,7 @@ def signed_in(context: BrowserContext, base_url: str, person: User, *, confirmed
         session.save()
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
     context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": base_url}])
+    return client
 
 
 def visitor_page(browser: Browser, base_url: str, visitor: str, objects: Objects) -> Page:
@@ -298,7 +320,10 @@ def visitor_page(browser: Browser, base_url: str, visitor: str, objects: Objects
     context.set_default_timeout(10_000)
     page = context.new_page()
     if visitor == "owner":
-        signed_in(context, base_url, objects.owner, confirmed_password=True)
+        session = signed_in(context, base_url, objects.owner, confirmed_password=True).session
+        # As after creating a key: the secret waits in the session for the page that shows it once.
+        session[SECRET_SESSION_KEY] = {"key": objects.api_key_id, "secret": objects.api_key_secret, "change": "created"}
+        session.save()
     elif visitor == "past-password":
         enter_password(page, base_url, objects.member)
     elif visitor in objects.newcomers:
