@@ -521,7 +521,12 @@ LANGUAGE_CODE = "en-gb"
 # One date and one date-time format on every page: portal/formats/en_GB/formats.py. Templates
 # write {{ value|date }} or {{ value|date:"DATETIME_FORMAT" }}, never a format of their own.
 FORMAT_MODULE_PATH = ["portal.formats"]
-DATE_FORMAT, DATETIME_FORMAT = portal_formats.DATE_FORMAT, portal_formats.DATETIME_FORMAT  # with no language active
+# The same with no language active:
+DATE_FORMAT, DATETIME_FORMAT, TIME_FORMAT = (
+    portal_formats.DATE_FORMAT,
+    portal_formats.DATETIME_FORMAT,
+    portal_formats.TIME_FORMAT,
+)
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -159,7 +159,7 @@ def test_the_history_lists_what_each_alarm_read(member_client, owner):
     row = r"<tr>\s*<td class=\"nowrap\">(.*?)</td>\s*<td>(.*?)</td>\s*<td>.*?>(Fired|Recovered)<"
     rows = re.findall(row, page, re.S)
     assert rows == [
-        ("26 Nov 2026, 10:30", "Tokenize failing", "Recovered"),
+        ("26 Nov 2026, 10:30", "Tokenize failing", "Recovered"),  # the portal's one date-time format
         ("26 Nov 2026, 10:05", "Tokenize failing", "Fired"),
     ]
     assert '3.25% <span class="muted">(13 failed of 400 calls)</span>' in page

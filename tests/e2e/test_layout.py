@@ -27,6 +27,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from accounts import reauth
 from accounts.models import User
+from alarms.demo import seed_demo_alarms
+from alarms.models import Alarm
 from apikeys import services as apikeys
 from apikeys.models import Overlap
 from apikeys.views import SECRET_SESSION_KEY
@@ -35,7 +37,7 @@ from billing.models import Invoice
 from dashboard.demo import seed_demo_usage
 from files import services as files
 from support import services as support
-from support.demo import seed_resource_links
+from support.demo import seed_demo_error_ticket, seed_resource_links
 from support.models import Attachment
 from tests.conftest import log_in
 from tests.e2e.journeys import enter_password
@@ -77,6 +79,8 @@ NOT_PAGES = {
     "token-enable": POST_ONLY,
     "token-unlock": POST_ONLY,
     "ticket-close": POST_ONLY,
+    "alarm-webhook-rotate": POST_ONLY,
+    "alarm-webhook-test": POST_ONLY,
     "ticket-reopen": POST_ONLY,
     "extract-request": POST_ONLY,
     "extract-schedule": POST_ONLY,
@@ -102,6 +106,9 @@ class Objects:
     entry_id: int
     invoice_id: int
     api_key_id: int
+    alarm_id: int
+    error_id: int  # a failed call in the error log, for "Ask support"
+    error_ticket_id: int  # the ticket opened that way: its page shows the call
     api_key_secret: str  # shown once, on the page the owner's session is sent to after creating the key
     reset_address: str
     reset_lands: str  # where the reset link sends the browser on (the token leaves the address)
@@ -172,7 +179,11 @@ PAGES: dict[str, PageSpec] = {
     "token-reset": owner("token-reset", token_id=lambda o: o.hardware_token_id),
     "tickets": owner("tickets"),
     "ticket-new": owner("ticket-new"),
-    "ticket-detail": owner("ticket-detail", ticket_id=lambda o: o.ticket_id),
+    "ticket-detail": PageSpec(
+        "owner",
+        lambda o: [reverse("ticket-detail", args=[o.ticket_id]), reverse("ticket-detail", args=[o.error_ticket_id])],
+    ),
+    "ticket-new-for-error": owner("ticket-new-for-error", error_id=lambda o: o.error_id),
     "resources": owner("resources"),
     "audit-trail": owner("audit-trail"),
     "whitelist": owner("whitelist"),
@@ -194,6 +205,14 @@ PAGES: dict[str, PageSpec] = {
     "api-key-secret": owner("api-key-secret"),
     "api-key-roll": owner("api-key-roll", key_id=lambda o: o.api_key_id),
     "api-key-revoke": owner("api-key-revoke", key_id=lambda o: o.api_key_id),
+    "alarms": owner("alarms"),
+    "alarm-add": owner("alarm-add"),
+    "alarm-edit": owner("alarm-edit", alarm_id=lambda o: o.alarm_id),
+    "alarm-delete": owner("alarm-delete", alarm_id=lambda o: o.alarm_id),
+    "alarm-history": owner("alarm-history"),
+    "alarm-webhook": owner("alarm-webhook"),
+    "alarm-webhook-remove": owner("alarm-webhook-remove"),
+    "alarm-webhook-deliveries": owner("alarm-webhook-deliveries"),
 }
 
 
@@ -233,6 +252,9 @@ def build_objects() -> Objects:
     seed_demo_whitelist(organisation)
     seed_demo_invoices(organisation)
     seed_resource_links()
+    seed_demo_alarms(organisation=organisation, admin=boss)  # alarms, their history, a webhook and its deliveries
+    error_ticket = seed_demo_error_ticket(user=boss)  # "Ask support" on the latest failed call
+    assert error_ticket is not None and error_ticket.error_log_id is not None
     entry = whitelist.add_entry(
         organisation=organisation,
         raw="192.0.2.0/24",
@@ -291,6 +313,9 @@ def build_objects() -> Objects:
         entry_id=entry.pk,
         invoice_id=invoice.pk,
         api_key_id=key.pk,
+        alarm_id=Alarm.objects.filter(organisation=organisation).values_list("pk", flat=True)[0],
+        error_id=error_ticket.error_log_id,
+        error_ticket_id=error_ticket.pk,
         api_key_secret=secret,
         reset_address=reverse(
             "password-reset-confirm", kwargs={"uidb64": uid, "token": default_token_generator.make_token(boss)}
