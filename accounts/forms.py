@@ -17,8 +17,11 @@ from common.forms import OneTimeCodeField
 
 
 class LoginForm(AuthenticationForm):
+    # 254: the longest address there is (RFC 5321), and what the lockout tables can store.
     username = forms.EmailField(
-        label="Email", widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True})
+        label="Email",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True}),
     )
     error_messages = {
         "invalid_login": "The email or password is not correct.",

@@ -615,3 +615,16 @@ def test_an_unknown_session_cookie_creates_no_session(client, member):
 
     assert response.status_code == 200
     assert not Session.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_address_longer_than_any_email_is_refused_with_a_message_not_a_server_error(client):
+    from axes.models import AccessAttempt, AccessFailureLog
+
+    too_long = "x" * 250 + "@example.com"  # 262 characters: the fuzzer's case (it was a 500)
+
+    response = client.post("/login/", {"username": too_long, "password": "anything"})
+
+    assert response.status_code == 200
+    assert "at most 254 characters" in response.content.decode()
+    assert not AccessAttempt.objects.exists() and not AccessFailureLog.objects.exists()
