@@ -161,9 +161,9 @@ def ensure_base_image(rebuild: bool) -> None:
         shutil.rmtree(rootfs, ignore_errors=True)
         run(["podman", "import", str(tarball), BASE_IMAGE])
     for name, containerfile in STANDINS.items():
-        if not image_exists(name):
-            say(f"stand-in image {name}: building (once)")
-            run(["podman", "build", "--network", "host", "-t", name, "-f", containerfile, str(HERE / "standins")])
+        # Built every run: podman's layer cache makes it quick, and a changed stand-in file is used.
+        say(f"stand-in image {name}: building")
+        run(["podman", "build", "--network", "host", "-t", name, "-f", containerfile, str(HERE / "standins")])
 
 
 # --- HTTP as a browser behind the TLS proxy would send it ---------------------------------------

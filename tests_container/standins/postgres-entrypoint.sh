@@ -5,7 +5,7 @@ BIN=/usr/lib/postgresql/15/bin
 DATA=/var/lib/postgresql/data
 if [ ! -s "$DATA/PG_VERSION" ]; then
   printf '%s\n' "$POSTGRES_PASSWORD" > /tmp/pwfile
-  "$BIN/initdb" -D "$DATA" -U "$POSTGRES_USER" --pwfile=/tmp/pwfile --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+  "$BIN/initdb" -D "$DATA" -U "$POSTGRES_USER" --encoding=UTF8 --locale=C.UTF-8 --pwfile=/tmp/pwfile --auth-local=trust --auth-host=scram-sha-256 >/dev/null
   rm -f /tmp/pwfile
   echo "listen_addresses = '*'" >> "$DATA/postgresql.conf"
   echo "host all all all scram-sha-256" >> "$DATA/pg_hba.conf"
