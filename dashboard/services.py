@@ -71,26 +71,8 @@ def _add_to_counters(counters: dict[tuple[int, str, date], list[int]]) -> None:
     ``INSERT ... ON CONFLICT DO UPDATE`` is the same on PostgreSQL and SQLite (3.24+). Rows go in
     a fixed order so that two batches touching the same counters lock them in the same order.
     """
-    if not counters:
-        return
-    qn = connection.ops.quote_name
-    table = qn(DailyMethodCount._meta.db_table)
-    org, method, day, calls, errors = (qn(column) for column in ("organisation_id", "method", "day", "calls", "errors"))
     rows = sorted(counters.items())
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), UPSERT_ROWS_PER_STATEMENT):
-            chunk = rows[start : start + UPSERT_ROWS_PER_STATEMENT]
-            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
-            params: list[Any] = []
-            for (organisation_id, method_name, day_value), (call_count, error_count) in chunk:
-                adapted_day = connection.ops.adapt_datefield_value(day_value)
-                params += [organisation_id, method_name, adapted_day, call_count, error_count]
-            cursor.execute(
-                f"INSERT INTO {table} ({org}, {method}, {day}, {calls}, {errors}) VALUES {values} "  # noqa: S608
-                f"ON CONFLICT ({org}, {method}, {day}) DO UPDATE SET "
-                f"{calls} = {table}.{calls} + EXCLUDED.{calls}, {errors} = {table}.{errors} + EXCLUDED.{errors}",
-                params,
-            )
+    _upsert_counts(DailyMethodCount, "day", rows, connection.ops.adapt_datefield_value)
 
 
 def _add_to_buckets(buckets: dict[tuple[int, str, datetime], list[int]]) -> None:
@@ -101,24 +83,27 @@ def _add_to_buckets(buckets: dict[tuple[int, str, datetime], list[int]]) -> None
     """
     horizon = timezone.now() - BUCKET_RETENTION
     rows = sorted(item for item in buckets.items() if item[0][2] >= horizon)
+    _upsert_counts(FiveMinuteMethodCount, "start", rows, connection.ops.adapt_datetimefield_value)
+
+
+def _upsert_counts(model: Any, key: str, rows: list[Any], adapt: Any) -> None:
+    """Add ``(organisation, method, <key>) -> [calls, errors]`` rows to ``model``'s counts, in the
+    given (sorted) order, UPSERT_ROWS_PER_STATEMENT rows per ``INSERT ... ON CONFLICT DO UPDATE``."""
     if not rows:
         return
     qn = connection.ops.quote_name
-    table = qn(FiveMinuteMethodCount._meta.db_table)
-    org, method, start, calls, errors = (
-        qn(column) for column in ("organisation_id", "method", "start", "calls", "errors")
-    )
+    table = qn(model._meta.db_table)
+    org, method, when, calls, errors = (qn(column) for column in ("organisation_id", "method", key, "calls", "errors"))
     with connection.cursor() as cursor:
         for first in range(0, len(rows), UPSERT_ROWS_PER_STATEMENT):
             chunk = rows[first : first + UPSERT_ROWS_PER_STATEMENT]
             values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
             params: list[Any] = []
-            for (organisation_id, method_name, slot), (call_count, error_count) in chunk:
-                adapted_slot = connection.ops.adapt_datetimefield_value(slot)
-                params += [organisation_id, method_name, adapted_slot, call_count, error_count]
+            for (organisation_id, method_name, moment), (call_count, error_count) in chunk:
+                params += [organisation_id, method_name, adapt(moment), call_count, error_count]
             cursor.execute(
-                f"INSERT INTO {table} ({org}, {method}, {start}, {calls}, {errors}) VALUES {values} "  # noqa: S608
-                f"ON CONFLICT ({org}, {method}, {start}) DO UPDATE SET "
+                f"INSERT INTO {table} ({org}, {method}, {when}, {calls}, {errors}) VALUES {values} "  # noqa: S608
+                f"ON CONFLICT ({org}, {method}, {when}) DO UPDATE SET "
                 f"{calls} = {table}.{calls} + EXCLUDED.{calls}, {errors} = {table}.{errors} + EXCLUDED.{errors}",
                 params,
             )
