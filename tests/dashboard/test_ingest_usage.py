@@ -526,6 +526,7 @@ class _CacheCalls:
             monkeypatch.setattr(cache, name, counted)
 
 
+@pytest.mark.redis  # counts round trips to Redis (the in-process cache of a bare `make test` makes others)
 @pytest.mark.parametrize("organisations", [2, 40])
 def test_a_batch_for_many_organisations_refreshes_each_dashboard_in_a_fixed_number_of_cache_calls(
     post_usage, monkeypatch, django_capture_on_commit_callbacks, organisations
