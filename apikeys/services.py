@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -33,6 +33,7 @@ from apikeys.models import (
 )
 from audit.services import record
 from common.mail import portal_url, queue_templated_email
+from common.upsert import add_counts
 from whitelist.selectors import networks_for_platform
 from whitelist.services import parse_network
 
@@ -411,9 +412,6 @@ def describe_methods(methods: list[str]) -> str:
 
 # --- What the platform reports ----------------------------------------------------------------
 
-# Rows per upsert statement: four parameters each, under SQLite's 999-variable limit.
-USE_ROWS_PER_STATEMENT = 240
-
 
 def record_key_use(*, uses: Mapping[tuple[int, str, date], Sequence[Any]]) -> int:
     """Add a usage batch's calls per key prefix and UTC day to the keys' daily use; returns the rows touched.
@@ -445,27 +443,6 @@ def record_key_use(*, uses: Mapping[tuple[int, str, date], Sequence[Any]]) -> in
 
 
 def _add_to_daily_use(rows: dict[tuple[int, date], list[Any]]) -> None:
-    """One ``INSERT ... ON CONFLICT DO UPDATE`` (per 240 rows), the same on PostgreSQL and SQLite, in a
-    fixed order so that two batches touching the same rows lock them in the same order."""
-    qn = connection.ops.quote_name
-    table = qn(ApiKeyDailyUse._meta.db_table)
-    key, day, calls, last = (qn(column) for column in ("key_id", "day", "calls", "last_used_at"))
-    ordered = sorted(rows.items())
-    with connection.cursor() as cursor:
-        for start in range(0, len(ordered), USE_ROWS_PER_STATEMENT):
-            chunk = ordered[start : start + USE_ROWS_PER_STATEMENT]
-            params: list[Any] = []
-            for (key_id, day_value), (call_count, last_at) in chunk:
-                params += [
-                    key_id,
-                    connection.ops.adapt_datefield_value(day_value),
-                    call_count,
-                    connection.ops.adapt_datetimefield_value(last_at),
-                ]
-            values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
-            cursor.execute(
-                f"INSERT INTO {table} ({key}, {day}, {calls}, {last}) VALUES {values} "  # noqa: S608
-                f"ON CONFLICT ({key}, {day}) DO UPDATE SET {calls} = {table}.{calls} + EXCLUDED.{calls}, "
-                f"{last} = CASE WHEN EXCLUDED.{last} > {table}.{last} THEN EXCLUDED.{last} ELSE {table}.{last} END",
-                params,
-            )
+    add_counts(
+        ApiKeyDailyUse, keys=("key", "day"), sums=("calls",), latest=("last_used_at",), rows=sorted(rows.items())
+    )

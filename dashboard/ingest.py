@@ -34,7 +34,7 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 CONTROL_CHARACTERS_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 USAGE_FIELDS = ("batch_id", "events")
-EVENT_FIELDS = ("org", "method", "at", "status", "error", "key")
+EVENT_FIELDS = ("org", "method", "at", "status", "error", "key", "source_ip")
 ERROR_FIELDS = ("code", "message", "request_id", "source_ip")
 VAULT_FIELDS = ("org", "at", "token_count")
 
@@ -78,6 +78,8 @@ class UsageBatch:
     failed_calls: list[FailedCall] = field(default_factory=list)
     # (organisation id, API key prefix, UTC day) -> [calls, time of the last]; apikeys records them
     key_uses: dict[tuple[int, str, date], list[Any]] = field(default_factory=dict)
+    # (organisation id, UTC day, source address) -> calls; the whitelist page reads them
+    source_calls: dict[tuple[int, date, str], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ class _Event:
     at: datetime
     error: _ErrorDetails | None
     key: str | None = None
+    source_ip: str | None = None
 
 
 class _Problems:
@@ -151,6 +154,9 @@ def usage_batch(body: bytes, *, now: datetime | None = None) -> UsageBatch:
             use = batch.key_uses.setdefault((organisation_id, event.key, event.at.date()), [0, event.at])
             use[0] += 1
             use[1] = max(use[1], event.at)
+        if event.source_ip is not None:
+            source = (organisation_id, event.at.date(), event.source_ip)
+            batch.source_calls[source] = batch.source_calls.get(source, 0) + 1
         if event.error is not None:
             counter[1] += 1
             bucket[1] += 1
@@ -386,9 +392,16 @@ def _event(problems: _Problems, path: str, raw: Any, *, now: datetime) -> _Event
     if "key" in raw and not (isinstance(key, str) and KEY_PATTERN.fullmatch(key)):
         problems.add(f"{path}.key", "must be the prefix of an API key: 1 to 32 letters, digits or underscores")
         return None
+    source_ip = None
+    if "source_ip" in raw:
+        source_ip = _source_ip(problems, f"{path}.source_ip", raw["source_ip"])
+        if source_ip is None:
+            return None
+    elif details is not None:
+        source_ip = details.source_ip  # a failed call says where it came from
     if org is None or method is None or at is None or raw.keys() - set(EVENT_FIELDS):
         return None
-    return _Event(org=org, method=method, at=at, error=details, key=key)
+    return _Event(org=org, method=method, at=at, error=details, key=key, source_ip=source_ip)
 
 
 def _error_details(problems: _Problems, path: str, value: Any) -> _ErrorDetails | None:

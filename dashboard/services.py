@@ -2,21 +2,20 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Organisation
 from apikeys.services import record_key_use
+from common.upsert import add_counts
 from dashboard import summary
 from dashboard.ingest import UsageBatch, VaultReading
 from dashboard.models import DailyMethodCount, ErrorLog, FiveMinuteMethodCount, IngestedBatch, VaultStat
 from platform_api.models import PlatformKey
+from whitelist.services import record_source_calls
 
-# Rows per upsert statement: five parameters each, under SQLite's 999-variable limit.
-UPSERT_ROWS_PER_STATEMENT = 190
 RETENTION_CHUNK = 5000
 # 5-minute counters serve error alarms, whose longest window is a day; a second day covers late batches.
 BUCKET_RETENTION = timedelta(days=2)
@@ -46,6 +45,7 @@ def ingest_usage(*, batch: UsageBatch, key: PlatformKey | None) -> IngestResult:
         _add_to_counters(batch.counters)
         _add_to_buckets(batch.buckets)
         record_key_use(uses=batch.key_uses)
+        record_source_calls(calls=batch.source_calls)
         ErrorLog.objects.bulk_create(
             (
                 ErrorLog(
@@ -66,47 +66,28 @@ def ingest_usage(*, batch: UsageBatch, key: PlatformKey | None) -> IngestResult:
 
 
 def _add_to_counters(counters: dict[tuple[int, str, date], list[int]]) -> None:
-    """Add to the daily counters in one upsert (a read-modify-write would lose concurrent counts).
-
-    ``INSERT ... ON CONFLICT DO UPDATE`` is the same on PostgreSQL and SQLite (3.24+). Rows go in
-    a fixed order so that two batches touching the same counters lock them in the same order.
-    """
-    rows = sorted(counters.items())
-    _upsert_counts(DailyMethodCount, "day", rows, connection.ops.adapt_datefield_value)
+    """Add to the daily counters in one upsert per chunk (common.upsert)."""
+    add_counts(
+        DailyMethodCount,
+        keys=("organisation", "method", "day"),
+        sums=("calls", "errors"),
+        rows=sorted(counters.items()),
+    )
 
 
 def _add_to_buckets(buckets: dict[tuple[int, str, datetime], list[int]]) -> None:
-    """Add to the 5-minute counters in one upsert, as ``_add_to_counters`` does for the daily ones.
+    """Add to the 5-minute counters, as ``_add_to_counters`` does for the daily ones.
 
     Slots older than BUCKET_RETENTION are skipped: no alarm reads them, and a replayed backlog
     would only write rows for the retention to delete.
     """
     horizon = timezone.now() - BUCKET_RETENTION
-    rows = sorted(item for item in buckets.items() if item[0][2] >= horizon)
-    _upsert_counts(FiveMinuteMethodCount, "start", rows, connection.ops.adapt_datetimefield_value)
-
-
-def _upsert_counts(model: Any, key: str, rows: list[Any], adapt: Any) -> None:
-    """Add ``(organisation, method, <key>) -> [calls, errors]`` rows to ``model``'s counts, in the
-    given (sorted) order, UPSERT_ROWS_PER_STATEMENT rows per ``INSERT ... ON CONFLICT DO UPDATE``."""
-    if not rows:
-        return
-    qn = connection.ops.quote_name
-    table = qn(model._meta.db_table)
-    org, method, when, calls, errors = (qn(column) for column in ("organisation_id", "method", key, "calls", "errors"))
-    with connection.cursor() as cursor:
-        for first in range(0, len(rows), UPSERT_ROWS_PER_STATEMENT):
-            chunk = rows[first : first + UPSERT_ROWS_PER_STATEMENT]
-            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
-            params: list[Any] = []
-            for (organisation_id, method_name, moment), (call_count, error_count) in chunk:
-                params += [organisation_id, method_name, adapt(moment), call_count, error_count]
-            cursor.execute(
-                f"INSERT INTO {table} ({org}, {method}, {when}, {calls}, {errors}) VALUES {values} "  # noqa: S608
-                f"ON CONFLICT ({org}, {method}, {when}) DO UPDATE SET "
-                f"{calls} = {table}.{calls} + EXCLUDED.{calls}, {errors} = {table}.{errors} + EXCLUDED.{errors}",
-                params,
-            )
+    add_counts(
+        FiveMinuteMethodCount,
+        keys=("organisation", "method", "start"),
+        sums=("calls", "errors"),
+        rows=sorted(item for item in buckets.items() if item[0][2] >= horizon),
+    )
 
 
 def record_vault_stat(*, reading: VaultReading) -> VaultStat:

@@ -49,3 +49,26 @@ class WhitelistEntry(models.Model):
     @property
     def kind(self) -> str:
         return "address" if self.is_single_address else "range"
+
+
+class DailySourceCount(models.Model):
+    """Calls the platform received from one source address for an organisation on one UTC day.
+
+    Written from usage events that name their ``source_ip`` (dashboard.ingest), one row per
+    address and day, never per call: the whitelist page reads it to say how many calls an entry
+    let through before it is removed.
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    address = models.GenericIPAddressField()
+    calls = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # Also the index of the page's read: one organisation's days in a range, every address.
+            models.UniqueConstraint(fields=["organisation", "day", "address"], name="dailysourcecount_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} on {self.day}: {self.calls}"

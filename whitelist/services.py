@@ -2,8 +2,8 @@
 
 import ipaddress
 import unicodedata
-from collections.abc import Collection, Sequence
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
@@ -17,7 +17,8 @@ from accounts.models import Organisation, User
 from accounts.services import lock_organisation
 from audit.services import record
 from common.mail import portal_url, queue_templated_email
-from whitelist.models import DESCRIPTION_MAX_LENGTH, WhitelistEntry
+from common.upsert import add_counts
+from whitelist.models import DESCRIPTION_MAX_LENGTH, DailySourceCount, WhitelistEntry
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -336,3 +337,15 @@ def _notify_admins(
             },
             to=[admin.email],
         )
+
+
+def record_source_calls(*, calls: Mapping[tuple[int, date, str], int]) -> None:
+    """Add a usage batch's calls per (organisation id, UTC day, source address), as dashboard.ingest
+    aggregates them, to the daily counts. Called inside the batch's transaction: a duplicate batch
+    records nothing here either."""
+    add_counts(
+        DailySourceCount,
+        keys=("organisation", "day", "address"),
+        sums=("calls",),
+        rows=[(key, (count,)) for key, count in sorted(calls.items())],
+    )

@@ -19,6 +19,7 @@ KEYED_BY_ORGANISATION = {
     "dashboard.ErrorLog",
     "dashboard.VaultStat",
     "whitelist.WhitelistEntry",
+    "whitelist.DailySourceCount",
     "files.StoredFile",
     "support.Ticket",
     "billing.Invoice",
