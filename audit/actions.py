@@ -75,6 +75,8 @@ LABELS: dict[str, str] = {
     "ticket.waiting_customer": "Ticket waiting on the customer",
     "ticket.waiting_support": "Ticket waiting on support",
     "ticket.closed": "Ticket closed",
+    "ticket.assigned": "Ticket assigned",
+    "ticket.participants_changed": "Ticket participants changed",
     # Whitelist: a range that took the place of the entries it covers.
     "whitelist.replaced": "Whitelist entries replaced by a range",
     # Compliance documents.

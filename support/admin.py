@@ -94,7 +94,7 @@ class TicketAdmin(admin.ModelAdmin):
         )
 
     # Opening a ticket, changing its status and replying go through support.services, as in the
-    # portal: audited, and those included are told. Assignment and participants are saved as they are.
+    # portal: audited, and those included are told.
     def save_model(self, request: HttpRequest, obj: Ticket, form: Any, change: bool) -> None:
         data = form.cleaned_data
         if not change:
@@ -112,14 +112,18 @@ class TicketAdmin(admin.ModelAdmin):
             obj.pk, obj.opened_by, obj.opened_by_support = opened.pk, opened.opened_by, opened.opened_by_support
             obj._state.adding = False
             return
-        status = obj.status
-        obj.status = form.initial["status"]
-        super().save_model(request, obj, form, change)
-        if status != obj.status:
-            services.set_status(ticket=obj, status=Status(status), acting_user=acting_user(request))
+        services.update_ticket_as_support(
+            ticket=obj,
+            status=Status(data["status"]),
+            assigned_to=data["assigned_to"],
+            participants=data["participants"],
+            acting_user=acting_user(request),
+        )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
+        # The participants are saved by the services (audited, the newly included told): only the inlines here.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
         reply = form.cleaned_data.get("reply", "").strip()
         if reply:
             services.add_comment(ticket=form.instance, acting_user=acting_user(request), body=reply, from_support=True)

@@ -274,6 +274,75 @@ def close_or_reopen(*, ticket: Ticket, close: bool, acting_user: User) -> Ticket
     return locked
 
 
+@transaction.atomic
+def update_ticket_as_support(
+    *,
+    ticket: Ticket,
+    status: Status,
+    assigned_to: User | None,
+    participants: Iterable[User],
+    acting_user: User,
+) -> Ticket:
+    """Support's change of a ticket in the admin: its status, who works it and who is included.
+
+    Each change is audited. Closing and reopening tell everyone included, as in the portal; a
+    newly assigned colleague and newly included customers are told they are on the ticket. Other
+    status changes are quiet: a reply (``add_comment``) is how support tells customers something.
+    """
+    locked = (
+        Ticket.objects.select_for_update(of=("self",)).select_related("organisation", "assigned_to").get(pk=ticket.pk)
+    )
+    wanted = set(participants)
+    check_participants(wanted, organisation_id=locked.organisation_id, active_only=False)
+    ticket_url = portal_url(reverse("ticket-detail", args=[locked.pk]))
+    subject = f"[Ticket #{locked.pk}] {locked.subject}"
+    if assigned_to != locked.assigned_to:
+        locked.assigned_to = assigned_to
+        locked.save(update_fields=["assigned_to", "updated_at"])
+        record(
+            action="ticket.assigned",
+            actor=acting_user,
+            target=str(locked),
+            organisation=locked.organisation,
+            assigned_to=assigned_to.email if assigned_to else "",
+        )
+        if assigned_to is not None and assigned_to.pk != acting_user.pk:
+            queue_templated_email(
+                template="support/email/ticket",
+                subject=subject,
+                context={
+                    "what": f"{acting_user.full_name or acting_user.email} assigned the ticket to you.",
+                    "text": "",
+                    "ticket_url": ticket_url,
+                    "admin_url": portal_url(reverse("admin:support_ticket_change", args=[locked.pk])),
+                },
+                to=[assigned_to.email],
+            )
+    before = set(locked.participants.all())
+    if wanted != before:
+        added, removed = wanted - before, before - wanted
+        locked.participants.set(wanted)
+        record(
+            action="ticket.participants_changed",
+            actor=acting_user,
+            target=str(locked),
+            organisation=locked.organisation,
+            added=sorted(u.email for u in added),
+            removed=sorted(u.email for u in removed),
+        )
+        told = sorted(u.email for u in added if u.is_active)
+        if told:
+            context = {"what": "Support included you in this ticket.", "text": locked.body, "ticket_url": ticket_url}
+            queue_templated_email(template="support/email/ticket", subject=subject, context=context, to=told)
+    if status != locked.status:
+        closes, reopens = status == Status.CLOSED, locked.status == Status.CLOSED
+        set_status(ticket=locked, status=status, acting_user=acting_user)
+        if closes or reopens:
+            what = "Support closed the ticket." if closes else "Support reopened the ticket."
+            _notify(locked, author=acting_user, what=what, text="", tell_support=False)
+    return locked
+
+
 def close_for_change_request(*, change_request: CompanyDetailsChangeRequest, acting_user: User, applied: bool) -> None:
     ticket = Ticket.objects.filter(change_request=change_request).first()
     if ticket is None:

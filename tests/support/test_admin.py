@@ -90,19 +90,92 @@ def test_support_reply_emails_the_customers_and_waits_on_them(
     assert "Waiting on customer" in page
 
 
-def test_saving_without_a_reply_changes_the_ticket_and_emails_nobody(
+def test_support_closing_a_ticket_tells_everyone_included(
+    support_client, support, ticket, member, colleague, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        support_client.post(f"/admin/support/ticket/{ticket.pk}/change/", _change_form(ticket, status=Status.CLOSED))
+
+    ticket.refresh_from_db()
+    assert ticket.status == Status.CLOSED
+    assert not Comment.objects.exists()
+    assert recipients() == sorted([member.email, colleague.email])
+    assert all("Support closed the ticket." in message.body for message in mail.outbox)
+
+
+def test_support_reopening_a_ticket_tells_everyone_included(
+    support_client, support, ticket, member, colleague, django_capture_on_commit_callbacks
+):
+    services.set_status(ticket=ticket, status=Status.CLOSED, acting_user=support)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        support_client.post(f"/admin/support/ticket/{ticket.pk}/change/", _change_form(ticket, status=Status.OPEN))
+
+    ticket.refresh_from_db()
+    assert ticket.status == Status.OPEN
+    assert recipients() == sorted([member.email, colleague.email])
+    assert "Support reopened the ticket." in mail.outbox[0].body
+
+
+def test_other_status_changes_without_a_reply_are_quiet(support_client, ticket, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        support_client.post(
+            f"/admin/support/ticket/{ticket.pk}/change/", _change_form(ticket, status=Status.WAITING_CUSTOMER)
+        )
+
+    ticket.refresh_from_db()
+    assert ticket.status == Status.WAITING_CUSTOMER
+    assert mail.outbox == []
+
+
+def test_assigning_a_ticket_is_audited_and_tells_the_colleague(
+    support_client, support, ticket, django_capture_on_commit_callbacks
+):
+    colleague_in_support = type(support).objects.create_user(
+        email="second-line@support.example", password="x" * 16, is_staff=True
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        support_client.post(
+            f"/admin/support/ticket/{ticket.pk}/change/",
+            _change_form(ticket, assigned_to=str(colleague_in_support.pk)),
+        )
+
+    ticket.refresh_from_db()
+    assert ticket.assigned_to == colleague_in_support
+    event = AuditEvent.objects.get(action="ticket.assigned")
+    assert (event.actor, event.organisation) == (support, ticket.organisation)
+    assert event.details["assigned_to"] == "second-line@support.example"
+    assert recipients() == ["second-line@support.example"]
+    assert "assigned the ticket to you" in mail.outbox[0].body
+    assert f"/admin/support/ticket/{ticket.pk}/change/" in mail.outbox[0].body
+
+
+def test_assigning_a_ticket_to_oneself_is_audited_and_emails_nobody(
     support_client, support, ticket, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         support_client.post(
-            f"/admin/support/ticket/{ticket.pk}/change/",
-            _change_form(ticket, status=Status.CLOSED, assigned_to=str(support.pk)),
+            f"/admin/support/ticket/{ticket.pk}/change/", _change_form(ticket, assigned_to=str(support.pk))
         )
 
-    ticket.refresh_from_db()
-    assert (ticket.status, ticket.assigned_to) == (Status.CLOSED, support)
-    assert not Comment.objects.exists()
+    assert AuditEvent.objects.filter(action="ticket.assigned").count() == 1
     assert mail.outbox == []
+
+
+def test_changing_participants_is_audited_and_tells_those_added(
+    support_client, support, ticket, member, colleague, owner, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        support_client.post(
+            f"/admin/support/ticket/{ticket.pk}/change/", _change_form(ticket, participants=[str(owner.pk)])
+        )
+
+    assert set(ticket.participants.all()) == {owner}
+    event = AuditEvent.objects.get(action="ticket.participants_changed")
+    assert (event.details["added"], event.details["removed"]) == ([owner.email], [colleague.email])
+    assert recipients() == [owner.email]
+    assert "Support included you in this ticket." in mail.outbox[0].body
 
 
 def test_change_form_shows_the_thread_and_attachments(support_client, ticket, member):
@@ -207,8 +280,8 @@ def test_a_status_change_in_the_admin_is_audited(support_client, support, ticket
     assert (event.actor, event.organisation, event.target_label) == (support, ticket.organisation, str(ticket))
 
 
-def test_saving_a_ticket_without_a_status_change_records_none(support_client, support, ticket):
-    support_client.post(f"/admin/support/ticket/{ticket.pk}/change/", _change_form(ticket, assigned_to=str(support.pk)))
+def test_saving_a_ticket_without_a_change_records_none(support_client, support, ticket):
+    support_client.post(f"/admin/support/ticket/{ticket.pk}/change/", _change_form(ticket))
 
     assert not AuditEvent.objects.filter(action__startswith="ticket.").exclude(action="ticket.opened").exists()
 
