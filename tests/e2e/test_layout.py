@@ -467,6 +467,11 @@ def test_a_phone_gets_a_menu_button_a_readable_chart_and_row_menus(live_server, 
     page.set_viewport_size({"width": DESK, "height": 800})
     expect(billing).to_be_visible()
     expect(navigation.get_by_text("Menu", exact=True)).to_be_hidden()
+    # Every section's link in view at once: the row neither scrolls nor hides a link.
+    links = navigation.locator(".main-nav__links")
+    assert links.evaluate("row => row.scrollWidth <= row.clientWidth"), links.evaluate("row => row.scrollWidth")
+    tops = links.locator("a").evaluate_all("all => new Set(all.map(a => a.getBoundingClientRect().top)).size")
+    assert tops == 1, "the sections take more than one row at 1280 px"
     expect(page.locator("svg.chart--compact")).to_be_hidden()
     expect(page.locator("svg.chart--wide")).to_be_visible()
 
