@@ -1,9 +1,11 @@
 import re
+from datetime import UTC
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 
-from apikeys.models import ALL_METHODS, NAME_MAX_LENGTH, Overlap, PlatformMethod
+from apikeys.models import ALL_METHODS, NAME_MAX_LENGTH, ApiKey, Overlap, PlatformMethod
 from apikeys.services import METHODS_REQUIRED, NAME_REQUIRED
 
 ALL_METHODS_LABEL = "All functions, including ones the platform adds later"
@@ -45,6 +47,19 @@ class CreateKeyForm(forms.Form):
 
     def clean_addresses(self) -> list[str]:
         return [text for text in SEPARATORS.split(self.cleaned_data.get("addresses") or "") if text]
+
+
+class EditKeyForm(CreateKeyForm):
+    """The same fields, filled with what the key has now."""
+
+    def __init__(self, *args: Any, key: ApiKey, **kwargs: Any) -> None:
+        initial = {
+            "name": key.name,
+            "methods": key.methods,
+            "addresses": "\n".join(key.addresses),
+            "expires_on": key.expires_at.astimezone(UTC).date() if key.expires_at else None,
+        }
+        super().__init__(*args, initial=initial, **kwargs)
 
 
 class RollKeyForm(forms.Form):

@@ -16,7 +16,7 @@ from accounts.permissions import MANAGE_API_KEYS, may, require
 from accounts.reauth import recent_password_required
 from accounts.types import AuthenticatedRequest
 from apikeys import selectors, services
-from apikeys.forms import CreateKeyForm, RollKeyForm, show_service_error
+from apikeys.forms import CreateKeyForm, EditKeyForm, RollKeyForm, show_service_error
 from apikeys.models import ApiKey
 
 # The plain secret waits here, in the actor's own session, from the POST that made it to the one
@@ -94,6 +94,44 @@ def api_key_secret(request: AuthenticatedRequest) -> HttpResponse:
         request.session[SECRET_SESSION_KEY] = {"key": key.pk, "change": pending.get("change")}
     context = {"key": key, "secret": secret, "change": pending.get("change")}
     return render(request, "apikeys/secret.html", context)
+
+
+@_key_view
+def api_key_edit(request: AuthenticatedRequest, key: ApiKey) -> HttpResponse:
+    return _edit(request, key)
+
+
+CHANGED_FIELD_NAMES = {"name": "name", "methods": "functions", "addresses": "source addresses", "expires_at": "expiry"}
+
+
+@recent_password_required
+def _edit(request: AuthenticatedRequest, key: ApiKey) -> HttpResponse:
+    form = EditKeyForm(request.POST if request.method == "POST" else None, key=key)
+    usable = key.is_active(timezone.now())
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        try:
+            key, changed = services.update_key(
+                key=key,
+                name=data["name"],
+                methods=data["methods"],
+                addresses=data["addresses"],
+                expires_on=data["expires_on"],
+                acting_user=request.user,
+            )
+        except ValidationError as exc:
+            show_service_error(form, exc)
+        else:
+            if changed:
+                what = ", ".join(CHANGED_FIELD_NAMES[field] for field in changed)
+                messages.success(
+                    request, f"“{key.name}” is changed ({what}): the platform applies it at its next check."
+                )
+            else:
+                messages.info(request, f"Nothing changed: “{key.name}” is as it was.")
+            return redirect("api-keys")
+    context = {"key": key, "form": form, "usable": usable, "environment": settings.PORTAL_ENVIRONMENT}
+    return render(request, "apikeys/edit.html", context, status=400 if form.is_bound else 200)
 
 
 @_key_view

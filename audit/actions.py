@@ -93,6 +93,7 @@ LABELS: dict[str, str] = {
     # Customers' API keys.
     "api_key.created": "API key created",
     "api_key.rolled": "API key rolled",
+    "api_key.changed": "API key changed",
     "api_key.revoked": "API key revoked",
     # The platform and the trail itself.
     "platform_key.issued": "Platform key issued",

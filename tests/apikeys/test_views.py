@@ -52,7 +52,7 @@ def test_member_reads_the_list_without_changing_anything(member_client, key):
     assert "Tokenize" in text and "ACTIVE" in text
     assert "/api-keys/add/" not in text
     assert f"/api-keys/{key.pk}/roll/" not in text and f"/api-keys/{key.pk}/revoke/" not in text
-    assert "Your organisation's admins, and users they allow to, can create, roll and revoke keys." in text
+    assert "Your organisation's admins, and users they allow to, can create, change, roll and revoke keys." in text
 
 
 def test_owner_sees_create_roll_and_revoke(owner_client, key):
@@ -208,9 +208,13 @@ def test_a_nonsense_date_gets_its_own_message(owner_client):
     assert "Enter a date, such as 2030-01-31." in page(response)
 
 
-@pytest.mark.parametrize("url", ["/api-keys/add/", "roll", "revoke"])
+@pytest.mark.parametrize("url", ["/api-keys/add/", "edit", "roll", "revoke"])
 def test_every_change_asks_for_the_password_again_first(owner_client, key, url):
-    url = {"roll": f"/api-keys/{key.pk}/roll/", "revoke": f"/api-keys/{key.pk}/revoke/"}.get(url, url)
+    url = {
+        "edit": f"/api-keys/{key.pk}/edit/",
+        "roll": f"/api-keys/{key.pk}/roll/",
+        "revoke": f"/api-keys/{key.pk}/revoke/",
+    }.get(url, url)
     forget_password_confirmation(owner_client)
     data = {**NEW_KEY, "name": "Another", "overlap": "1h"}
 

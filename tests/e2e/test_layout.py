@@ -203,6 +203,7 @@ PAGES: dict[str, PageSpec] = {
     "api-keys": owner("api-keys"),
     "api-key-add": owner("api-key-add"),
     "api-key-secret": owner("api-key-secret"),
+    "api-key-edit": owner("api-key-edit", key_id=lambda o: o.api_key_id),
     "api-key-roll": owner("api-key-roll", key_id=lambda o: o.api_key_id),
     "api-key-revoke": owner("api-key-revoke", key_id=lambda o: o.api_key_id),
     "alarms": owner("alarms"),
