@@ -59,7 +59,8 @@ class EditKeyForm(CreateKeyForm):
             "addresses": "\n".join(key.addresses),
             "expires_on": key.expires_at.astimezone(UTC).date() if key.expires_at else None,
         }
-        super().__init__(*args, initial=initial, **kwargs)
+        kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
 
 
 class RollKeyForm(forms.Form):
