@@ -47,7 +47,7 @@ def copy_secret(page: Page) -> str:
 
 
 @pytest.mark.browser
-def test_create_copy_roll_with_an_overlap_and_revoke_a_key(
+def test_create_copy_roll_with_an_overlap_change_and_revoke_a_key(
     live_server, transactional_db, browser: Browser, console_messages
 ):
     organisation: Organisation = OrganisationFactory.create(name="Acme Payments Ltd")
@@ -108,6 +108,17 @@ def test_create_copy_roll_with_an_overlap_and_revoke_a_key(
     tomorrow = timezone.now() + timedelta(hours=24, minutes=1)
     assert says(first, now=tomorrow) == check.EXPIRED
     assert says(second, now=tomorrow) == check.OK
+
+    # Change: the key also tokenizes and a third server joins, with the same secret.
+    row.get_by_label("Actions for Back office").click()
+    page.get_by_role("link", name="Change Back office").click()
+    expect(page.get_by_label("Source addresses")).to_have_value("203.0.113.10/32\n203.0.113.24/32")
+    page.get_by_label("Tokenize", exact=True).check()
+    page.get_by_label("Source addresses").fill("203.0.113.10\n203.0.113.24\n203.0.113.11")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_text("“Back office” is changed (functions, source addresses)")).to_be_visible()
+    assert says(second, method="Tokenize", source_ip="203.0.113.11") == check.OK
+    row = page.get_by_role("row").filter(has_text="Back office")
 
     # Revoke: at once, the overlap included.
     row.get_by_label("Actions for Back office").click()
