@@ -50,6 +50,9 @@ class Alarm(models.Model):
     state_since = models.DateTimeField(null=True, blank=True)
     last_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     last_evaluated_at = models.DateTimeField(null=True, blank=True)
+    # The last evaluation that read the threshold or more: a firing alarm recovers only
+    # ALARM_RECOVERY_MINUTES after it, so a reading hovering at the threshold does not flap.
+    last_breach_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

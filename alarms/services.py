@@ -211,6 +211,7 @@ def update_alarm(*, alarm: Alarm, data: AlarmInput, acting_user: User | None) ->
         setattr(locked, name, value)
     if not locked.enabled:
         locked.state, locked.state_since, locked.last_value, locked.last_evaluated_at = State.OK, None, None, None
+        locked.last_breach_at = None
     _saved(locked, fields["name"])
     locked.recipients.set(people)
     changed = sorted(name for name, value in fields.items() if before[name] != value)
@@ -298,6 +299,12 @@ def evaluate_alarms(*, now: datetime | None = None) -> Evaluation:
     return Evaluation(evaluated=evaluated, fired=fired, recovered=recovered)
 
 
+def _calm_long_enough(alarm: Alarm, now: datetime) -> bool:
+    """Whether no evaluation read the threshold or more for ALARM_RECOVERY_MINUTES (0: recover at once)."""
+    calm = timedelta(minutes=settings.ALARM_RECOVERY_MINUTES)
+    return alarm.last_breach_at is None or now - alarm.last_breach_at >= calm
+
+
 @transaction.atomic
 def evaluate_alarm(*, alarm_id: int, now: datetime) -> EventKind | None:
     """Read the alarm's window; record, email and post a change of state. Returns the change, if any."""
@@ -307,13 +314,18 @@ def evaluate_alarm(*, alarm_id: int, now: datetime) -> EventKind | None:
     if alarm.last_evaluated_at is not None and alarm.last_evaluated_at > now:
         return None  # a later run got here first
     reading = read(alarm, now=now)
-    firing = reading.value >= alarm.threshold
+    breached = reading.value >= alarm.threshold
+    if breached:
+        alarm.last_breach_at = now
     change = None
-    if firing != alarm.is_firing:
-        change = EventKind.FIRED if firing else EventKind.RECOVERED
-        alarm.state, alarm.state_since = (State.FIRING if firing else State.OK), now
+    if breached and not alarm.is_firing:
+        change = EventKind.FIRED
+    elif not breached and alarm.is_firing and _calm_long_enough(alarm, now):
+        change = EventKind.RECOVERED
+    if change is not None:
+        alarm.state, alarm.state_since = (State.FIRING if change == EventKind.FIRED else State.OK), now
     alarm.last_value, alarm.last_evaluated_at = reading.value, now
-    alarm.save(update_fields=["state", "state_since", "last_value", "last_evaluated_at"])
+    alarm.save(update_fields=["state", "state_since", "last_value", "last_evaluated_at", "last_breach_at"])
     if change is not None:
         event = AlarmEvent.objects.create(
             organisation=alarm.organisation,

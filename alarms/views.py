@@ -30,6 +30,7 @@ def alarm_list(request: AuthenticatedRequest) -> HttpResponse:
     context = {
         "alarms": list(selectors.alarms_for(user=request.user)),
         "limit": settings.ALARMS_PER_ORGANISATION,
+        "recovery_minutes": settings.ALARM_RECOVERY_MINUTES,
         "can_manage": may(request.user, MANAGE_ALARMS),
         "webhook": selectors.webhook_for(user=request.user) if may(request.user, MANAGE_ALARMS) else None,
     }

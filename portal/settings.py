@@ -298,6 +298,9 @@ WHITELIST_MAX_ENTRIES = env_int("WHITELIST_MAX_ENTRIES", 100)
 ALARMS_PER_ORGANISATION = env_int("ALARMS_PER_ORGANISATION", 20)
 # How often beat evaluates every alarm (each reads at most a day of 5-minute counters).
 ALARM_EVALUATION_SECONDS = env_int("ALARM_EVALUATION_SECONDS", 60)
+# A firing alarm recovers once no evaluation read its threshold for this long (0: at the first
+# reading below it): a reading that hovers at the threshold does not flap every minute.
+ALARM_RECOVERY_MINUTES = env_int("ALARM_RECOVERY_MINUTES", 5)
 # Alarm history and the webhook delivery log are deleted after this many days.
 ALARM_HISTORY_RETENTION_DAYS = env_int("ALARM_HISTORY_RETENTION_DAYS", 90)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)

@@ -88,6 +88,60 @@ def test_it_recovers_when_the_failures_leave_the_window(count_alarm, slots, djan
     assert mail.outbox[0].subject.startswith("Alarm “Tokenize failing” recovered: 0 ")
 
 
+def minute_by_minute(slots, capture, *, until_minute: int) -> list[tuple[str, str]]:
+    """5 failed calls at 10:00, 5 more reported at 10:21 (in the 10:20 slot); the alarm evaluated every
+    minute from 10:00:30. Its 15-minute window reads 5 until 10:20, 0 at 10:20:30, 5 again from 10:21:30
+    to 10:40, then 0. Returns each announced change with the time it was announced."""
+    start = datetime(2026, 11, 26, 10, 0, 30, tzinfo=UTC)
+    slots(start, calls=10, errors=5)
+    changes = []
+    for minute in range(until_minute + 1):
+        now = start + timedelta(minutes=minute)
+        if minute == 21:
+            slots(now - timedelta(minutes=1), calls=5, errors=5)
+        result = evaluate(now, capture)
+        if result.fired or result.recovered:
+            changes.append(("fired" if result.fired else "recovered", now.strftime("%H:%M:%S")))
+    return changes
+
+
+def test_a_reading_that_dips_below_the_threshold_for_a_moment_does_not_flap(
+    count_alarm, slots, settings, django_capture_on_commit_callbacks
+):
+    settings.ALARM_RECOVERY_MINUTES = 5
+
+    changes = minute_by_minute(slots, django_capture_on_commit_callbacks, until_minute=46)
+
+    # The dip at 10:20:30 lasted a minute: no recovery then. The last breach was read at 10:39:30,
+    # so it recovers 5 minutes later, once.
+    assert changes == [("fired", "10:00:30"), ("recovered", "10:44:30")]
+    assert [e.kind for e in AlarmEvent.objects.order_by("at")] == [EventKind.FIRED, EventKind.RECOVERED]
+    assert len(mail.outbox) == 2 * 2  # two people, two announcements
+
+
+def test_with_no_calm_period_the_same_readings_flap(count_alarm, slots, settings, django_capture_on_commit_callbacks):
+    settings.ALARM_RECOVERY_MINUTES = 0
+
+    changes = minute_by_minute(slots, django_capture_on_commit_callbacks, until_minute=46)
+
+    assert changes == [
+        ("fired", "10:00:30"),
+        ("recovered", "10:20:30"),
+        ("fired", "10:21:30"),
+        ("recovered", "10:40:30"),
+    ]
+
+
+def test_turning_an_alarm_off_forgets_its_last_breach(count_alarm, owner, slots, django_capture_on_commit_callbacks):
+    slots(NOW, calls=10, errors=6)
+    evaluate(NOW, django_capture_on_commit_callbacks)
+
+    services.update_alarm(alarm=count_alarm, data=data(name="Tokenize failing", enabled=False), acting_user=owner)
+
+    count_alarm.refresh_from_db()
+    assert (count_alarm.state, count_alarm.last_breach_at) == (State.OK, None)
+
+
 def test_the_window_is_read_in_whole_five_minute_slots_overlapping_it(
     count_alarm, slots, django_capture_on_commit_callbacks
 ):
@@ -343,3 +397,8 @@ def test_one_failing_alarm_does_not_silence_the_others(
     assert (result.evaluated, result.fired) == (1, 1)
     assert AlarmEvent.objects.get().alarm == other
     assert f"Evaluating alarm {count_alarm.pk} failed" in caplog.text
+
+
+def test_the_alarm_page_says_when_an_alarm_recovers(member_client, settings):
+    settings.ALARM_RECOVERY_MINUTES = 5
+    assert "it recovers once they have stayed below it for 5 minutes." in member_client.get("/alarms/").text
