@@ -29,7 +29,7 @@ from accounts.phones import format_international, mask_phone_number, validate_fa
 from common.mail import queue_templated_email
 from tokens import backup_codes
 from tokens.forms import CodeForm, EmailAddressForm, HardwareTokenForm, SmsNumberForm
-from tokens.models import EmailCodeDevice, SmsDevice, TokenKind
+from tokens.models import EmailCodeDevice, PasskeyDevice, SmsDevice, TokenKind
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -191,7 +191,17 @@ BACKUP = KindSpec(
     stored_code=backup_codes.stored_value,  # kept as digests, see tokens/backup_codes.py
 )
 
-KINDS: tuple[KindSpec, ...] = (TOTP, HOTP, SMS, EMAIL, BACKUP)
+PASSKEY = KindSpec(
+    kind=TokenKind.PASSKEY,
+    device_model=PasskeyDevice,
+    device_name="passkey",
+    enrol_view="tokens.views.enrol_passkey",
+    enrol_form=None,  # the browser's WebAuthn prompt makes it (tokens/passkeys.py, static/js/passkeys.js)
+    test_hint="",
+    offer_test=False,  # no code to type: a login with it is its test
+)
+
+KINDS: tuple[KindSpec, ...] = (TOTP, HOTP, SMS, EMAIL, BACKUP, PASSKEY)
 
 _BY_VALUE: dict[str, KindSpec] = {spec.kind: spec for spec in KINDS}
 # A token's device comes back through its content type, which names the concrete model (the
