@@ -4,6 +4,7 @@ organisation's passkey), through the real pages with a software authenticator
 (tests/tokens/webauthn_authenticator.py) standing in for the browser."""
 
 import json
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -14,7 +15,7 @@ from tests.accounts.test_login import submit_password
 from tests.conftest import log_in
 from tests.factories import PASSWORD
 from tests.tokens.helpers import add_url, page
-from tests.tokens.webauthn_authenticator import SoftwareAuthenticator, b64url, options_in
+from tests.tokens.webauthn_authenticator import SoftwareAuthenticator, b64url, from_b64url, options_in
 from tokens import services
 from tokens.models import PasskeyDevice, Token, TokenKind
 
@@ -330,3 +331,59 @@ def test_another_organisations_admin_cannot_see_or_manage_a_passkey(member, outs
     assert client.get(f"/users/{member.pk}/tokens/add/passkey/").status_code == 404
     assert client.get(f"/users/{member.pk}/tokens/").status_code == 404
     assert Token.objects.get(pk=token.pk).enabled
+
+
+# --- Recorded from a real browser -------------------------------------------------------------
+
+RECORDED = json.loads((Path(__file__).parent / "recorded_passkey_chromium.json").read_text())
+
+
+def recorded_challenge(answer: dict) -> bytes:
+    client_data = json.loads(from_b64url(answer["response"]["clientDataJSON"]))
+    return from_b64url(client_data["challenge"])
+
+
+def test_a_registration_and_assertion_recorded_from_chromium_verify(member, settings):
+    """Chromium's own answers (its virtual authenticator, an Ed25519 key, through static/js/passkeys.js),
+    recorded once with their origin and checked here against the challenges they signed."""
+    settings.PORTAL_BASE_URL = RECORDED["origin"]
+    registration, assertion = RECORDED["registration"], RECORDED["assertion"]
+
+    token = services.enrol_passkey(
+        user=member,
+        credential=json.dumps(registration),
+        challenge=recorded_challenge(registration),
+        description="Recorded key",
+        acting_user=member,
+    )
+    assert token.device.credential_id == registration["rawId"] and token.device.transports == ["usb"]
+
+    wrong = services.verify_login_passkey(
+        user=member, credential=json.dumps(assertion), challenge=b"another challenge, not the one signed"
+    )
+    assert wrong.token is None and wrong.error.startswith(NOT_ACCEPTED)
+    PasskeyDevice.objects.update(throttling_failure_count=0, throttling_failure_timestamp=None)
+
+    result = services.verify_login_passkey(
+        user=member, credential=json.dumps(assertion), challenge=recorded_challenge(assertion)
+    )
+    assert result.token == token
+    assert PasskeyDevice.objects.get().sign_count == RECORDED["sign_count_after"]
+
+    replayed = services.verify_login_passkey(
+        user=member, credential=json.dumps(assertion), challenge=recorded_challenge(assertion)
+    )
+    assert replayed.token is None and "signature counter went back" in replayed.error
+
+
+def test_the_recorded_registration_is_refused_for_another_portal_address(member, settings):
+    settings.PORTAL_BASE_URL = "https://portal.example.com"
+    registration = RECORDED["registration"]
+    with pytest.raises(services.TokenError, match="not a passkey for this portal"):
+        services.enrol_passkey(
+            user=member,
+            credential=json.dumps(registration),
+            challenge=recorded_challenge(registration),
+            acting_user=member,
+        )
+    assert not PasskeyDevice.objects.exists()
