@@ -96,10 +96,11 @@ class PasskeyDevice(TimestampMixin, ThrottlingMixin, Device):
     instead, under the same lock and back-off (``ThrottlingMixin``).
     """
 
-    credential_id = models.CharField(max_length=1400, unique=True)  # base64url, as browsers send it
-    public_key = models.BinaryField()
-    sign_count = models.PositiveBigIntegerField(default=0)
-    transports = models.JSONField(default=list, blank=True)
+    # Annotated: the base class comes from django-otp, which the Django type plugin does not read.
+    credential_id: "models.CharField[str, str]" = models.CharField(max_length=1400, unique=True)  # base64url
+    public_key: "models.BinaryField[bytes | memoryview, bytes | memoryview]" = models.BinaryField()
+    sign_count: "models.PositiveBigIntegerField[int, int]" = models.PositiveBigIntegerField(default=0)
+    transports: "models.JSONField[list[str], list[str]]" = models.JSONField(default=list, blank=True)
 
     class Meta(Device.Meta):
         verbose_name = "passkey"

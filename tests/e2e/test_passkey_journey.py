@@ -17,7 +17,9 @@ def log_out(page: Page) -> None:
 
 
 @pytest.mark.browser
-def test_a_user_adds_a_passkey_and_logs_in_with_it(live_server, transactional_db, page: Page, console_messages, settings):
+def test_a_user_adds_a_passkey_and_logs_in_with_it(
+    live_server, transactional_db, page: Page, console_messages, settings
+):
     settings.PORTAL_BASE_URL = live_server.url  # the relying party: http://localhost:<port>
     member = UserFactory.create(
         organisation=OrganisationFactory(name="Acme Payments Ltd"), email="max@acme.example", full_name="Max Member"

@@ -6,11 +6,12 @@ assertion from each at the same moment; the passkey must lock after exactly
 TOKEN_LOCK_AFTER_FAILURES of them, as it would after that many wrong codes.
 """
 
+import functools
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.test import Client
 
-from tests.conftest import page_text
 from tests.tokens.test_code_concurrency import LOCKED, THROTTLED, race
 from tests.tokens.test_passkeys import NOT_ACCEPTED, at_code_step, enrolled_passkey
 from tokens.models import PasskeyDevice, Token
@@ -35,7 +36,10 @@ def forged_answers(member, count: int) -> list[tuple[Client, str]]:
 
 
 def post_all(answers: list[tuple[Client, str]]) -> list[str]:
-    return race([lambda c=c, a=a: page_text(c.post("/login/code/", {"passkey": a})) for c, a in answers])
+    def post(client: Client, answer: str) -> str:
+        return client.post("/login/code/", {"passkey": answer}).content.decode()
+
+    return race([functools.partial(post, client, answer) for client, answer in answers])
 
 
 def test_concurrent_forged_assertions_are_each_counted(member):

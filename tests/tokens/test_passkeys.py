@@ -72,9 +72,7 @@ def test_enrolling_a_passkey_from_the_browsers_answer(
     key = SoftwareAuthenticator()
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = actor_client.post(
-            url, {"description": " Blue key ", "credential": key.create(options)}, follow=True
-        )
+        response = actor_client.post(url, {"description": " Blue key ", "credential": key.create(options)}, follow=True)
 
     token = Token.objects.get(user=member, kind=TokenKind.PASSKEY)
     assert response.redirect_chain == [(f"/tokens/{token.pk}/", 302)]
@@ -92,10 +90,8 @@ def test_enrolling_a_passkey_from_the_browsers_answer(
     assert "Test" not in page(actor_client.get(f"/tokens/{token.pk}/")).split("<h2>Actions</h2>")[1].split("Edit")[0]
 
 
-def test_the_page_hands_the_browser_a_fresh_challenge_each_time_and_excludes_the_users_passkeys(
-    member, member_client
-):
-    token, key = enrolled_passkey(member)
+def test_the_page_hands_the_browser_a_fresh_challenge_each_time_and_excludes_the_users_passkeys(member, member_client):
+    token, _ = enrolled_passkey(member)
     url = add_url(member, member, "passkey")
     first = options_in(page(member_client.get(url)), "passkey-options")
     second = options_in(page(member_client.get(url)), "passkey-options")

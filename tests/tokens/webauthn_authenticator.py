@@ -49,9 +49,7 @@ class SoftwareAuthenticator:
 
     def cose_public_key(self) -> bytes:
         numbers = self.private_key.public_key().public_numbers()
-        return cbor2.dumps(
-            {1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")}
-        )
+        return cbor2.dumps({1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")})
 
     def _flags(self) -> int:
         return UP | (UV if self.user_verified else 0)
