@@ -87,6 +87,7 @@ class KindSpec:
     enrol_form: type[forms.Form] | None  # what that view asks for
     test_hint: str  # what to enter on the token's test page
     offer_test: bool = True  # the token page offers a test (which spends a code)
+    takes_codes: bool = True  # typed codes are its own (a passkey answers the browser's prompt instead)
     resyncs: bool = False  # reset means resynchronising the device's counter with two codes
     backup: bool = False  # a spare set of single-use codes, not a token to keep active
     destination: Destination | None = None  # receives codes: its edit page changes the destination
@@ -199,6 +200,7 @@ PASSKEY = KindSpec(
     enrol_form=None,  # the browser's WebAuthn prompt makes it (tokens/passkeys.py, static/js/passkeys.js)
     test_hint="",
     offer_test=False,  # no code to type: a login with it is its test
+    takes_codes=False,
 )
 
 KINDS: tuple[KindSpec, ...] = (TOTP, HOTP, SMS, EMAIL, BACKUP, PASSKEY)

@@ -146,6 +146,8 @@ def _said(request: AuthenticatedRequest, text: str, token: Token) -> HttpRespons
 
 @_token_view
 def token_test(request: AuthenticatedRequest, token: Token) -> HttpResponse:
+    if not token.spec.takes_codes:
+        raise Http404  # a passkey is tested by logging in with it
     form = TestCodeForm(request.POST if "code" in request.POST else None, hint=token.spec.test_hint)
     result = None
     if request.method == "POST" and "send" in request.POST:

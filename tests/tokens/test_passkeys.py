@@ -13,7 +13,7 @@ from django.test import Client
 from audit.models import AuditEvent
 from tests.accounts.test_login import submit_password
 from tests.conftest import log_in
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, UserFactory
 from tests.tokens.helpers import add_url, page
 from tests.tokens.webauthn_authenticator import SoftwareAuthenticator, b64url, from_b64url, options_in
 from tokens import services
@@ -383,3 +383,36 @@ def test_the_recorded_registration_is_refused_for_another_portal_address(member,
             acting_user=member,
         )
     assert not PasskeyDevice.objects.exists()
+
+
+def test_wrong_typed_codes_are_no_guess_at_a_passkey(member, member_client):
+    token, _ = enrolled_passkey(member)
+    client = past_password(member)
+
+    client.post("/login/code/", {"code": "000000"})
+
+    assert PasskeyDevice.objects.get().throttling_failure_count == 0
+    assert member_client.get(f"/tokens/{token.pk}/test/").status_code == 404
+
+
+def test_account_set_up_offers_a_passkey_instead_of_the_authenticator_app(organisation, mailoutbox):
+    newcomer = UserFactory(organisation=organisation, email="pat@acme.example", onboarded_at=None)
+    client = Client()
+    assert submit_password(client, newcomer.email, PASSWORD).url == "/"
+    setup = page(client.get("/setup/authenticator/"))
+    assert "Or use a passkey instead" in setup
+
+    key = SoftwareAuthenticator()
+    answer = key.create(options_in(setup, "passkey-options"))
+    refused = client.post("/setup/authenticator/", {"description": "", "credential": answer})
+    assert refused.status_code == 400 and "Enter a name for the passkey." in page(refused)
+    assert not Token.objects.filter(user=newcomer).exists()
+
+    answer = key.create(options_in(page(refused), "passkey-options"))
+    response = client.post("/setup/authenticator/", {"description": "Laptop", "credential": answer})
+
+    assert response.status_code == 302 and response.url == "/setup/phone/"
+    token = Token.objects.get(user=newcomer)
+    assert token.kind == TokenKind.PASSKEY and token.description == "Laptop"
+    assert client.get("/setup/phone/").status_code == 200  # the session passed its second factor
+    assert not newcomer.totpdevice_set.filter(confirmed=True).exists()
