@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
 from tests.accounts.test_login import submit_password
@@ -39,7 +41,7 @@ def enrolled_passkey(user, key: SoftwareAuthenticator | None = None) -> tuple[To
     client = log_in(Client(), user)
     response = enrol(client, add_url(user, user, "passkey"), key)
     assert response.status_code == 200, page(response)
-    return Token.objects.get(user=user, kind=TokenKind.PASSKEY), key
+    return Token.objects.filter(user=user, kind=TokenKind.PASSKEY).latest("pk"), key
 
 
 def past_password(user) -> Client:
@@ -416,3 +418,21 @@ def test_account_set_up_offers_a_passkey_instead_of_the_authenticator_app(organi
     assert token.kind == TokenKind.PASSKEY and token.description == "Laptop"
     assert client.get("/setup/phone/").status_code == 200  # the session passed its second factor
     assert not newcomer.totpdevice_set.filter(confirmed=True).exists()
+
+
+def test_the_login_page_asks_the_same_number_of_queries_for_one_passkey_or_many(member):
+    def queries_for_code_page() -> int:
+        client = past_password(member)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/login/code/").status_code == 200
+        return len(queries)
+
+    enrolled_passkey(member)
+    one = queries_for_code_page()
+    for _ in range(3):
+        enrolled_passkey(member, SoftwareAuthenticator())
+    assert (
+        len(options_in(page(past_password(member).get("/login/code/")), "passkey-login-options")["allowCredentials"])
+        == 4
+    )
+    assert queries_for_code_page() == one
