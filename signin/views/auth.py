@@ -101,7 +101,8 @@ class LoginCodeView(View):
             "senders": selectors.code_senders(user=self.user),
             "passkey_error": passkey_error,
         }
-        if devices := tokens.usable_passkeys(self.user):
+        devices, context["passkey_refusals"] = tokens.login_passkeys(self.user)
+        if devices:
             # A fresh challenge with every page: the one before is spent or replaced.
             context["passkey_options"] = passkeys.authentication_options(
                 self.request.session, user=self.user, devices=devices

@@ -252,6 +252,9 @@ def test_a_disabled_passkey_is_not_offered_and_is_refused(member, owner):
     response = client.post("/login/code/", {"passkey": key.get(options)})
 
     assert "This token is disabled." in page(response) and not logged_in(client)
+    shown = page(client.get("/login/code/"))
+    assert "Your passkey “Blue key” cannot be used: This token is disabled." in shown
+    assert "Use a passkey" not in shown
     assert 'id="passkey-login-options"' not in page(response)
     assert AuditEvent.objects.filter(action="login.refused_token").exists()
 
@@ -291,7 +294,9 @@ def test_a_passkey_locks_after_repeated_failures_and_an_admin_unlocks_it(member,
 
     time_machine.move_to("2026-12-03 11:00:00Z", tick=False)
     client = past_password(member)
-    assert "Use a passkey" not in page(client.get("/login/code/"))  # a locked passkey is not offered ...
+    shown = page(client.get("/login/code/"))
+    assert "Use a passkey" not in shown  # a locked passkey is not offered, and the page says why ...
+    assert "Your passkey “Blue key” cannot be used: This token is locked after too many wrong codes." in shown
     options = {"challenge": b64url(b"guessed"), "rpId": "testserver"}
     response = client.post("/login/code/", {"passkey": key.get(options)})  # ... nor checked
     assert "locked after too many wrong codes" in page(response)

@@ -36,7 +36,7 @@ from tokens.services.lifecycle import (
     unlock,
     update_description,
 )
-from tokens.services.passkeys import enrol_passkey, usable_passkeys, verify_login_passkey
+from tokens.services.passkeys import enrol_passkey, login_passkeys, verify_login_passkey
 from tokens.services.verification import (
     CodeCheck,
     Verification,
@@ -62,6 +62,7 @@ __all__ = [
     "leaves_no_active_token",
     "leaves_no_factor",
     "leaves_nothing_usable",
+    "login_passkeys",
     "manages",
     "parse_secret",
     "resync_hotp",
@@ -73,7 +74,6 @@ __all__ = [
     "test_token",
     "unlock",
     "update_description",
-    "usable_passkeys",
     "verify_device",
     "verify_login_code",
     "verify_login_passkey",

@@ -92,10 +92,17 @@ def enrol_passkey(
     return enrolled(token, acting_user=acting_user)
 
 
-def usable_passkeys(user: User) -> list[PasskeyDevice]:
-    """The devices of the user's passkeys that a login may use now (the login page offers these)."""
-    tokens = Token.objects.filter(user=user, kind=kinds.PASSKEY.kind).prefetch_related("device")
-    return [t.device for t in tokens if unusable_reason(t) is None]
+def login_passkeys(user: User) -> tuple[list[PasskeyDevice], list[str]]:
+    """The devices of the user's passkeys that a login may use now (the login page offers these),
+    and why each other one cannot be used (the page says so, instead of a silent absence)."""
+    usable, refusals = [], []
+    for token in Token.objects.filter(user=user, kind=kinds.PASSKEY.kind).prefetch_related("device"):
+        if (reason := unusable_reason(token)) is None:
+            usable.append(token.device)
+        else:
+            name = f"Your passkey “{token.description}”" if token.description else "Your passkey"
+            refusals.append(f"{name} cannot be used: {reason}")
+    return usable, refusals
 
 
 def _failed(user: User, token: Token, *, action: str = "login.second_factor_failed", reason: str = "") -> None:
