@@ -43,6 +43,7 @@ LABELS: dict[str, str] = {
     "token.disabled": "Token disabled",
     "token.deleted": "Token deleted",
     "token.locked": "Token locked after wrong codes",
+    "token.clone_suspected": "Passkey refused: signature counter went back (possible copy)",
     "token.unlocked": "Token unlocked",
     "token.test_passed": "Token tested: code accepted",
     "token.test_failed": "Token tested: code refused",

@@ -119,3 +119,29 @@ class ResyncForm(forms.Form):
 
     def clean_second_code(self) -> str:
         return digits_only(self.cleaned_data["second_code"])
+
+
+class PasskeyForm(forms.Form):
+    """The passkey's name, and the browser's answer to the WebAuthn prompt (static/js/passkeys.js fills it)."""
+
+    description = forms.CharField(
+        label="Name",
+        max_length=120,
+        help_text="So you can tell your passkeys apart, such as “Work laptop” or “Blue security key”.",
+        error_messages={"required": "Enter a name for the passkey."},
+    )
+    credential = forms.CharField(widget=forms.HiddenInput, required=False, max_length=20_000)
+
+    def clean_description(self) -> str:
+        description: str = self.cleaned_data["description"].strip()
+        if not description:
+            raise ValidationError("Enter a name for the passkey.")
+        return description
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "description" in data and not data.get("credential"):
+            raise ValidationError(
+                "The browser did not create a passkey (the prompt was cancelled, or scripts are off). Try again."
+            )
+        return data

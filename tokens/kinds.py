@@ -29,7 +29,7 @@ from accounts.phones import format_international, mask_phone_number, validate_fa
 from common.mail import queue_templated_email
 from tokens import backup_codes
 from tokens.forms import CodeForm, EmailAddressForm, HardwareTokenForm, SmsNumberForm
-from tokens.models import EmailCodeDevice, SmsDevice, TokenKind
+from tokens.models import EmailCodeDevice, PasskeyDevice, SmsDevice, TokenKind
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -87,6 +87,7 @@ class KindSpec:
     enrol_form: type[forms.Form] | None  # what that view asks for
     test_hint: str  # what to enter on the token's test page
     offer_test: bool = True  # the token page offers a test (which spends a code)
+    takes_codes: bool = True  # typed codes are its own (a passkey answers the browser's prompt instead)
     resyncs: bool = False  # reset means resynchronising the device's counter with two codes
     backup: bool = False  # a spare set of single-use codes, not a token to keep active
     destination: Destination | None = None  # receives codes: its edit page changes the destination
@@ -191,7 +192,18 @@ BACKUP = KindSpec(
     stored_code=backup_codes.stored_value,  # kept as digests, see tokens/backup_codes.py
 )
 
-KINDS: tuple[KindSpec, ...] = (TOTP, HOTP, SMS, EMAIL, BACKUP)
+PASSKEY = KindSpec(
+    kind=TokenKind.PASSKEY,
+    device_model=PasskeyDevice,
+    device_name="passkey",
+    enrol_view="tokens.views.enrol_passkey",
+    enrol_form=None,  # the browser's WebAuthn prompt makes it (tokens/passkeys.py, static/js/passkeys.js)
+    test_hint="",
+    offer_test=False,  # no code to type: a login with it is its test
+    takes_codes=False,
+)
+
+KINDS: tuple[KindSpec, ...] = (TOTP, HOTP, SMS, EMAIL, BACKUP, PASSKEY)
 
 _BY_VALUE: dict[str, KindSpec] = {spec.kind: spec for spec in KINDS}
 # A token's device comes back through its content type, which names the concrete model (the

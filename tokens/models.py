@@ -34,6 +34,7 @@ class TokenKind(models.TextChoices):
     SMS = "sms", "Text message"
     EMAIL = "email", "Email"
     BACKUP = "backup", "Backup codes"
+    PASSKEY = "passkey", "Passkey"
 
 
 class TokenStatus(models.TextChoices):
@@ -83,6 +84,32 @@ class EmailCodeDevice(EmailDevice):
 
     def get_cooldown_duration(self) -> int:
         return int(settings.TOKEN_SEND_COOLDOWN_SECONDS)
+
+
+class PasskeyDevice(TimestampMixin, ThrottlingMixin, Device):
+    """A passkey or security key: a WebAuthn public-key credential bound to the portal's RP ID.
+
+    The private key never leaves the authenticator; the portal keeps its credential id, public key
+    (COSE), the signature counter it last reported (a counter that goes back means a possible clone,
+    tokens/services/passkeys.py) and the transports the browser reported, to offer it at login.
+    Typed codes are never its own: ``verify_token`` says no, and the login checks a signed assertion
+    instead, under the same lock and back-off (``ThrottlingMixin``).
+    """
+
+    # Annotated: the base class comes from django-otp, which the Django type plugin does not read.
+    credential_id: "models.CharField[str, str]" = models.CharField(max_length=1400, unique=True)  # base64url
+    public_key: "models.BinaryField[bytes | memoryview, bytes | memoryview]" = models.BinaryField()
+    sign_count: "models.PositiveBigIntegerField[int, int]" = models.PositiveBigIntegerField(default=0)
+    transports: "models.JSONField[list[str], list[str]]" = models.JSONField(default=list, blank=True)
+
+    class Meta(Device.Meta):
+        verbose_name = "passkey"
+
+    def verify_token(self, token: object) -> bool:
+        return False
+
+    def get_throttle_factor(self) -> int:
+        return 1
 
 
 def locked_after_failures(device: Device) -> bool:

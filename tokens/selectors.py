@@ -6,7 +6,7 @@ from django.http import Http404
 from accounts.models import User
 from accounts.permissions import MANAGE_OTHERS_TOKENS, may
 from tokens import kinds
-from tokens.models import Token, TokenType
+from tokens.models import PasskeyDevice, Token, TokenType
 
 
 def code_senders(*, user: User) -> QuerySet[Token]:
@@ -51,3 +51,8 @@ def access_token(*, actor: User, token_id: int) -> Token:
 def has_fallback_phone(user: User) -> bool:
     """Whether the user has a text-message factor (the fallback number of account set-up)."""
     return Token.objects.filter(user=user, kind=kinds.SMS.kind).exists()
+
+
+def passkeys_of(*, user: User) -> QuerySet[PasskeyDevice]:
+    """The devices of every passkey the user has (a browser is told not to make a second one)."""
+    return PasskeyDevice.objects.filter(user=user, confirmed=True)

@@ -24,12 +24,13 @@ from accounts.qr import authenticator_setup
 from accounts.reauth import recent_password_required
 from accounts.types import AuthenticatedRequest
 from common.ratelimit import RateLimited
-from tokens import kinds, selectors, services
+from tokens import kinds, passkeys, selectors, services
 from tokens.destination_flow import DestinationFlow, refusal_text
 from tokens.forms import (
     CodeForm,
     DescriptionForm,
     HardwareTokenForm,
+    PasskeyForm,
     ResyncForm,
     TestCodeForm,
 )
@@ -145,6 +146,8 @@ def _said(request: AuthenticatedRequest, text: str, token: Token) -> HttpRespons
 
 @_token_view
 def token_test(request: AuthenticatedRequest, token: Token) -> HttpResponse:
+    if not token.spec.takes_codes:
+        raise Http404  # a passkey is tested by logging in with it
     form = TestCodeForm(request.POST if "code" in request.POST else None, hint=token.spec.test_hint)
     result = None
     if request.method == "POST" and "send" in request.POST:
@@ -362,6 +365,33 @@ def enrol_destination(request: AuthenticatedRequest, owner: User, spec: KindSpec
         "spec": spec,
     }
     return render(request, "tokens/enrol_side_channel.html", context, status=400 if flow.bound else 200)
+
+
+def enrol_passkey(request: AuthenticatedRequest, owner: User, spec: KindSpec) -> HttpResponse:
+    """The name is typed here; the browser's prompt makes the key (static/js/passkeys.js), and the
+    form then posts both. Each page view gives a fresh challenge, taken once by the POST."""
+    form = PasskeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            token = services.enrol_passkey(
+                user=owner,
+                credential=form.cleaned_data["credential"],
+                challenge=passkeys.take_challenge(request.session, passkeys.ENROL, user=owner),
+                description=form.cleaned_data["description"],
+                acting_user=request.user,
+            )
+        except ValidationError as exc:
+            form.add_error(None, refusal_text(exc))
+        else:
+            return _enrolled(request, token)
+    context = {
+        "owner": owner,
+        "form": form,
+        "options": passkeys.registration_options(
+            request.session, user=owner, existing=selectors.passkeys_of(user=owner)
+        ),
+    }
+    return render(request, "tokens/enrol_passkey.html", context, status=400 if form.is_bound else 200)
 
 
 # The plain backup codes wait here, in the actor's own session, from the POST that made them to

@@ -21,9 +21,9 @@ from accounts.models import User
 from accounts.phones import mask_phone_number
 from audit.services import record
 from common.ratelimit import RateLimited, enforce_hourly_limit
-from tokens import selectors
+from tokens import passkeys, selectors
 from tokens import services as tokens
-from tokens.models import TokenKind
+from tokens.models import Token, TokenKind
 
 PENDING_LOGIN = "pending_login"
 NO_FACTOR_LEFT = (
@@ -95,8 +95,18 @@ class LoginCodeView(View):
         self.user, self.pending = found
         return super().dispatch(request, *args, **kwargs)  # type: ignore[return-value]
 
-    def render(self, form: CodeForm, status: int = 200) -> HttpResponse:
-        context = {"form": form, "senders": selectors.code_senders(user=self.user)}
+    def render(self, form: CodeForm, status: int = 200, passkey_error: str = "") -> HttpResponse:
+        context = {
+            "form": form,
+            "senders": selectors.code_senders(user=self.user),
+            "passkey_error": passkey_error,
+        }
+        devices, context["passkey_refusals"] = tokens.login_passkeys(self.user)
+        if devices:
+            # A fresh challenge with every page: the one before is spent or replaced.
+            context["passkey_options"] = passkeys.authentication_options(
+                self.request.session, user=self.user, devices=devices
+            )
         return render(self.request, self.template_name, context, status=status)
 
     def get(self, request: HttpRequest) -> HttpResponse:
@@ -105,6 +115,8 @@ class LoginCodeView(View):
     def post(self, request: HttpRequest) -> HttpResponse:
         if "send" in request.POST:
             return self.send(request.POST["send"])
+        if "passkey" in request.POST:
+            return self.passkey(request.POST["passkey"])
         form = CodeForm(request.POST)
         if not form.is_valid():
             return self.render(form, status=400)
@@ -112,9 +124,23 @@ class LoginCodeView(View):
         if result.token is None:
             form.add_error("code", result.error)
             return self.render(form, status=400)
+        return self.logged_in(result.token)
+
+    def passkey(self, credential: str) -> HttpResponse:
+        """The browser's signed answer to the passkey prompt (static/js/passkeys.js)."""
+        challenge = passkeys.take_challenge(self.request.session, passkeys.LOGIN, user=self.user)
+        if not credential:
+            return self.render(CodeForm(), status=400, passkey_error="The browser gave no passkey. Try again.")
+        result = tokens.verify_login_passkey(user=self.user, credential=credential, challenge=challenge)
+        if result.token is None:
+            return self.render(CodeForm(), status=400, passkey_error=result.error)
+        return self.logged_in(result.token)
+
+    def logged_in(self, token: Token) -> HttpResponse:
+        request = self.request
         del request.session[PENDING_LOGIN]
         auth_login(request, self.user, backend=self.pending["backend"])
-        otp_login(request, result.token.device)
+        otp_login(request, token.device)
         target = self.pending.get("next") or resolve_url(settings.LOGIN_REDIRECT_URL)
         return HttpResponseRedirect(target)
 

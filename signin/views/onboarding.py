@@ -20,9 +20,11 @@ from accounts.qr import authenticator_setup
 from accounts.types import AuthenticatedRequest
 from audit.services import record
 from signin import services as signin_services
-from tokens import kinds
+from tokens import kinds, passkeys
+from tokens import selectors as token_selectors
 from tokens import services as tokens
 from tokens.destination_flow import DestinationFlow
+from tokens.forms import PasskeyForm
 
 STEPS = [
     ("onboarding-password", "Choose a password"),
@@ -75,6 +77,8 @@ def setup_authenticator(request: AuthenticatedRequest) -> HttpResponse:
     if (response := _off_step(request, "onboarding-authenticator")) is not None:
         return response
     user = request.user
+    if "credential" in request.POST:
+        return _setup_passkey(request)
     device = tokens.start_totp(user=user)
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -94,8 +98,45 @@ def setup_authenticator(request: AuthenticatedRequest) -> HttpResponse:
                 messages.success(request, "Your authenticator app is set up.")
                 return redirect(services.next_onboarding_step(user) or "home")
             form.add_error("token", "That code is not right. Check the time on your phone and enter the current code.")
-    context = {"form": form, **authenticator_setup(user=user, device=device)}
+    return _authenticator_page(request, form=form, passkey_form=PasskeyForm(initial={"description": "My passkey"}))
+
+
+def _authenticator_page(request: AuthenticatedRequest, *, form: TokenForm, passkey_form: PasskeyForm) -> HttpResponse:
+    """The authenticator step, with a passkey offered instead (its own form, posted to the same page)."""
+    user = request.user
+    device = tokens.start_totp(user=user)
+    context = {
+        "form": form,
+        "passkey_form": passkey_form,
+        "passkey_options": passkeys.registration_options(
+            request.session, user=user, existing=token_selectors.passkeys_of(user=user)
+        ),
+        **authenticator_setup(user=user, device=device),
+    }
     return _render_step(request, "accounts/onboarding/authenticator.html", "onboarding-authenticator", context)
+
+
+def _setup_passkey(request: AuthenticatedRequest) -> HttpResponse:
+    user = request.user
+    passkey_form = PasskeyForm(request.POST)
+    if passkey_form.is_valid():
+        try:
+            token = tokens.enrol_passkey(
+                user=user,
+                credential=passkey_form.cleaned_data["credential"],
+                challenge=passkeys.take_challenge(request.session, passkeys.ENROL, user=user),
+                description=passkey_form.cleaned_data["description"],
+                acting_user=user,
+            )
+        except ValidationError as exc:
+            passkey_form.add_error(None, " ".join(exc.messages))
+        else:
+            otp_login(request, token.device)
+            messages.success(request, "Your passkey is set up.")
+            return redirect(services.next_onboarding_step(user) or "home")
+    response = _authenticator_page(request, form=TokenForm(), passkey_form=passkey_form)
+    response.status_code = 400
+    return response
 
 
 def _phone_flow(request: AuthenticatedRequest) -> DestinationFlow:

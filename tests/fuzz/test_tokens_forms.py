@@ -5,6 +5,7 @@ from base64 import b32encode
 from datetime import date, timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP, hotp
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 from accounts.models import User
 from audit.models import AuditEvent
+from tests.factories import PASSWORD
 from tests.fuzz.checks import assert_refused, counts, forget_rate_limits, sent, sent_none_of
 from tests.fuzz.sessions import browser, confirm_password_now
 from tests.fuzz.strategies import (
@@ -31,10 +33,11 @@ from tests.fuzz.strategies import (
 )
 from tests.fuzz.test_accounts_forms import MOBILES, e164, numbers_with_country
 from tests.tokens.helpers import enrol_rfc_token
+from tests.tokens.webauthn_authenticator import SoftwareAuthenticator, from_b64url, options_in
 from tokens import kinds, services
-from tokens.models import EmailCodeDevice, SmsDevice, Token, TokenKind
+from tokens.models import EmailCodeDevice, PasskeyDevice, SmsDevice, Token, TokenKind
 
-DEVICES = (TOTPDevice, HOTPDevice, StaticDevice, EmailDevice, SmsDevice)
+DEVICES = (TOTPDevice, HOTPDevice, StaticDevice, EmailDevice, SmsDevice, PasskeyDevice)
 descriptions = printable_text.filter(lambda s: len(s.strip()) <= 120) | st.just("")
 
 
@@ -494,3 +497,78 @@ def test_resend_with_no_number_waiting_says_what_to_do(owner_browser):
 
     assert response.status_code == 200
     assert "No new number is waiting to be confirmed" in response.content.decode()
+
+
+# --- PasskeyForm at /tokens/add/passkey/, and the login's passkey answer ---------------------------
+
+CREDENTIAL_LIKE = st.one_of(
+    st.just("{}"),
+    st.just('{"id": "", "rawId": "", "response": {}}'),
+    st.just('{"rawId": "%%%", "response": {"clientDataJSON": "e30"}}'),
+    printable_text,
+)
+
+
+@pytest.fixture
+def _portal_address(settings):
+    settings.PORTAL_BASE_URL = "http://testserver"  # the passkeys' relying party, as the test client calls it
+
+
+@FUZZ
+@given(
+    submission=submissions(
+        st.fixed_dictionaries(
+            {"description": descriptions.filter(lambda s: s.strip()), "credential": st.just("{answer}")}
+        ),
+        tricky=CREDENTIAL_LIKE,
+    )
+)
+def test_a_passkey_is_enrolled_only_from_a_genuine_answer(owner, owner_browser, _portal_address, submission):
+    url = "/tokens/add/passkey/"
+    options = options_in(owner_browser.get(url).content.decode(), "passkey-options")
+    answer = SoftwareAuthenticator().create(options)
+    before = counts(Token, PasskeyDevice)
+
+    response = submission.filled(answer=answer).post(owner_browser, url)
+
+    event("enrolled" if response.status_code == 302 else "refused")
+    if response.status_code == 302:
+        token = Token.objects.get(user=owner, kind=TokenKind.PASSKEY, device_id=PasskeyDevice.objects.latest("pk").pk)
+        assert response.url == f"/tokens/{token.pk}/"
+        assert token.description == sent(response, "description").strip()
+        PasskeyDevice.objects.all().delete()
+        Token.objects.filter(kind=TokenKind.PASSKEY).delete()
+    else:
+        assert not submission.pristine, "a genuine passkey was refused"
+        assert_refused(response)
+        assert counts(Token, PasskeyDevice) == before
+
+
+@FUZZ
+@given(submission=submissions({"passkey": "{answer}"}, tricky=CREDENTIAL_LIKE))
+def test_the_login_takes_only_a_genuine_passkey_answer(owner, _portal_address, submission):
+    forget_rate_limits()
+    key = SoftwareAuthenticator()
+    PasskeyDevice.objects.all().delete()
+    Token.objects.filter(kind=TokenKind.PASSKEY).delete()
+    options = options_in(browser(owner).get("/tokens/add/passkey/").content.decode(), "passkey-options")
+    services.enrol_passkey(
+        user=owner,
+        credential=key.create(options),
+        challenge=from_b64url(options["challenge"]),
+        description="Key",
+        acting_user=owner,
+    )
+    client = Client()
+    assert client.post("/login/", {"username": owner.email, "password": PASSWORD}).url == "/login/code/"
+    login_options = options_in(client.get("/login/code/").content.decode(), "passkey-login-options")
+
+    response = submission.filled(answer=key.get(login_options)).post(client, "/login/code/")
+
+    logged_in = "_auth_user_id" in client.session
+    event("logged in" if logged_in else "refused")
+    if logged_in:
+        assert response.status_code == 302 and response.url == "/"
+    else:
+        assert not submission.pristine, "a genuine passkey answer was refused"
+        assert_refused(response)

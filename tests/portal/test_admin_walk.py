@@ -7,7 +7,7 @@ seeded object; the raw django-otp device pages by address, registered or not; th
 selected" confirmation of every changelist; and every admin link any of those pages shows.
 
 The customers own a token of each kind (authenticator app, hardware token, text message, email,
-backup codes) with a code waiting to be entered where the kind has one, and there is an object of
+backup codes, passkey) with a code waiting to be entered where the kind has one, and there is an object of
 every other model, so each page shows something. No response may carry a secret: a key in hex or
 base32, an ``otpauth://`` URI (what a QR code encodes), a QR image, a pending code, a backup code
 or its stored digest, a platform key's plain text, or a customer's API key (nor its hash).
@@ -55,7 +55,7 @@ from tests.billing.helpers import make_invoice
 from tests.conftest import log_in
 from tests.tokens.helpers import enrol_rfc_token
 from tokens import services as tokens
-from tokens.models import EmailCodeDevice, SmsDevice, Token, TokenKind
+from tokens.models import EmailCodeDevice, PasskeyDevice, SmsDevice, Token, TokenKind
 from whitelist import services as whitelist
 
 # A code waiting to be entered on the text-message and email devices (digits no page shows otherwise).
@@ -106,6 +106,15 @@ def seed(owner: User, member: User, outsider: User) -> Seeded:
     )
     codes = tokens.generate_backup_codes(user=member, acting_user=member)
     seeded.tokens["backup"] = Token.objects.get(user=member, kind=TokenKind.BACKUP)
+    passkey = PasskeyDevice.objects.create(
+        user=member, name="passkey", confirmed=True, credential_id="d2Fsay1rZXk", public_key=b"\xa5\x01\x02"
+    )
+    seeded.tokens["passkey"] = Token.objects.create(
+        user=member,
+        kind=TokenKind.PASSKEY,
+        device_type=ContentType.objects.get_for_model(passkey),
+        device_id=passkey.pk,
+    )
 
     for device in [*TOTPDevice.objects.all(), *HOTPDevice.objects.all()]:
         what = f"{type(device).__name__} {device.pk} of {device.user.email}"

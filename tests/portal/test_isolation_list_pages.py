@@ -82,7 +82,7 @@ class Page:
 # A filter naming something of another organisation's: the page (empty), or a refusal.
 ANSWERS_TO_A_FILTER = {200, 400, 403, 404}
 
-TOKEN_KINDS = tuple({"kind": kind} for kind in ("totp", "hotp", "sms", "email", "backup"))
+TOKEN_KINDS = tuple({"kind": kind} for kind in ("totp", "hotp", "sms", "email", "backup", "passkey"))
 SECTIONS = tuple({"section": section} for section in ("compliance", "other", "extracts"))
 
 PAGES: dict[str, Page] = {

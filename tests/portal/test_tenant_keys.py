@@ -51,6 +51,7 @@ THROUGH_A_PARENT = {
     "apikeys.ApiKeyDailyUse": "key__organisation",
     "tokens.Token": "user__organisation",
     "tokens.SmsDevice": "user__organisation",
+    "tokens.PasskeyDevice": "user__organisation",
     "otp_totp.TOTPDevice": "user__organisation",
     "otp_hotp.HOTPDevice": "user__organisation",
     "otp_static.StaticDevice": "user__organisation",

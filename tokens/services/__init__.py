@@ -5,6 +5,7 @@
 - ``enrolment``: making a device a token (authenticator app, hardware token, a confirmed number or
   address, backup codes);
 - ``delivery``: sending codes to the kinds that receive them;
+- ``passkeys``: enrolling a passkey from the browser's attestation, and the login's assertion check;
 - ``lifecycle``: enable, disable, describe, unlock, resynchronise, delete, and what is left after;
 - ``base``: the domain error, the audit record and deleting a token with its device.
 
@@ -35,6 +36,7 @@ from tokens.services.lifecycle import (
     unlock,
     update_description,
 )
+from tokens.services.passkeys import enrol_passkey, login_passkeys, verify_login_passkey
 from tokens.services.verification import (
     CodeCheck,
     Verification,
@@ -54,11 +56,13 @@ __all__ = [
     "delete_all_tokens",
     "delete_token",
     "enrol_hotp",
+    "enrol_passkey",
     "generate_backup_codes",
     "has_factor",
     "leaves_no_active_token",
     "leaves_no_factor",
     "leaves_nothing_usable",
+    "login_passkeys",
     "manages",
     "parse_secret",
     "resync_hotp",
@@ -72,4 +76,5 @@ __all__ = [
     "update_description",
     "verify_device",
     "verify_login_code",
+    "verify_login_passkey",
 ]

@@ -173,7 +173,8 @@ def verify_login_code(*, user: User, code: str) -> Verification:
     """
     code = code.strip().replace(" ", "")
     serialise_code_checks(user.pk)
-    tokens = list(Token.objects.filter(user=user).prefetch_related("device"))
+    # A passkey takes no typed code (its own check is services.passkeys): a wrong code is no guess at it.
+    tokens = [t for t in Token.objects.filter(user=user).prefetch_related("device") if t.spec.takes_codes]
     usable = [t for t in tokens if unusable_reason(t) is None]
     throttled = [check for t in usable if (check := refused_unchecked(t.device)) is not None]
     if usable and len(throttled) == len(usable):
