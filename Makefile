@@ -18,11 +18,13 @@ install: $(STAMP)
 
 # `make run PORT=8001 HOST=0.0.0.0`: where the development server listens (command line only:
 # some shells export HOST). Links in emails use PORTAL_BASE_URL, set to that address unless given
-# (command line or environment); on 0.0.0.0 it is 127.0.0.1's, and other machines need the name
+# (command line or environment); on 127.0.0.1 and 0.0.0.0 it is localhost, and other machines need the name
 # they use in PORTAL_BASE_URL and DJANGO_ALLOWED_HOSTS.
 HOST = 127.0.0.1
 PORT = 8000
-SERVED_AT = http://$(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
+# This machine's own interfaces are named "localhost" (the same server): browsers accept it as a
+# passkey's RP ID and as a secure context, which they refuse an IP address.
+SERVED_AT = http://$(if $(filter 0.0.0.0 127.0.0.1,$(HOST)),localhost,$(HOST)):$(PORT)
 run: export PORTAL_BASE_URL ?= $(SERVED_AT)
 run: export DJANGO_ALLOWED_HOSTS ?= 127.0.0.1,localhost,$(HOST)
 run: $(STAMP)

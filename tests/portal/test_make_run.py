@@ -46,7 +46,7 @@ def make_run(tmp_path: Path, *arguments: str, env: dict[str, str] | None = None)
     return calls, result.stdout
 
 
-def test_make_run_serves_on_127_0_0_1_port_8000_by_default(tmp_path):
+def test_make_run_serves_on_127_0_0_1_port_8000_by_default_named_localhost(tmp_path):
     calls, output = make_run(tmp_path)
 
     assert [call["argv"] for call in calls] == [
@@ -54,8 +54,9 @@ def test_make_run_serves_on_127_0_0_1_port_8000_by_default(tmp_path):
         "manage.py seed_demo",
         "manage.py runserver 127.0.0.1:8000",
     ]
-    assert {call["base_url"] for call in calls} == {"http://127.0.0.1:8000"}
-    assert "Serving the portal on http://127.0.0.1:8000/" in output
+    # Named localhost: browsers refuse passkeys (WebAuthn) on an IP address.
+    assert {call["base_url"] for call in calls} == {"http://localhost:8000"}
+    assert "Serving the portal on http://localhost:8000/" in output
 
 
 def test_make_run_port_8001_serves_there_and_emails_link_there(tmp_path):
@@ -64,8 +65,8 @@ def test_make_run_port_8001_serves_there_and_emails_link_there(tmp_path):
     seed, server = calls[1], calls[2]
     assert server["argv"] == "manage.py runserver 127.0.0.1:8001"
     # seed_demo prints the address too, and the emails of the running portal link to it.
-    assert seed["base_url"] == server["base_url"] == "http://127.0.0.1:8001"
-    assert "Serving the portal on http://127.0.0.1:8001/" in output
+    assert seed["base_url"] == server["base_url"] == "http://localhost:8001"
+    assert "Serving the portal on http://localhost:8001/" in output
 
 
 def test_make_run_host_chooses_the_interface_and_is_an_allowed_host(tmp_path):
@@ -83,8 +84,8 @@ def test_make_run_on_every_interface_links_to_this_machine(tmp_path):
 
     server = calls[2]
     assert server["argv"] == "manage.py runserver 0.0.0.0:9000"
-    assert server["base_url"] == "http://127.0.0.1:9000"
-    assert "Serving the portal on http://127.0.0.1:9000/" in output
+    assert server["base_url"] == "http://localhost:9000"
+    assert "Serving the portal on http://localhost:9000/" in output
 
 
 def test_a_portal_base_url_given_by_the_person_running_it_is_kept(tmp_path):
