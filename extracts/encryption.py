@@ -34,6 +34,7 @@ CONTENT_TYPE = "application/octet-stream"
 
 RECIPIENT_PREFIX = "age1"
 SECRET_PREFIX = "AGE-SECRET-KEY-"
+SECRET_KEY_CODE = "secret_key"
 KEY_REQUIRED = "Paste your age public key: one line starting with “age1”."
 SECRET_PASTED = (
     "This is a secret key (AGE-SECRET-KEY-…): it was not saved, and it must never leave your computer. "
@@ -58,7 +59,7 @@ def clean_recipient(raw: str) -> str:
     if not lines:
         raise ValidationError(KEY_REQUIRED, code="required")
     if any(line.upper().startswith(SECRET_PREFIX) for line in lines):
-        raise ValidationError(SECRET_PASTED, code="secret_key")
+        raise ValidationError(SECRET_PASTED, code=SECRET_KEY_CODE)
     if len(lines) > 1:
         raise ValidationError("Paste one public key only: extracts are encrypted to a single key.", code="several_keys")
     candidate = lines[0]

@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from extracts import encryption
 from extracts.models import Frequency
 
 
@@ -48,6 +49,9 @@ class ExtractKeyForm(forms.Form):
 
     def show_service_error(self, exc: ValidationError) -> None:
         """The service's refusal next to the key field (it names no field, or this one)."""
+        if getattr(exc, "code", None) == encryption.SECRET_KEY_CODE:
+            self.data = self.data.copy()
+            self.data["recipient"] = ""  # a pasted secret key is not shown back, not even to its owner
         if hasattr(exc, "error_dict"):
             self.add_error(None, exc)
         else:
