@@ -24,12 +24,10 @@ import pyrage
 from django.core.exceptions import ValidationError
 from pyrage import x25519
 
-from files.models import AGE_SUFFIX
-
 # Plaintext (gzip output) waiting for the encrypting thread, at most: a few gzip writes.
 PIPE_BYTES = 1024 * 1024
 # What an extract's file name gets when it is encrypted, and what it is stored as.
-SUFFIX = AGE_SUFFIX
+SUFFIX = ".age"  # files.models.AGE_SUFFIX says the same, for the File Manager's pages
 CONTENT_TYPE = "application/octet-stream"
 
 RECIPIENT_PREFIX = "age1"

@@ -50,8 +50,7 @@ class ExtractKeyForm(forms.Form):
     def show_service_error(self, exc: ValidationError) -> None:
         """The service's refusal next to the key field (it names no field, or this one)."""
         if getattr(exc, "code", None) == encryption.SECRET_KEY_CODE:
-            self.data = self.data.copy()
-            self.data["recipient"] = ""  # a pasted secret key is not shown back, not even to its owner
+            self.data = {**self.data, "recipient": ""}  # a pasted secret key is not shown back, not even to its owner
         if hasattr(exc, "error_dict"):
             self.add_error(None, exc)
         else:

@@ -311,7 +311,7 @@ def set_extract_key(*, acting_user: User, recipient: str) -> ExtractKey:
         organisation=organisation,
         target=f"Extract key {key.short_form}",
         recipient=cleaned,
-        **({"previous": previous.recipient} if previous is not None else {}),
+        previous=previous.recipient if previous is not None else None,
     )
     _email_key_change(
         organisation,

@@ -76,6 +76,7 @@ def test_admin_sets_a_key_takes_an_encrypted_extract_decrypts_it_and_removes_the
     ).to_be_visible()
     extract = ExtractRequest.objects.get(organisation=organisation)
     assert extract.status == Status.DONE and extract.encrypted_to == public
+    assert extract.file is not None
     name = extract.file.name
     row = page.get_by_role("table", name=re.compile("Recent token extracts")).locator("tbody tr")
     expect(row.get_by_role("cell").nth(5)).to_contain_text(f"encrypted to {public[:8]}…")

@@ -15,6 +15,7 @@ from pyrage import x25519
 
 from extracts import encryption, services
 from extracts.models import ExtractKey, Status
+from files.models import AGE_SUFFIX
 from tests.extracts.conftest import BOTH_DATABASES, give_tokens, private_files, read_extract
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
@@ -185,3 +186,7 @@ def test_encrypting_streams_with_bounded_memory(identity):
     assert max(seen) <= encryption.PIPE_BYTES + 100_000
     assert pyrage.decrypt(target.getvalue(), [identity]) == b"y" * 4_000_000
     assert not [t for t in threading.enumerate() if t.name == "extract-age"]
+
+
+def test_the_file_manager_knows_an_encrypted_extract_by_the_same_suffix():
+    assert encryption.SUFFIX == AGE_SUFFIX == ".age"
