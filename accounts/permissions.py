@@ -36,6 +36,10 @@ READ_AUDIT_TRAIL = Permission("read_audit_trail", "Only your organisation's admi
 TOKEN_EXTRACTS = Permission(
     "token_extracts", "Only your organisation's admins can request token extracts and schedule them."
 )
+# The public key extracts are encrypted to decides who can read them: admins only, like the extracts.
+EXTRACT_KEY = Permission(
+    "extract_key", "Only your organisation's admins can set the key token extracts are encrypted to."
+)
 # Everyone sees the tickets they opened or are included in; this is all of the organisation's.
 SEE_ALL_TICKETS = Permission("see_all_tickets", "Only your organisation's admins see all of its tickets.")
 MANAGE_OTHERS_TOKENS = Permission(
@@ -70,6 +74,7 @@ PERMISSIONS: dict[str, Permission] = {
         MANAGE_USERS,
         READ_AUDIT_TRAIL,
         TOKEN_EXTRACTS,
+        EXTRACT_KEY,
         SEE_ALL_TICKETS,
         MANAGE_OTHERS_TOKENS,
         UNLOCK_TOKENS,

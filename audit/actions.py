@@ -68,6 +68,9 @@ LABELS: dict[str, str] = {
     "extract.expired": "Token extract file deleted after its retention period",
     "extract.schedule_set": "Extract schedule set",
     "extract.schedule_cancelled": "Extract schedule cancelled",
+    "extract.key_set": "Extract encryption key set",
+    "extract.key_replaced": "Extract encryption key replaced",
+    "extract.key_removed": "Extract encryption key removed",
     # Tickets (``ticket.<status>`` for each status a ticket can be set to).
     "ticket.opened": "Ticket opened",
     "ticket.commented": "Ticket answered by the customer",

@@ -94,6 +94,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--scale", action="store_true", help="instead: the page and ingestion figures at 1 and at --organisations"
     )
+    parser.add_argument(
+        "--extract-only",
+        action="store_true",
+        help="only the token extract figures, plain and encrypted to an age key (use with --errors 0)",
+    )
     parser.add_argument("--organisations", type=int, default=env_int("BENCH_ORGANISATIONS", 1_000))
     parser.add_argument(
         "--scale-errors", type=int, default=env_int("BENCH_SCALE_ERRORS", 10_000_000), help="error rows in all"
@@ -677,25 +682,42 @@ def copy_gzip(org_public_id: str) -> tuple[float, int, int]:
         return seconds, rows, spool.tell()
 
 
-def measure_extract(people: People) -> ExtractResult:
-    from extracts.models import ACTIVE_STATUSES, ExtractRequest, Kind, Status
+def measure_extract(people: People, *, encrypted: bool = False) -> ExtractResult:
+    """run_extract of the large organisation's tokens in a child process; then `psql COPY | gzip -6`.
+
+    ``encrypted``: with an age key set for the organisation (issue #17), so the figures include
+    the encryption; the file is decrypted afterwards (outside the measured child) and its rows counted.
+    """
+    from django.utils import timezone
+    from pyrage import x25519
+
+    from extracts.models import ACTIVE_STATUSES, ExtractKey, ExtractRequest, Kind, Status
     from files.models import StoredFile
 
     ExtractRequest.objects.filter(organisation=people.large_org, status__in=ACTIVE_STATUSES).update(
         status=Status.FAILED, failure_reason="Left over by an interrupted benchmark."
     )
+    ExtractKey.objects.filter(organisation=people.large_org).delete()
+    identity = x25519.Identity.generate()
+    if encrypted:
+        ExtractKey.objects.create(
+            organisation=people.large_org, recipient=str(identity.to_public()), set_at=timezone.now()
+        )
     extract = ExtractRequest.objects.create(
         organisation=people.large_org, kind=Kind.ONE_OFF, requested_by=people.large_user
     )
-    log(f"extract #{extract.pk}: run_extract in a child process")
-    child = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "bench.extract_child", str(extract.pk)],
-        cwd=BASE_DIR,
-        env=os.environ.copy(),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    log(f"extract #{extract.pk}{' (encrypted)' if encrypted else ''}: run_extract in a child process")
+    try:
+        child = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "bench.extract_child", str(extract.pk)],
+            cwd=BASE_DIR,
+            env=os.environ.copy(),
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+    finally:
+        ExtractKey.objects.filter(organisation=people.large_org).delete()
     if child.returncode != 0:
         raise SystemExit(f"the extract child failed:\n{child.stderr[-3000:]}")
     report = json.loads(child.stdout.strip().splitlines()[-1])
@@ -703,6 +725,10 @@ def measure_extract(people: People) -> ExtractResult:
         raise SystemExit(f"the extract ended {report['status']}: {child.stderr[-3000:]}")
     stored = StoredFile.objects.filter(extracts__pk=extract.pk).first()
     if stored is not None:  # the file itself is not needed: keep the disk clean
+        if encrypted:
+            decrypted_rows = count_decrypted_rows(stored.file.path, identity)
+            if decrypted_rows != int(report["rows"]) + 1:
+                raise SystemExit(f"the encrypted extract decrypted to {decrypted_rows} lines, not {report['rows']} + 1")
         stored.file.delete(save=False)
         stored.delete()
     log("psql COPY ... TO STDOUT | gzip -6")
@@ -716,6 +742,38 @@ def measure_extract(people: People) -> ExtractResult:
         copy_seconds=copy_seconds,
         extract_bytes=int(report["size"]),
         copy_bytes=copy_bytes,
+    )
+
+
+def count_decrypted_rows(path: str, identity: Any) -> int:
+    """Lines of the gzip CSV inside an age file (decrypted to a temporary file, read streaming)."""
+    import gzip
+
+    import pyrage
+
+    with tempfile.NamedTemporaryFile(suffix=".csv.gz") as plain:
+        pyrage.decrypt_file(path, plain.name, [identity])
+        with gzip.open(plain.name, "rb") as rows:
+            return sum(1 for _ in rows)
+
+
+def extract_rows(report: "Report", extract: ExtractResult, *, label: str = "") -> None:
+    extract_ratio = extract.seconds / extract.copy_seconds
+    report.add(
+        f"extract time{label} ({extract.rows:,} tokens)",
+        f"{extract.seconds:.2f} s",
+        f"psql COPY + gzip -6: {extract.copy_seconds:.2f} s",
+        f"{extract_ratio:.2f}",
+        "<= 2x COPY+gzip",
+        extract_ratio <= 2 and extract.rows == extract.copy_rows,
+    )
+    report.add(
+        f"extract peak RSS{label} (whole process)",
+        f"{extract.peak_rss_mib:.0f} MiB",
+        f"after django.setup() {extract.setup_rss_mib:.0f} MiB",
+        f"{extract.peak_rss_mib / 150:.2f}",
+        "< 150 MB",
+        extract.peak_rss_mib * 1024 * 1024 < 150_000_000,
     )
 
 
@@ -768,6 +826,24 @@ def latency_row(report: Report, figure: str, latency: Latency) -> None:
     )
 
 
+def extract_only(args: argparse.Namespace, people: People, report: Report, started: float) -> int:
+    """`make bench`'s two extract figures, without and with encryption, and nothing else."""
+    plain = measure_extract(people)
+    encrypted = measure_extract(people, encrypted=True)
+    extract_rows(report, plain)
+    extract_rows(report, encrypted, label=", encrypted to an age key")
+    report.notes = [
+        f"{args.tokens:,} vault tokens. Extract: {plain.extract_bytes:,} bytes gzip, {encrypted.extract_bytes:,} "
+        f"bytes encrypted (decrypted and its rows counted after the run), {plain.copy_bytes:,} from COPY+gzip.",
+        f"{os.cpu_count()} CPUs; ran {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {time.perf_counter() - started:.0f} s.",
+    ]
+    if "BENCH_TEMPORARY_FILES" in os.environ:
+        shutil.rmtree(os.environ["BENCH_TEMPORARY_FILES"], ignore_errors=True)
+    sys.stdout.write(report.render())
+    missed = [row.figure for row in report.rows if row.passed is False]
+    return 1 if missed and args.strict else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.scale:
@@ -790,6 +866,8 @@ def main(argv: list[str] | None = None) -> int:
     call_command("collectstatic", interactive=False, verbosity=0)
     people = prepare_data(args)
     report = Report()
+    if args.extract_only:
+        return extract_only(args, people, report, started)
 
     large = logged_in_client(people.large_user)
     small = logged_in_client(people.small_user)
@@ -825,6 +903,7 @@ def main(argv: list[str] | None = None) -> int:
         check_status(http_get(port, "/", cookie))  # the session was still valid after the load
         ingest = measure_ingestion(port, people, events=args.events, clients=args.ingest_clients)
     extract = measure_extract(people)
+    encrypted = measure_extract(people, encrypted=True)
 
     for (name, latency), (_, over_http) in zip(client_latency, http_latency, strict=True):
         latency_row(report, f"{name}, test client", latency)
@@ -854,23 +933,8 @@ def main(argv: list[str] | None = None) -> int:
         ">= 50,000 events/s",
         ingest.http_rate >= 50_000,
     )
-    extract_ratio = extract.seconds / extract.copy_seconds
-    report.add(
-        f"extract time ({extract.rows:,} tokens)",
-        f"{extract.seconds:.2f} s",
-        f"psql COPY + gzip -6: {extract.copy_seconds:.2f} s",
-        f"{extract_ratio:.2f}",
-        "<= 2x COPY+gzip",
-        extract_ratio <= 2 and extract.rows == extract.copy_rows,
-    )
-    report.add(
-        "extract peak RSS (whole process)",
-        f"{extract.peak_rss_mib:.0f} MiB",
-        f"after django.setup() {extract.setup_rss_mib:.0f} MiB",
-        f"{extract.peak_rss_mib / 150:.2f}",
-        "< 150 MB",
-        extract.peak_rss_mib * 1024 * 1024 < 150_000_000,
-    )
+    extract_rows(report, extract)
+    extract_rows(report, encrypted, label=", encrypted to an age key")
     report.notes = [
         f"Data set: 1 organisation, {COUNTER_DAYS} days x {len(METHODS)} methods of counters, "
         f"{args.errors:,} error-log rows, {args.tokens:,} vault tokens.",
@@ -881,7 +945,8 @@ def main(argv: list[str] | None = None) -> int:
         f"responses + socket errors (dashboard: {dashboard.detail}; signed-in trivial: {signed_in_trivial.detail}; "
         f"OpenAPI: {trivial.detail}).",
         f"Extract: {extract.extract_bytes:,} bytes gzip vs {extract.copy_bytes:,} bytes from COPY+gzip; "
-        f"{extract.copy_rows:,} rows copied.",
+        f"{extract.copy_rows:,} rows copied. Encrypted to an age key: {encrypted.extract_bytes:,} bytes "
+        "(decrypted and its rows counted after the run).",
         f"{os.cpu_count()} CPUs; ran {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {time.perf_counter() - started:.0f} s.",
     ]
     if "BENCH_TEMPORARY_FILES" in os.environ:

@@ -50,6 +50,7 @@ class ExtractRequestAdmin(admin.ModelAdmin):
         "started_at",
         "heartbeat_at",
         "finished_at",
+        "encrypted_to",
     )
     actions = ["retry"]
 

@@ -2,7 +2,9 @@ from datetime import UTC, datetime
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
+from extracts import encryption
 from extracts.models import Frequency
 
 
@@ -33,3 +35,23 @@ class ScheduleForm(forms.Form):
             except OverflowError:
                 raise forms.ValidationError("Choose a time within the next year.") from None
         return value
+
+
+class ExtractKeyForm(forms.Form):
+    recipient = forms.CharField(
+        label="age public key",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false", "autocomplete": "off"}),
+        help_text="One line starting with “age1”, as `age-keygen` prints it (“Public key: age1…”). "
+        "Never the secret key: that stays on your computer.",
+        error_messages={"required": "Paste your age public key: one line starting with “age1”."},
+    )
+
+    def show_service_error(self, exc: ValidationError) -> None:
+        """The service's refusal next to the key field (it names no field, or this one)."""
+        if getattr(exc, "code", None) == encryption.SECRET_KEY_CODE:
+            self.data = {**self.data, "recipient": ""}  # a pasted secret key is not shown back, not even to its owner
+        if hasattr(exc, "error_dict"):
+            self.add_error(None, exc)
+        else:
+            self.add_error("recipient", exc)

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from extracts.encryption import short_form
+
 
 class Kind(models.TextChoices):
     ONE_OFF = "one_off", "One-off"
@@ -50,6 +52,12 @@ class ExtractRequest(models.Model):
     file = models.ForeignKey(
         "files.StoredFile", null=True, blank=True, on_delete=models.SET_NULL, related_name="extracts"
     )
+    encrypted_to = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The age public key the file was encrypted to (the organisation's key when it was written); "
+        "empty: a plain gzip CSV.",
+    )
 
     class Meta:
         ordering = ["-requested_at", "-id"]
@@ -71,6 +79,10 @@ class ExtractRequest(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def encrypted_to_short(self) -> str:
+        return short_form(self.encrypted_to) if self.encrypted_to else ""
 
 
 class Frequency(models.TextChoices):
@@ -103,3 +115,26 @@ class ExtractSchedule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_frequency_display()} token extract for {self.organisation}"
+
+
+class ExtractKey(models.Model):
+    """The age public key (an X25519 recipient, ``age1…``) an organisation's extracts are encrypted
+    to; at most one per organisation, deleted when the admins remove it (extracts/encryption.py).
+
+    Only the public half is ever here: the portal can encrypt to it and nobody at the portal can
+    decrypt what it wrote.
+    """
+
+    organisation = models.OneToOneField("accounts.Organisation", on_delete=models.CASCADE, related_name="extract_key")
+    recipient = models.CharField(max_length=100, help_text="The age public key, age1…")
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    set_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Extract key of {self.organisation} ({self.short_form})"
+
+    @property
+    def short_form(self) -> str:
+        return short_form(self.recipient)

@@ -6,6 +6,10 @@ temporary file, hashing and counting as it goes, then hands the file to the File
 holds one chunk of rows at a time (on PostgreSQL, CSV bytes straight from COPY). Nothing reaches
 the File Manager until the whole file is written; if anything fails, the extract is marked failed
 and whatever was stored is removed.
+
+When the organisation has set a public key (extracts.models.ExtractKey), the gzip output is
+encrypted to it with age as it streams (extracts/encryption.py): the temporary file and the
+stored object hold ciphertext only, named ``….csv.gz.age``, and the SHA-256 is the ciphertext's.
 """
 
 import csv
@@ -17,7 +21,7 @@ import tempfile
 from collections import deque
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import closing
+from contextlib import ExitStack, closing
 from datetime import datetime
 from typing import IO, Any
 
@@ -31,8 +35,8 @@ from django.utils.text import slugify
 
 from accounts.models import Organisation
 from audit.services import record
-from extracts import locks, services, vault
-from extracts.models import ExtractRequest, Status
+from extracts import encryption, locks, services, vault
+from extracts.models import ExtractKey, ExtractRequest, Status
 from extracts.services import LOST_TOO_OFTEN, MAX_ATTEMPTS, STALE_AFTER
 from files.models import Section, StoredFile
 from files.services import store_file
@@ -63,9 +67,15 @@ class _Digesting:
         self.target.flush()
 
 
-def extract_file_name(organisation: Organisation, at: datetime) -> str:
+def extract_file_name(organisation: Organisation, at: datetime, *, encrypted: bool = False) -> str:
     slug = slugify(organisation.name)[:60].strip("-") or organisation.public_id
-    return f"token-extract-{slug}-{timezone.localtime(at):%Y%m%d-%H%M}.csv.gz"
+    name = f"token-extract-{slug}-{timezone.localtime(at):%Y%m%d-%H%M}.csv.gz"
+    return name + encryption.SUFFIX if encrypted else name
+
+
+def _recipient_of(organisation: Organisation) -> str:
+    """The organisation's extract key as the extract starts; a change during the run waits for the next one."""
+    return ExtractKey.objects.filter(organisation=organisation).values_list("recipient", flat=True).first() or ""
 
 
 def _report_progress(extract_id: int, rows: int, total: int | None) -> None:
@@ -86,18 +96,30 @@ def _write_block(compressed: gzip.GzipFile, block: vault.CsvBlock) -> int:
     return compressed.write(block.csv_bytes())
 
 
-def _write_gzip_csv(extract: ExtractRequest, spool: IO[bytes], total: int) -> tuple[int, int, str]:
-    """Rows written, compressed size and SHA-256 of the gzip CSV written to ``spool``.
+def _write_gzip_csv(
+    extract: ExtractRequest, spool: IO[bytes], total: int, *, recipient: str = ""
+) -> tuple[int, int, str]:
+    """Rows written, size and SHA-256 of the gzip CSV written to ``spool`` (encrypted to
+    ``recipient`` when one is given: then size and SHA-256 are the ciphertext's).
 
     This thread reads the vault and reports progress; a second one compresses and hashes the
     chunks in order (zlib and hashlib release the GIL, so both cores work), never more than
-    PENDING_CHUNKS behind: memory stays flat. A failure on either side fails the extract.
+    PENDING_CHUNKS behind: memory stays flat. With a recipient, a third thread encrypts the gzip
+    output as it comes (encryption.encrypting, a bounded pipe). A failure anywhere fails the extract.
     """
     digesting = _Digesting(spool)
+    with ExitStack() as stack:
+        sink = stack.enter_context(encryption.encrypting(digesting, recipient=recipient)) if recipient else digesting
+        rows = _compress_chunks(extract, sink, total)
+    return rows, digesting.size, digesting.sha256.hexdigest()
+
+
+def _compress_chunks(extract: ExtractRequest, sink: _Digesting | encryption.Pipe, total: int) -> int:
+    """Read the vault into gzip writing to ``sink``; returns the rows written."""
     rows = 0
     pending: deque[Future[int]] = deque()
     with (
-        gzip.GzipFile(fileobj=digesting, mode="wb", compresslevel=COMPRESS_LEVEL) as compressed,
+        gzip.GzipFile(fileobj=sink, mode="wb", compresslevel=COMPRESS_LEVEL) as compressed,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract-gzip") as compressor,
         closing(vault.iter_token_chunks(extract.organisation.public_id)) as chunks,
     ):
@@ -113,7 +135,7 @@ def _write_gzip_csv(extract: ExtractRequest, spool: IO[bytes], total: int) -> tu
                 pending.popleft().result()  # re-raises the compressing thread's failure
         while pending:
             pending.popleft().result()
-    return rows, digesting.size, digesting.sha256.hexdigest()
+    return rows
 
 
 def run_extract(*, extract_id: int) -> str:
@@ -191,13 +213,15 @@ def _write(extract: ExtractRequest) -> str:
     stored: StoredFile | None = None
     try:
         total = vault.count_tokens(organisation.public_id)
-        ExtractRequest.objects.filter(pk=extract_id).update(rows_total=total)
+        recipient = _recipient_of(organisation)
+        extract.encrypted_to = recipient
+        ExtractRequest.objects.filter(pk=extract_id).update(rows_total=total, encrypted_to=recipient)
         stage = "reading the vault"
         with tempfile.TemporaryFile() as spool:  # no name on disk: nothing to leave behind if the worker dies
-            rows, size, sha256 = _write_gzip_csv(extract, spool, total)
+            rows, size, sha256 = _write_gzip_csv(extract, spool, total, recipient=recipient)
             spool.seek(0)
             stage = "storing the file"
-            name = extract_file_name(organisation, now)
+            name = extract_file_name(organisation, now, encrypted=bool(recipient))
             with transaction.atomic():
                 stored = store_file(
                     organisation=organisation,
@@ -206,7 +230,7 @@ def _write(extract: ExtractRequest) -> str:
                     content=File(spool, name=name),
                     size=size,
                     sha256=sha256,
-                    content_type=CONTENT_TYPE,
+                    content_type=encryption.CONTENT_TYPE if recipient else CONTENT_TYPE,
                     uploaded_by=extract.requested_by,
                 )
                 _finish(extract, stored=stored, rows=rows)
@@ -246,6 +270,7 @@ def _finish(extract: ExtractRequest, *, stored: StoredFile, rows: int) -> None:
         rows=rows,
         size=stored.size,
         sha256=stored.sha256,
+        encrypted_to=extract.encrypted_to,
     )
     services.email_admins(
         organisation,
@@ -257,6 +282,8 @@ def _finish(extract: ExtractRequest, *, stored: StoredFile, rows: int) -> None:
             "size": filesizeformat(stored.size),
             "extract": extract,
             "retention_days": settings.EXTRACT_RETENTION_DAYS,
+            "encrypted_to": extract.encrypted_to,
+            "decrypt_command": encryption.decrypt_command(stored.name) if extract.encrypted_to else "",
         },
     )
 

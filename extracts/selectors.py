@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from accounts.models import User
 from extracts import vault
-from extracts.models import ExtractRequest, ExtractSchedule
+from extracts.models import ExtractKey, ExtractRequest, ExtractSchedule
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,13 @@ def schedule_for(*, user: User) -> ExtractSchedule | None:
     if user.organisation_id is None:
         return None
     return ExtractSchedule.objects.filter(organisation_id=user.organisation_id).first()
+
+
+def extract_key_for(*, user: User) -> ExtractKey | None:
+    """The public key the organisation's extracts are encrypted to, if its admins set one."""
+    if user.organisation_id is None:
+        return None
+    return ExtractKey.objects.filter(organisation_id=user.organisation_id).select_related("set_by").first()
 
 
 def extract_columns() -> list[tuple[str, str]]:

@@ -22,8 +22,16 @@ from accounts.models import Organisation, User
 from accounts.services import lock_organisation
 from audit.services import record
 from common.mail import portal_url, queue_templated_email
-from extracts import locks
-from extracts.models import ACTIVE_STATUSES, ExtractRequest, ExtractSchedule, Frequency, Kind, Status
+from extracts import encryption, locks
+from extracts.models import (
+    ACTIVE_STATUSES,
+    ExtractKey,
+    ExtractRequest,
+    ExtractSchedule,
+    Frequency,
+    Kind,
+    Status,
+)
 from files.models import Section, StoredFile
 
 logger = logging.getLogger(__name__)
@@ -267,6 +275,92 @@ def recover_abandoned_extracts(*, now: datetime) -> int:
     for extract_id in list(never.values_list("pk", flat=True)):
         handled += mark_failed(extract_id, reason=NEVER_STARTED, only_if_queued=True)
     return handled
+
+
+# --- The key extracts are encrypted to ------------------------------------------------------
+
+
+def _check_may_set_key(user: User) -> Organisation:
+    permissions.require(user, permissions.EXTRACT_KEY)
+    assert user.organisation is not None
+    return user.organisation
+
+
+@transaction.atomic
+def set_extract_key(*, acting_user: User, recipient: str) -> ExtractKey:
+    """Encrypt the organisation's extracts from now on to ``recipient`` (an age public key), or
+    replace the key they were encrypted to. A bad key is refused before anything is written.
+
+    Extracts already written stay as they were; one running now keeps the key it started with.
+    """
+    organisation = lock_organisation(_check_may_set_key(acting_user).pk)
+    cleaned = encryption.clean_recipient(recipient)
+    previous = ExtractKey.objects.select_for_update().filter(organisation=organisation).first()
+    if previous is not None and previous.recipient == cleaned:
+        raise ValidationError(
+            {"recipient": ValidationError("Extracts are already encrypted to this key.", code="unchanged")}
+        )
+    now = timezone.now()
+    key, _ = ExtractKey.objects.update_or_create(
+        organisation=organisation, defaults={"recipient": cleaned, "set_by": acting_user, "set_at": now}
+    )
+    change = "replaced" if previous is not None else "set"
+    record(
+        action="extract.key_replaced" if previous is not None else "extract.key_set",
+        actor=acting_user,
+        organisation=organisation,
+        target=f"Extract key {key.short_form}",
+        recipient=cleaned,
+        previous=previous.recipient if previous is not None else None,
+    )
+    _email_key_change(
+        organisation,
+        change=change,
+        acting_user=acting_user,
+        at=now,
+        recipient=cleaned,
+        previous=previous.recipient if previous is not None else "",
+    )
+    return key
+
+
+@transaction.atomic
+def remove_extract_key(*, acting_user: User) -> None:
+    """Extracts from now on are plain gzip CSV again."""
+    organisation = lock_organisation(_check_may_set_key(acting_user).pk)
+    key = ExtractKey.objects.select_for_update().filter(organisation=organisation).first()
+    if key is None:
+        raise ValidationError("Extracts are not encrypted: there is no key to remove.", code="no_key")
+    key.delete()
+    now = timezone.now()
+    record(
+        action="extract.key_removed",
+        actor=acting_user,
+        organisation=organisation,
+        target=f"Extract key {encryption.short_form(key.recipient)}",
+        recipient=key.recipient,
+    )
+    _email_key_change(
+        organisation, change="removed", acting_user=acting_user, at=now, recipient="", previous=key.recipient
+    )
+
+
+def _email_key_change(
+    organisation: Organisation, *, change: str, acting_user: User, at: datetime, recipient: str, previous: str
+) -> None:
+    email_admins(
+        organisation,
+        subject=f"Token extract encryption key {change}",
+        template="extracts/email/key_changed",
+        context={
+            "change": change,
+            "by": f"{acting_user.full_name} ({acting_user.email})" if acting_user.full_name else acting_user.email,
+            "at": timezone.localtime(at),
+            "recipient": recipient,
+            "previous": previous,
+            "key_url": portal_url(reverse("extract-key")),
+        },
+    )
 
 
 # --- Failing an extract (the runner, and recovery above) -----------------------------------

@@ -1,4 +1,5 @@
-"""The token extracts page: org admins only. It shows statuses and counts, never a token."""
+"""The token extracts page: org admins only. It shows statuses and counts, never a token; and the
+page where admins set the public key extracts are encrypted to (after confirming their password)."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -8,12 +9,14 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.utils.formats import number_format
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from accounts.permissions import TOKEN_EXTRACTS, requires
+from accounts.permissions import EXTRACT_KEY, TOKEN_EXTRACTS, requires
+from accounts.reauth import recent_password_required
 from accounts.types import AuthenticatedRequest
-from extracts import selectors, services
-from extracts.forms import ScheduleForm
+from extracts import encryption, selectors, services
+from extracts.forms import ExtractKeyForm, ScheduleForm
 from extracts.models import ExtractRequest, Kind, Status
 
 # Seconds between reloads of the page while an extract is queued or running (a Refresh header:
@@ -41,6 +44,7 @@ def _page(request: AuthenticatedRequest, form: ScheduleForm | None = None, statu
         "scheduled": Kind.SCHEDULED,
         "max_attempts": services.MAX_ATTEMPTS,
         "retention_days": settings.EXTRACT_RETENTION_DAYS,
+        "extract_key": selectors.extract_key_for(user=request.user),
     }
     response = render(request, "extracts/list.html", context, status=status)
     if active is not None:
@@ -125,3 +129,58 @@ def schedule_cancel(request: AuthenticatedRequest) -> HttpResponse:
     else:
         messages.success(request, "The extract schedule is cancelled. Extracts already made stay in the File Manager.")
     return redirect("extract-list")
+
+
+# --- The key extracts are encrypted to ---------------------------------------------------------
+
+
+@never_cache
+@requires(EXTRACT_KEY)
+def extract_key(request: AuthenticatedRequest) -> HttpResponse:
+    return _key_page(request)
+
+
+@recent_password_required
+def _key_page(request: AuthenticatedRequest) -> HttpResponse:
+    form = ExtractKeyForm(request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
+        try:
+            key = services.set_extract_key(acting_user=request.user, recipient=form.cleaned_data["recipient"])
+        except ValidationError as exc:
+            form.show_service_error(exc)
+        else:
+            messages.success(
+                request,
+                f"Extracts are encrypted to {key.short_form} from now on. Every admin gets an email about it.",
+            )
+            return redirect("extract-key")
+    context = {
+        "key": selectors.extract_key_for(user=request.user),
+        "form": form,
+        "keygen_command": "age-keygen -o your-key.txt",
+        "decrypt_command": encryption.decrypt_command("token-extract-….csv.gz.age"),
+    }
+    return render(request, "extracts/key.html", context, status=400 if form.is_bound else 200)
+
+
+@never_cache
+@requires(EXTRACT_KEY)
+def extract_key_remove(request: AuthenticatedRequest) -> HttpResponse:
+    return _key_remove(request)
+
+
+@recent_password_required
+def _key_remove(request: AuthenticatedRequest) -> HttpResponse:
+    key = selectors.extract_key_for(user=request.user)
+    if key is None:
+        messages.error(request, "Extracts are not encrypted: there is no key to remove.")
+        return redirect("extract-key")
+    if request.method == "POST":
+        try:
+            services.remove_extract_key(acting_user=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, "The key is removed: extracts from now on are plain gzip CSV files.")
+        return redirect("extract-key")
+    return render(request, "extracts/key_remove.html", {"key": key})

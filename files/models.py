@@ -7,6 +7,9 @@ from django.utils import timezone
 
 from files.storage import get_private_storage
 
+# The name an extract encrypted with age ends in (extracts.encryption.SUFFIX).
+AGE_SUFFIX = ".age"
+
 
 class Section(models.TextChoices):
     COMPLIANCE = "compliance", "Compliance"
@@ -86,6 +89,15 @@ class StoredFile(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expired_at is not None
+
+    @property
+    def is_encrypted(self) -> bool:
+        """A token extract encrypted with age to the organisation's key (extracts/encryption.py)."""
+        return self.section == Section.EXTRACTS and self.name.endswith(AGE_SUFFIX)
+
+    @property
+    def decrypted_name(self) -> str:
+        return self.name.removesuffix(AGE_SUFFIX)
 
     @property
     def is_reviewed(self) -> bool:

@@ -7,7 +7,8 @@ postgres, redis) with podman-compose, then checks as an operator and a customer 
   - /health/ answers 200 over plain HTTP from outside;
   - a demo user (seed_demo run in the web container) logs in with password + TOTP;
   - a file uploaded through web downloads again, byte for byte;
-  - an extract requested through web is written by the worker and downloads through web;
+  - an extract requested through web is written by the worker, encrypted to the demo organisation's
+    age key, downloads through web and decrypts with the secret key seed_demo printed;
   - beat has sent its periodic heartbeat and the worker ran it.
 
 Registries cannot be reached here (docs/containers.md): the base image stands in for
@@ -59,6 +60,7 @@ STANDINS = {
 }
 HOST = "localhost"  # the one DJANGO_ALLOWED_HOSTS entry; requests name it in their Host header
 DEMO_USER = "alice@acme.example"  # the demo organisation's admin (seed_demo)
+DEMO_AGE_KEY: list[str] = []  # the demo's age secret key, as seed_demo printed it (extracts/demo.py)
 DEMO_PASSWORD = "demo-portal-password"
 HEARTBEAT_SECONDS = 10
 
@@ -358,6 +360,8 @@ def seed_demo(stack: Stack) -> str:
     match = re.search(rf"{re.escape(DEMO_USER)}\s.*authenticator key ([A-Z2-7=]+)", output)
     check(match, f"seed_demo printed no authenticator key for {DEMO_USER}:\n{output}")
     assert match is not None
+    age_key = re.search(r"^\s*(AGE-SECRET-KEY-1[0-9A-Z]+)\s*$", output, re.MULTILINE)
+    DEMO_AGE_KEY[:] = [age_key.group(1)] if age_key else []
     say("seed_demo loaded the demo organisation in the web container")
     return match.group(1)
 
@@ -409,9 +413,16 @@ def check_extract(browser: Browser) -> None:
     wait_for("the worker to write the extract", extract_ready, timeout=120, every=2)
     status, _, body = browser.get(f"/files/{found[0].decode()}/download/")
     check(status == 200, f"extract download answered {status}")
+    encrypted = body.startswith(b"age-encryption.org/v1\n")
+    if encrypted:  # the demo organisation's extracts are encrypted to the demo key seed_demo printed
+        import pyrage
+
+        check(bool(DEMO_AGE_KEY), "the extract is encrypted, but seed_demo printed no demo age secret key")
+        body = pyrage.decrypt(body, [pyrage.x25519.Identity.from_str(DEMO_AGE_KEY[0])])
     rows = gzip.decompress(body).decode().splitlines()
     check(len(rows) > 100, f"the extract holds {len(rows)} lines")
-    say(f"the worker wrote the requested extract; downloaded through web: {len(rows)} CSV lines")
+    how = "encrypted by the worker to the demo age key, decrypted here" if encrypted else "plain gzip"
+    say(f"the worker wrote the requested extract; downloaded through web ({how}): {len(rows)} CSV lines")
 
 
 def check_beat(stack: Stack) -> None:

@@ -19,11 +19,14 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Value
+from django.db.models.functions import Concat
 from django.test import Client
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from pyrage import x25519
 
 from accounts import reauth
 from accounts.models import User
@@ -35,7 +38,9 @@ from apikeys.views import SECRET_SESSION_KEY
 from billing.demo import seed_demo_invoices
 from billing.models import Invoice
 from dashboard.demo import seed_demo_usage
+from extracts import services as extracts
 from files import services as files
+from files.models import StoredFile
 from support import services as support
 from support.demo import seed_demo_error_ticket, seed_resource_links
 from support.models import Attachment
@@ -200,6 +205,8 @@ PAGES: dict[str, PageSpec] = {
     ),
     "file-delete": owner("file-delete", file_id=lambda o: o.file_id),
     "extract-list": owner("extract-list"),
+    "extract-key": owner("extract-key"),
+    "extract-key-remove": owner("extract-key-remove"),
     "api-keys": owner("api-keys"),
     "api-key-add": owner("api-key-add"),
     "api-key-secret": owner("api-key-secret"),
@@ -281,6 +288,9 @@ def build_objects() -> Objects:
     members_token = token(of="member")(world)
     hardware = hardware_token(of="member")(world)
     extract = token_extract(world)
+    # Extracts encrypted to the organisation's key: the extract's page shows how to decrypt it.
+    extracts.set_extract_key(acting_user=boss, recipient=str(x25519.Identity.generate().to_public()))
+    StoredFile.objects.filter(pk=extract.kwargs["file_id"]).update(name=Concat("name", Value(".age")))
     key, secret = apikeys.create_key(
         organisation=organisation,
         name="Checkout servers in Frankfurt and London, production traffic since the 2025 migration",

@@ -4,10 +4,15 @@ A reader that fetched every row at once, or a file built in memory, would hold w
 for this many rows; the extract streams them through one chunk at a time.
 """
 
+import csv
+import gzip
+import io
 import tracemalloc
 
+import pyrage
 import pytest
 from django.db import connections
+from pyrage import x25519
 
 from extracts import services
 from extracts.models import Status
@@ -25,9 +30,14 @@ def postgres_vault():
         pytest.skip("needs a PostgreSQL vault: set VAULT_DATABASE_URL=postgres://…")
 
 
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
 def test_extract_of_250000_tokens_keeps_peak_memory_growth_under_50_mb(
-    postgres_vault, owner, outsider, vault_table, django_capture_on_commit_callbacks
+    postgres_vault, owner, outsider, vault_table, django_capture_on_commit_callbacks, encrypted
 ):
+    """Encrypted to the organisation's age key too: the ciphertext streams as the gzip does."""
+    identity = x25519.Identity.generate()
+    if encrypted:
+        services.set_extract_key(acting_user=owner, recipient=str(identity.to_public()))
     with connections["vault"].cursor() as cursor:
         cursor.execute(
             "INSERT INTO vault_tokens (org_public_id, token, created_at) "
@@ -55,6 +65,11 @@ def test_extract_of_250000_tokens_keeps_peak_memory_growth_under_50_mb(
     assert extract.rows_written == ROWS
     growth = peak - before
     assert growth < LIMIT, f"peak memory grew by {growth / 1_048_576:.1f} MB"
-    _, rows = read_extract(extract.file)
+    if encrypted:
+        with extract.file.file.open("rb") as handle:
+            text = gzip.decompress(pyrage.decrypt(handle.read(), [identity])).decode()
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    else:
+        _, rows = read_extract(extract.file)
     assert len(rows) == ROWS + 1
     assert not any(token.startswith("other_") for token, _ in rows[1:])

@@ -27,6 +27,7 @@ import pytest
 from django.http import HttpResponseBase
 from django.test import Client
 from django.urls import reverse
+from pyrage import x25519
 
 from accounts.models import Organisation, User
 from audit.services import record
@@ -34,7 +35,8 @@ from audit_trail.forms import position_text
 from dashboard import summary
 from dashboard.models import DailyMethodCount, ErrorLog, VaultStat
 from dashboard.selectors import Cursor, utc_today
-from extracts.models import ExtractRequest
+from extracts.encryption import short_form
+from extracts.models import ExtractKey, ExtractRequest
 from extracts.models import Status as ExtractStatus
 from files.models import Section
 from support import services as support
@@ -163,6 +165,9 @@ PAGES: dict[str, Page] = {
     "extract-request": Page(status=(405, 405)),
     "extract-schedule": Page(status=(405, 405)),
     "extract-schedule-cancel": Page(status=(405, 405)),
+    # The key extracts are encrypted to (admins only; each organisation has set its own).
+    "extract-key": Page(status=(200, 403), shows=("extract key",)),
+    "extract-key-remove": Page(status=(200, 403), shows=("extract key",)),
 }
 
 # --- Two organisations, filled ---------------------------------------------------------------------
@@ -268,6 +273,9 @@ def fill(world: World, *, tag: str, seed: int) -> Filled:
         organisation=organisation, requested_by=admin, status=ExtractStatus.FAILED, failure_reason=f"Vault {failure}"
     )
     keep(None, failure)
+    extract_key = str(x25519.Identity.generate().to_public())
+    ExtractKey.objects.create(organisation=organisation, recipient=extract_key, set_by=admin, set_at=datetime.now(UTC))
+    keep("extract key", extract_key, short_form(extract_key))
     audit_marker = world.marker()
     audit_event = record(
         action="token.enrolled", actor=admin, subject_user=user, target=f"Authenticator app ({audit_marker})"

@@ -25,6 +25,7 @@ KEYED_BY_ORGANISATION = {
     "billing.Invoice",
     "extracts.ExtractRequest",
     "extracts.ExtractSchedule",
+    "extracts.ExtractKey",
     "apikeys.ApiKey",
     "dashboard.FiveMinuteMethodCount",
     "alarms.Alarm",

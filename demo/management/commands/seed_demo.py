@@ -28,6 +28,8 @@ from alarms.demo import seed_demo_alarms
 from apikeys.demo import seed_demo_api_keys
 from billing.demo import seed_demo_invoices
 from dashboard.demo import seed_demo_usage
+from extracts.demo import demo_identity, demo_recipient, seed_demo_extract_key
+from extracts.models import ExtractKey
 from extracts.vault import ensure_demo_vault
 from support.demo import seed_demo_error_ticket, seed_resource_links
 from tokens import backup_codes
@@ -94,6 +96,7 @@ class Command(BaseCommand):
             admin, member = (User.objects.get(email=email) for email, *_ in DEMO_USERS)
             seed_demo_alarms(organisation=org, admin=admin)
             seed_demo_error_ticket(user=member)
+            seed_demo_extract_key(organisation=org, admin=admin)
         ensure_demo_vault(organisation=org)
         seed_demo_invoices(org)
 
@@ -178,6 +181,7 @@ class Command(BaseCommand):
         for email, user in logins:
             for line in self._login_lines(email, user):
                 out(line)
+        self._print_extract_key(org)
         if pending is None:
             return
         if temporary:
@@ -189,6 +193,19 @@ class Command(BaseCommand):
             out(f"  {pending.email:<26} has finished account set-up")
         else:
             out(f"  {pending.email:<26} chose a password and is part-way through account set-up")
+
+    def _print_extract_key(self, org: Organisation) -> None:
+        """The demo's age secret key, while extracts are encrypted to it (never print a real one)."""
+        out = self.stdout.write
+        recipient = ExtractKey.objects.filter(organisation=org).values_list("recipient", flat=True).first()
+        if recipient is None:
+            out("Token extracts: plain gzip CSV (no encryption key set on /extracts/key/).")
+        elif recipient == demo_recipient():
+            out(f"Token extracts are encrypted to the demo age key {recipient}. Its secret key (demo only):")
+            out(f"  {demo_identity()}")
+            out("  Save that line as your-key.txt, then: age -d -i your-key.txt FILE.csv.gz.age > FILE.csv.gz")
+        else:
+            out(f"Token extracts are encrypted to the age key {recipient}, set on /extracts/key/.")
 
     def _login_lines(self, email: str, user: User | None) -> list[str]:
         if user is None:
