@@ -14,6 +14,8 @@ from django.core.exceptions import ValidationError
 from phonenumbers import PhoneNumberType
 from twilio.base.exceptions import TwilioException
 
+from accounts.region_names import REGION_NAMES
+
 ACCEPTED_TYPES = {
     PhoneNumberType.MOBILE,
     PhoneNumberType.FIXED_LINE,
@@ -34,7 +36,6 @@ REFUSED_TYPE_REASONS = {
 
 
 # Regions phonenumbers knows but has no English name for.
-_UNNAMED_REGIONS = {"AC": "Ascension Island", "TA": "Tristan da Cunha", "XK": "Kosovo"}
 # Before the second factor of a login: the same shape for every number, so it tells nothing but
 # the last four digits (not the country, not the length).
 MASK = "•••• •• "
@@ -92,13 +93,7 @@ def validate_factor_phone_number(raw: str) -> str:
 
 
 def _region_name(region: str) -> str:
-    from phonenumbers.geodata.locale import LOCALE_DATA
-
-    names = LOCALE_DATA.get(region, {})
-    name = names.get("en", "")
-    if name.startswith("*"):  # "*xx": the name is the one of language xx
-        name = names.get(name[1:], "")
-    return name or _UNNAMED_REGIONS.get(region, region)
+    return REGION_NAMES.get(region, region)
 
 
 def _sort_key(label: str) -> str:

@@ -14,7 +14,6 @@ from accounts.permissions import VIEW_BILLING, may
 from audit.services import record
 from billing import formatting
 from billing.models import Invoice, Status
-from billing.pdf import render_invoice_pdf
 from common.mail import portal_url, queue_templated_email
 
 # Where an invoice may go from each status (support changes it in the admin). Issuing happens
@@ -26,6 +25,13 @@ ALLOWED_CHANGES: dict[str, set[str]] = {
     Status.PAID: {Status.ISSUED, Status.OVERDUE, Status.VOID},
     Status.VOID: set(),
 }
+
+
+def _invoice_pdf(invoice: Invoice) -> bytes:
+    # fpdf and its fonts weigh ~30 MiB: loaded by the process that draws a PDF, not by every one.
+    from billing.pdf import render_invoice_pdf
+
+    return render_invoice_pdf(invoice)
 
 
 def billing_viewers(invoice: Invoice) -> list[User]:
@@ -127,7 +133,7 @@ def invoice_pdf(invoice: Invoice) -> File:
     if invoice.pdf:
         return invoice.pdf
     if not invoice.is_published:
-        return ContentFile(render_invoice_pdf(invoice), name=f"{invoice.number}.pdf")
+        return ContentFile(_invoice_pdf(invoice), name=f"{invoice.number}.pdf")
     if _stored(invoice.generated_pdf):
         return invoice.generated_pdf
     with transaction.atomic():
@@ -135,7 +141,7 @@ def invoice_pdf(invoice: Invoice) -> File:
         if _stored(locked.generated_pdf):  # another request drew it meanwhile
             invoice.generated_pdf = locked.generated_pdf
             return locked.generated_pdf
-        content = render_invoice_pdf(locked)
+        content = _invoice_pdf(locked)
         locked.generated_pdf.save("invoice.pdf", ContentFile(content), save=False)
         try:
             locked.save(update_fields=["generated_pdf"])
