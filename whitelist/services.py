@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts import permissions, selectors
 from accounts.models import Organisation, User
@@ -147,7 +148,7 @@ def _check_expiry(expires_on: date | None) -> None:
     if expires_on <= today:
         raise _field_error(
             "expires_on",
-            f"Choose an expiry date after today ({today:%d %b %Y}): the entry is removed on that date. "
+            f"Choose an expiry date after today ({date_format(today)}): the entry is removed on that date. "
             "Leave it empty to keep the entry until someone removes it.",
             "not_in_future",
         )
@@ -455,7 +456,7 @@ def _email_expiring(entry: WhitelistEntry, *, today: date) -> None:
     for admin in selectors.active_admins(organisation_id=organisation.pk):
         queue_templated_email(
             template="whitelist/email/expiring",
-            subject=f"API whitelist of {organisation.name}: {entry.network} expires on {entry.expires_on:%d %b %Y}",
+            subject=f"API whitelist of {organisation.name}: {entry.network} expires on {date_format(entry.expires_on)}",
             context={
                 "admin": admin,
                 "organisation": organisation,
