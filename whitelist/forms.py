@@ -21,14 +21,22 @@ ID_MAX_DIGITS = 19
 
 OWNER_INVALID = "Choose the owner among the active users of your organisation."
 EXPIRY_HELP = (
-    "Optional. On this date the entry is removed; every admin is emailed 7 days before and when it is. "
+    "On this date the entry is removed; every admin is emailed 7 days before and when it is. "
     "Empty: until someone removes it."
 )
 
 
 class OwnerChoiceField(forms.ModelChoiceField):
+    """Always shows a choice (the adder, or the entry's owner, preselected), so it is not marked
+    optional; a request that sends none keeps that default (None here, filled in by the view)."""
+
     def label_from_instance(self, obj: User) -> str:
         return f"{obj.full_name} ({obj.email})" if obj.full_name else obj.email
+
+    def clean(self, value: Any) -> User | None:
+        if value in self.empty_values:
+            return None
+        return super().clean(value)
 
 
 class EntryDetailsFields(forms.Form):
@@ -41,7 +49,6 @@ class EntryDetailsFields(forms.Form):
     )
     owner = OwnerChoiceField(
         queryset=User.objects.none(),
-        required=False,
         empty_label=None,
         help_text="Who answers for this entry.",
         error_messages={"invalid_choice": OWNER_INVALID},
@@ -62,10 +69,7 @@ class EntryDetailsFields(forms.Form):
 
 
 class EditEntryForm(EntryDetailsFields):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["owner"].required = True
-        self.fields["owner"].error_messages["required"] = "Choose who answers for this entry."
+    """The list offers the organisation's active users; no owner sent keeps the entry's owner."""
 
 
 class AddEntryForm(EntryDetailsFields):

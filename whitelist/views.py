@@ -91,7 +91,7 @@ def whitelist_edit(request: AuthenticatedRequest, entry_id: int) -> HttpResponse
                 services.change_entry(
                     entry=entry,
                     description=form.cleaned_data["description"],
-                    owner=form.cleaned_data["owner"],
+                    owner=form.cleaned_data.get("owner") or entry.owner,
                     expires_on=form.cleaned_data.get("expires_on"),
                     acting_user=request.user,
                 )
