@@ -16,14 +16,14 @@ DEMO_ENTRIES = [
     ("2001:db8:4000::/48", "Payment servers, IPv6"),
 ]
 # Owned by a colleague, removed by the periodic task 5 days after the first run (warned at once).
-DEMO_EXPIRING = ("192.0.2.50/32", "Penetration test by Example Security, until their report is in", 5)
+DEMO_EXPIRING = ("198.51.100.50/32", "Penetration test by Example Security, until their report is in", 5)
 # Calls per day from addresses inside the entries (the delete confirmation counts them).
 DEMO_SOURCES = {
     "203.0.113.10": 38_000,
     "203.0.113.24": 21_000,
     "198.51.100.7": 6_500,
     "2001:db8:4000::25": 12_000,
-    "192.0.2.50": 900,
+    "198.51.100.50": 900,
 }
 SOURCE_DAYS = 30
 

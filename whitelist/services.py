@@ -157,19 +157,18 @@ def _check_expiry(expires_on: date | None) -> None:
 def _clean_details(
     description: str, organisation: Organisation, owner: User | None, expires_on: date | None
 ) -> tuple[str, dict[str, list[ValidationError]]]:
+    """The cleaned description, and every error of the description, owner and expiry date at once."""
     errors: dict[str, list[ValidationError]] = {}
     text = ""
-    for check in (
-        lambda: _clean_description(description),
-        lambda: _check_owner(organisation, owner),
-        lambda: _check_expiry(expires_on),
-    ):
+    try:
+        text = _clean_description(description)
+    except ValidationError as exc:
+        errors.update(exc.error_dict)
+    for check in (lambda: _check_owner(organisation, owner), lambda: _check_expiry(expires_on)):
         try:
-            result = check()
+            check()
         except ValidationError as exc:
             errors.update(exc.error_dict)
-        else:
-            text = result if isinstance(result, str) else text
     return text, errors
 
 
