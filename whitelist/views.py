@@ -96,7 +96,7 @@ def whitelist_edit(request: AuthenticatedRequest, entry_id: int) -> HttpResponse
                     acting_user=request.user,
                 )
             except ValidationError as exc:
-                if exc.code == "gone":
+                if not hasattr(exc, "error_dict"):  # removed by someone else a moment ago
                     messages.error(request, " ".join(exc.messages))
                     return redirect("whitelist")
                 form.add_error(None, exc)

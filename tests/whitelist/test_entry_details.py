@@ -363,3 +363,12 @@ def test_the_task_is_scheduled(settings):
     schedule = settings.CELERY_BEAT_SCHEDULE["expire-whitelist-entries"]
     assert schedule["task"] == "whitelist.tasks.expire_whitelist_entries"
     assert schedule["schedule"] <= 60 * 60
+
+
+def test_editing_an_entry_removed_a_moment_ago_says_so(owner, office):
+    WhitelistEntry.objects.filter(pk=office.pk).delete()
+
+    with pytest.raises(ValidationError) as caught:
+        services.change_entry(entry=office, description="Office", owner=owner, expires_on=None, acting_user=owner)
+
+    assert caught.value.messages == ["203.0.113.0/24 is no longer on the whitelist."]
