@@ -199,7 +199,7 @@ def test_remove_confirmation_says_how_many_calls_came_from_the_entry_in_30_days(
 
     page = _page(owner_client.get(f"/whitelist/{entry.pk}/remove/"))
 
-    assert "1534 calls from this range in the last 30 days." in page
+    assert "1,534 calls from this range in the last 30 days." in page
 
 
 def test_remove_confirmation_for_a_single_ipv6_address(owner_client, organisation, owner):
@@ -221,7 +221,7 @@ def test_remove_confirmation_issues_the_same_number_of_queries_for_few_and_many_
         counts(organisation, [(f"203.0.113.{n + 1}", day, 10) for n in range(addresses) for day in range(30)])
         with CaptureQueriesContext(connection) as queries:
             page = _page(owner_client.get(f"/whitelist/{entry.pk}/remove/"))
-        assert f"{addresses * 300} calls" in page
+        assert f"{addresses * 300:,} calls" in page
         return len(queries)
 
     assert count(1) == count(20)
