@@ -81,7 +81,7 @@ def _failures(
     weights = [calls[method, day] for method in METHODS for day in days]
     picks = rng.choices([(method, day) for method in METHODS for day in days], weights=weights, k=ERROR_ROWS)
     now = datetime.now(UTC)
-    rows = []
+    rows: list[ErrorLog] = []
     for method, day in picks:
         at = datetime.combine(day, time(rng.randrange(24), rng.randrange(60), rng.randrange(60)), tzinfo=UTC)
         at = min(at, now - timedelta(minutes=rng.randrange(1, 120)))
