@@ -372,3 +372,15 @@ def test_editing_an_entry_removed_a_moment_ago_says_so(owner, office):
         services.change_entry(entry=office, description="Office", owner=owner, expires_on=None, acting_user=owner)
 
     assert caught.value.messages == ["203.0.113.0/24 is no longer on the whitelist."]
+
+
+def test_an_owner_who_left_is_marked_so_someone_takes_the_entry_over(owner_client, organisation, owner, member):
+    entry = add_with(organisation, owner, owner=member)
+    member.is_active = False
+    member.save(update_fields=["is_active"])
+
+    page = _page(owner_client.get("/whitelist/"))
+    row = page[page.index("<code>203.0.113.0/24</code>") :]
+    assert 'Max Member <span class="badge badge--warning">left</span>' in row[: row.index("</tr>")]
+    edit = _page(owner_client.get(f"/whitelist/{entry.pk}/edit/"))
+    assert "Max Member" not in edit  # not offered as an owner any more
