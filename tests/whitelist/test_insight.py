@@ -232,3 +232,34 @@ def test_an_entry_still_removes_as_before(owner_client, organisation, owner):
 
     assert owner_client.post(f"/whitelist/{entry.pk}/remove/").status_code == 302
     assert not WhitelistEntry.objects.filter(pk=entry.pk).exists()
+
+
+# --- End to end: what the platform reports is what the page shows -------------------------------
+
+
+def test_what_the_platform_reports_shows_as_refused_addresses_and_calls_before_removal(
+    owner_client, organisation, owner
+):
+    from platform_api import services as platform_keys
+    from tests.dashboard.conftest import post_json
+    from tests.dashboard.helpers import batch, error_event, ok_event
+
+    entry = add(organisation, owner, "203.0.113.0/24", "Office")
+    _, key = platform_keys.issue_key(name="Platform reporter", acting_user=None)
+    acme = organisation.public_id
+    hour_ago = NOW - dt.timedelta(hours=1)
+    events = [
+        {**ok_event(acme, "Tokenize", hour_ago), "source_ip": "203.0.113.7"},
+        {**ok_event(acme, "Tokenize", hour_ago), "source_ip": "203.0.113.7"},
+        error_event(acme, "Detokenize", hour_ago, source_ip="203.0.113.8"),  # failed, not refused: still a call
+        error_event(acme, "Tokenize", hour_ago, code="IP_NOT_ALLOWED", request_id="r2", source_ip="192.0.2.61"),
+        error_event(acme, "Validate", hour_ago, code="IP_NOT_ALLOWED", request_id="r3", source_ip="192.0.2.61"),
+    ]
+    response = post_json("/api/platform/v1/usage", batch(*events, batch_id="b-insight"), key=key)
+    assert response.status_code in (200, 202), response.content
+
+    page = _page(owner_client.get("/whitelist/"))
+    row = page[page.index("<code>192.0.2.61</code>") :]
+    row = row[: row.index("</tr>")]
+    assert '<td class="num">2</td>' in row and "Tokenize, Validate" in row
+    assert "3 calls from this range in the last 30 days." in _page(owner_client.get(f"/whitelist/{entry.pk}/remove/"))
