@@ -52,6 +52,7 @@ LABELS: dict[str, str] = {
     # Whitelist.
     "whitelist.added": "Whitelist entry added",
     "whitelist.removed": "Whitelist entry removed",
+    "whitelist.changed": "Whitelist entry changed (description, owner or expiry)",
     # Files and invoices.
     "file.uploaded": "File uploaded",
     "file.downloaded": "File downloaded",

@@ -29,7 +29,12 @@ ERROR_CODES = [
     ("VAULT_UNAVAILABLE", "The vault did not answer in time; the call can be retried."),
 ]
 ERROR_ROWS = 200
-SOURCE_IPS = ["203.0.113.10", "203.0.113.24", "198.51.100.7", "2001:db8:4::25"]
+SOURCE_IPS = ["203.0.113.10", "203.0.113.24", "198.51.100.7", "2001:db8:4000::25"]
+# Calls refused for their address (IP_NOT_ALLOWED) come from addresses that are not whitelisted,
+# some of them often, so the whitelist page's "Refused calls" has something to allow.
+REFUSED_CODE = "IP_NOT_ALLOWED"
+REFUSED_SOURCE_IPS = {"192.0.2.44": 6, "198.51.100.200": 3, "2001:db8:beef::7": 1}
+REFUSED_RECENT_DAYS = 7
 
 
 def seed_demo_usage(*, organisation: Organisation, today: date | None = None) -> bool:
@@ -76,11 +81,18 @@ def _failures(
     weights = [calls[method, day] for method in METHODS for day in days]
     picks = rng.choices([(method, day) for method in METHODS for day in days], weights=weights, k=ERROR_ROWS)
     now = datetime.now(UTC)
-    rows = []
+    rows: list[ErrorLog] = []
     for method, day in picks:
         at = datetime.combine(day, time(rng.randrange(24), rng.randrange(60), rng.randrange(60)), tzinfo=UTC)
         at = min(at, now - timedelta(minutes=rng.randrange(1, 120)))
         code, message = rng.choices(ERROR_CODES, weights=[40, 25, 20, 10, 5])[0]
+        recent = at >= now - timedelta(days=REFUSED_RECENT_DAYS)
+        if recent and len(rows) % 3 == 0:
+            code, message = next(pair for pair in ERROR_CODES if pair[0] == REFUSED_CODE)
+        if code == REFUSED_CODE:
+            source_ip = rng.choices(list(REFUSED_SOURCE_IPS), weights=list(REFUSED_SOURCE_IPS.values()))[0]
+        else:
+            source_ip = rng.choice(SOURCE_IPS)
         rows.append(
             ErrorLog(
                 organisation=organisation,
@@ -89,7 +101,7 @@ def _failures(
                 code=code,
                 message=message,
                 request_id=f"req_{rng.getrandbits(64):016x}",
-                source_ip=rng.choice(SOURCE_IPS),
+                source_ip=source_ip,
             )
         )
     return rows

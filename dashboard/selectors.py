@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db import connections
+from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Upper
 from django.http import Http404
 from django.utils import timezone
@@ -240,6 +241,69 @@ def filtered_errors(*, user: User, filters: ErrorFilters) -> QuerySet[ErrorLog]:
         # Case-insensitive, as people type codes; the (organisation, UPPER(code), at) index serves it.
         errors = errors.alias(code_upper=Upper("code")).filter(code_upper=Upper(Value(filters.code)))
     return errors.order_by("-at", "-id")
+
+
+@dataclass(frozen=True)
+class SourceFailures:
+    """Failed calls with one error code from one source address: how many, first and last, which methods."""
+
+    source_ip: str
+    calls: int
+    first_at: datetime
+    last_at: datetime
+    methods: tuple[str, ...]
+
+
+def failed_calls_by_source(*, user: User, code: str, since: datetime, limit: int) -> list[SourceFailures]:
+    """The source addresses with the most failed calls carrying ``code`` since ``since``, most first.
+
+    One query on PostgreSQL (the methods gathered by ARRAY_AGG(DISTINCT ...)), two on SQLite (the
+    methods of the addresses found, grouped by address and method): never more as the log grows.
+    Read along the (organisation, UPPER(code), at) index, as the error log's code filter is.
+    """
+    if user.organisation_id is None:
+        return []
+    database = lag_tolerant()
+    rows = (
+        ErrorLog.objects.using(database)
+        .filter(organisation_id=user.organisation_id, at__gte=since)
+        .alias(code_upper=Upper("code"))
+        .filter(code_upper=Upper(Value(code)))
+        .values("source_ip")
+        .annotate(calls=Count("id"), first_at=Min("at"), last_at=Max("at"))
+        .order_by("-calls", "-last_at", "source_ip")
+    )
+    if connections[database].vendor == "postgresql":
+        from django.contrib.postgres.aggregates import ArrayAgg
+
+        found = list(rows.annotate(methods=ArrayAgg("method", distinct=True, order_by="method"))[:limit])
+    else:
+        found = list(rows[:limit])
+        methods: dict[str, list[str]] = defaultdict(list)
+        if found:
+            pairs = (
+                ErrorLog.objects.using(database)
+                .filter(organisation_id=user.organisation_id, at__gte=since)
+                .alias(code_upper=Upper("code"))
+                .filter(code_upper=Upper(Value(code)), source_ip__in=[row["source_ip"] for row in found])
+                .values_list("source_ip", "method")
+                .distinct()
+                .order_by("source_ip", "method")
+            )
+            for source_ip, method in pairs:
+                methods[source_ip].append(method)
+        for row in found:
+            row["methods"] = methods[row["source_ip"]]
+    return [
+        SourceFailures(
+            source_ip=row["source_ip"],
+            calls=row["calls"],
+            first_at=row["first_at"],
+            last_at=row["last_at"],
+            methods=tuple(row["methods"]),
+        )
+        for row in found
+    ]
 
 
 @dataclass(frozen=True)

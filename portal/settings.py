@@ -468,6 +468,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "files.tasks.send_document_expiry_notices",
         "schedule": 24 * 60 * 60,
     },
+    "expire-whitelist-entries": {
+        "task": "whitelist.tasks.expire_whitelist_entries",
+        "schedule": 60 * 60,
+    },
 }
 
 # --- Support tickets: each new ticket and customer reply emails support -----------------------

@@ -2,8 +2,10 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import QueryDict
 
+from accounts.models import User
 from whitelist.models import DESCRIPTION_MAX_LENGTH
 from whitelist.services import (
     CONFIRM_BROAD_LABEL,
@@ -17,7 +19,60 @@ from whitelist.services import (
 ID_MAX_DIGITS = 19
 
 
-class AddEntryForm(forms.Form):
+OWNER_INVALID = "Choose the owner among the active users of your organisation."
+EXPIRY_HELP = (
+    "On this date the entry is removed; every admin is emailed 7 days before and when it is. "
+    "Empty: until someone removes it."
+)
+
+
+class OwnerChoiceField(forms.ModelChoiceField):
+    """Always shows a choice (the adder, or the entry's owner, preselected), so it is not marked
+    optional; a request that sends none keeps that default (None here, filled in by the view)."""
+
+    def label_from_instance(self, obj: User) -> str:
+        return f"{obj.full_name} ({obj.email})" if obj.full_name else obj.email
+
+    def clean(self, value: Any) -> User | None:
+        if value in self.empty_values:
+            return None
+        return super().clean(value)
+
+
+class EntryDetailsFields(forms.Form):
+    """Description (the entry's reason), owner and expiry date: what adding asks and editing changes."""
+
+    description = forms.CharField(
+        error_messages={"required": DESCRIPTION_REQUIRED},
+        help_text="What calls the API from here, and so why it may, e.g. “Payment servers, Frankfurt”.",
+        widget=forms.TextInput(attrs={"maxlength": DESCRIPTION_MAX_LENGTH}),
+    )
+    owner = OwnerChoiceField(
+        queryset=User.objects.none(),
+        empty_label=None,
+        help_text="Who answers for this entry.",
+        error_messages={"invalid_choice": OWNER_INVALID},
+    )
+    expires_on = forms.DateField(
+        label="Expiry date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=EXPIRY_HELP,
+        error_messages={"invalid": "Enter a date, such as 2030-01-31."},
+    )
+
+    def __init__(self, *args: Any, owners: QuerySet[User], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        owner = self.fields["owner"]
+        assert isinstance(owner, OwnerChoiceField)
+        owner.queryset = owners
+
+
+class EditEntryForm(EntryDetailsFields):
+    """The list offers the organisation's active users; no owner sent keeps the entry's owner."""
+
+
+class AddEntryForm(EntryDetailsFields):
     """Collects what the user typed; whitelist.services checks it and words the messages.
 
     The broad-range and replacement checkboxes appear only once the service asks for them (or
@@ -30,11 +85,7 @@ class AddEntryForm(forms.Form):
         help_text="An IPv4 or IPv6 address (203.0.113.7) or CIDR range (203.0.113.0/24, 2001:db8::/48).",
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"}),
     )
-    description = forms.CharField(
-        error_messages={"required": DESCRIPTION_REQUIRED},
-        help_text="What calls the API from here, e.g. “Payment servers, Frankfurt”.",
-        widget=forms.TextInput(attrs={"maxlength": DESCRIPTION_MAX_LENGTH}),
-    )
+    field_order = ["network", "description", "owner", "expires_on"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

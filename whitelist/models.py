@@ -24,6 +24,13 @@ class WhitelistEntry(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     added_at = models.DateTimeField(auto_now_add=True)
+    # Who answers for the entry (a user of the organisation; the adder unless chosen otherwise).
+    # The description is the entry's reason: what calls the API from here, and so why it may.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Optional: on this date the entry is removed by the periodic task (the admins are told 7 days ahead).
+    expires_on = models.DateField(null=True, blank=True)
 
     class Meta:
         verbose_name = "whitelist entry"
@@ -38,6 +45,12 @@ class WhitelistEntry(models.Model):
             ),
             models.CheckConstraint(condition=~models.Q(description=""), name="whitelist_entry_has_description"),
         ]
+        indexes = [
+            # The periodic task's read across organisations: only entries that have an expiry date.
+            models.Index(
+                fields=["expires_on"], condition=models.Q(expires_on__isnull=False), name="whitelist_entry_expires_on"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.network} ({self.description})"
@@ -49,6 +62,24 @@ class WhitelistEntry(models.Model):
     @property
     def kind(self) -> str:
         return "address" if self.is_single_address else "range"
+
+
+class ExpiryNotice(models.Model):
+    """The "expires in 7 days" email sent for an entry and expiry date: the unique row makes it
+    happen once, however often (or however concurrently) the periodic task runs. A new expiry
+    date gets its own notice."""
+
+    entry = models.ForeignKey(WhitelistEntry, on_delete=models.CASCADE, related_name="expiry_notices")
+    expires_on = models.DateField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "expires_on"], name="whitelist_expiry_notice_once_per_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entry.network} expires on {self.expires_on}"
 
 
 class DailySourceCount(models.Model):

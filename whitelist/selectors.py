@@ -3,21 +3,115 @@
 import hashlib
 import ipaddress
 import json
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
-from django.db.models import QuerySet
+from django.db import connections, router
+from django.db.models import F, Lookup, QuerySet, Sum
 from django.http import Http404
+from django.utils import timezone
 
 from accounts.models import Organisation, User
 from audit.models import AuditEvent
-from whitelist.models import WhitelistEntry
+from dashboard.selectors import SourceFailures, failed_calls_by_source
+from whitelist.models import DESCRIPTION_MAX_LENGTH, DailySourceCount, WhitelistEntry
+
+# The error code the platform reports for a call refused because its address is not on the
+# organisation's whitelist (documented in the OpenAPI document, EventError.code).
+REFUSED_CODE = "IP_NOT_ALLOWED"
+REFUSED_DAYS = 7
+REFUSED_SHOWN = 10
+USAGE_DAYS = 30
 
 
 def entries_for(*, user: User) -> QuerySet[WhitelistEntry]:
     if user.organisation_id is None:
         return WhitelistEntry.objects.none()
-    return WhitelistEntry.objects.filter(organisation_id=user.organisation_id).select_related("added_by")
+    return WhitelistEntry.objects.filter(organisation_id=user.organisation_id).select_related("added_by", "owner")
+
+
+def owner_choices(*, user: User) -> QuerySet[User]:
+    """Who may own an entry: the active users of the user's organisation."""
+    if user.organisation_id is None:
+        return User.objects.none()
+    return User.objects.filter(organisation_id=user.organisation_id, is_active=True).order_by("full_name", "email")
+
+
+@dataclass(frozen=True)
+class RefusedSource:
+    """A source address whose calls were refused for not being on the whitelist, and, when an
+    entry has allowed it since, that entry."""
+
+    failures: SourceFailures
+    allowed_by: WhitelistEntry | None
+
+    @property
+    def network(self) -> str:
+        """What "Allow" proposes: the single address, /32 or /128."""
+        return str(ipaddress.ip_network(self.failures.source_ip))
+
+    @property
+    def suggested_description(self) -> str:
+        """A start the user edits: what the platform saw calling from there."""
+        return f"Calls to {', '.join(self.failures.methods)}"[:DESCRIPTION_MAX_LENGTH]
+
+    @property
+    def allow_query(self) -> str:
+        """The add form's query string that "Allow" opens it with."""
+        return urlencode({"network": self.network, "description": self.suggested_description})
+
+
+def refused_sources(*, user: User, entries: list[WhitelistEntry], now: datetime | None = None) -> list[RefusedSource]:
+    """The addresses with the most refused calls in the last 7 days (one query on PostgreSQL, two
+    on SQLite, whatever the error log holds); ``entries`` is the whitelist the page shows."""
+    since = (now or timezone.now()) - timedelta(days=REFUSED_DAYS)
+    found = failed_calls_by_source(user=user, code=REFUSED_CODE, since=since, limit=REFUSED_SHOWN)
+    networks = [(entry, ipaddress.ip_network(entry.network)) for entry in entries]
+    return [
+        RefusedSource(failures=row, allowed_by=_covering(ipaddress.ip_address(row.source_ip), networks))
+        for row in found
+    ]
+
+
+def _covering(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    networks: list[tuple[WhitelistEntry, ipaddress.IPv4Network | ipaddress.IPv6Network]],
+) -> WhitelistEntry | None:
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return next((entry for entry, network in networks if address in network), None)
+
+
+class InNetwork(Lookup):
+    """``address <<= 'cidr'``: the address lies in the network (PostgreSQL's inet operator)."""
+
+    lookup_name = "in_network"
+    prepare_rhs = False
+
+    def get_db_prep_lookup(self, value: Any, connection: Any) -> tuple[str, list[Any]]:
+        return "%s", [str(value)]
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} <<= {rhs}::cidr", [*lhs_params, *rhs_params]
+
+
+def calls_from(*, entry: WhitelistEntry, today: date | None = None) -> int:
+    """Calls the platform counted from the entry's addresses in the last 30 days (today included),
+    from the per-address daily counts: one query, whatever the number of addresses or days."""
+    today = today or timezone.now().astimezone(UTC).date()
+    counts = DailySourceCount.objects.filter(
+        organisation_id=entry.organisation_id, day__gt=today - timedelta(days=USAGE_DAYS)
+    )
+    if connections[router.db_for_read(DailySourceCount)].vendor == "postgresql":
+        # The column is inet on PostgreSQL: the database filters by network.
+        return counts.filter(InNetwork(F("address"), entry.network)).aggregate(total=Sum("calls"))["total"] or 0
+    network = ipaddress.ip_network(entry.network)
+    per_address = counts.values("address").annotate(total=Sum("calls")).values_list("address", "total")
+    return sum(total for address, total in per_address if ipaddress.ip_address(address) in network)
 
 
 def access_entry(*, user: User, entry_id: int) -> WhitelistEntry:

@@ -3,7 +3,7 @@
 import ipaddress
 import unicodedata
 from collections.abc import Collection, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts import permissions, selectors
 from accounts.models import Organisation, User
@@ -18,7 +19,7 @@ from accounts.services import lock_organisation
 from audit.services import record
 from common.mail import portal_url, queue_templated_email
 from common.upsert import add_counts
-from whitelist.models import DESCRIPTION_MAX_LENGTH, DailySourceCount, WhitelistEntry
+from whitelist.models import DESCRIPTION_MAX_LENGTH, DailySourceCount, ExpiryNotice, WhitelistEntry
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -32,6 +33,8 @@ NETWORK_REQUIRED = "Enter an IPv4 or IPv6 address or range."
 DESCRIPTION_REQUIRED = "Add a description, so everyone knows what calls the API from this address."
 # How many overlapping entries a message names before it says "and N more".
 NAMED_IN_MESSAGE = 5
+# The admins are emailed this many days before an entry's expiry date, once.
+EXPIRY_NOTICE_DAYS = 7
 
 
 def _field_error(field: str, message: str, code: str) -> ValidationError:
@@ -126,23 +129,70 @@ def _clean_description(description: str) -> str:
     return text
 
 
-def _clean_input(raw: str, description: str) -> tuple[Network, str]:
-    """Both fields checked, so a form shows every problem at once."""
+def _check_owner(organisation: Organisation, owner: User | None) -> None:
+    if owner is None:  # support tools and the demo data may leave an entry without owner
+        return
+    if owner.organisation_id != organisation.pk or not owner.is_active:
+        raise _field_error(
+            "owner",
+            f"{owner.full_name or owner.email} is not an active user of {organisation.name}: "
+            "choose the owner among its users.",
+            "not_a_colleague",
+        )
+
+
+def _check_expiry(expires_on: date | None) -> None:
+    if expires_on is None:
+        return
+    today = timezone.localdate()
+    if expires_on <= today:
+        raise _field_error(
+            "expires_on",
+            f"Choose an expiry date after today ({date_format(today)}): the entry is removed on that date. "
+            "Leave it empty to keep the entry until someone removes it.",
+            "not_in_future",
+        )
+
+
+def _clean_details(
+    description: str, organisation: Organisation, owner: User | None, expires_on: date | None
+) -> tuple[str, dict[str, list[ValidationError]]]:
+    """The cleaned description, and every error of the description, owner and expiry date at once."""
     errors: dict[str, list[ValidationError]] = {}
-    network: Network | None = None
     text = ""
-    try:
-        network = parse_network(raw)
-    except ValidationError as exc:
-        errors.update(exc.error_dict)
     try:
         text = _clean_description(description)
     except ValidationError as exc:
         errors.update(exc.error_dict)
+    for check in (lambda: _check_owner(organisation, owner), lambda: _check_expiry(expires_on)):
+        try:
+            check()
+        except ValidationError as exc:
+            errors.update(exc.error_dict)
+    return text, errors
+
+
+def _clean_input(
+    raw: str, description: str, organisation: Organisation, owner: User | None, expires_on: date | None
+) -> tuple[Network, str]:
+    """Every field checked, so a form shows every problem at once."""
+    network: Network | None = None
+    text, errors = _clean_details(description, organisation, owner, expires_on)
+    try:
+        network = parse_network(raw)
+    except ValidationError as exc:
+        errors = {**exc.error_dict, **errors}
     if errors:
         raise ValidationError(errors)
     assert network is not None
     return network, text
+
+
+def _owner_and_expiry(entry: WhitelistEntry) -> dict[str, Any]:
+    return {
+        "owner": entry.owner.email if entry.owner else None,
+        "expires_on": entry.expires_on.isoformat() if entry.expires_on else None,
+    }
 
 
 def _named(entries: list[WhitelistEntry]) -> str:
@@ -226,6 +276,8 @@ def add_entry(
     description: str,
     confirm_broad: bool = False,
     replace: Collection[int] = (),
+    owner: User | None = None,
+    expires_on: date | None = None,
     acting_user: User | None,
 ) -> WhitelistEntry:
     """Add a network to the organisation's whitelist, or raise a ValidationError and store nothing.
@@ -235,11 +287,15 @@ def add_entry(
     one transaction, so the platform's read sees the old entries or the range, never neither.
     Otherwise the ``network`` error is a CoversEntries naming them.
 
-    Errors are keyed by form field (``network``, ``description``, ``confirm_broad``), or have
-    no field for the organisation-wide maximum.
+    The owner is the adder unless another user of the organisation is named; ``expires_on``, when
+    given, must be after today (the entry is removed on that date).
+
+    Errors are keyed by form field (``network``, ``description``, ``owner``, ``expires_on``,
+    ``confirm_broad``), or have no field for the organisation-wide maximum.
     """
     _check_may_change(acting_user, organisation)
-    network, clean_description = _clean_input(raw, description)
+    owner = owner or acting_user
+    network, clean_description = _clean_input(raw, description, organisation, owner, expires_on)
     # Count and overlaps are checked under the organisation's row lock, so two admins adding
     # at the same moment cannot pass the maximum or add the same range twice.
     org = lock_organisation(organisation.pk)
@@ -256,11 +312,16 @@ def add_entry(
         with transaction.atomic():
             WhitelistEntry.objects.filter(organisation=org, pk__in=[entry.pk for entry in covered]).delete()
             entry = WhitelistEntry.objects.create(
-                organisation=org, network=str(network), description=clean_description, added_by=acting_user
+                organisation=org,
+                network=str(network),
+                description=clean_description,
+                added_by=acting_user,
+                owner=owner,
+                expires_on=expires_on,
             )
     except IntegrityError as exc:  # cannot happen under the lock; kept as the database's last word
         raise _field_error("network", f"{network} is already on the whitelist.", "duplicate") from exc
-    details: dict[str, Any] = {"description": entry.description}
+    details: dict[str, Any] = {"description": entry.description, **_owner_and_expiry(entry)}
     if covered:
         details["replaced"] = [{"network": e.network, "description": e.description} for e in covered]
     record(
@@ -288,20 +349,122 @@ def _broad_message(network: Network) -> str:
 
 
 @transaction.atomic
-def remove_entry(*, entry: WhitelistEntry, acting_user: User | None) -> None:
+def remove_entry(*, entry: WhitelistEntry, acting_user: User | None, expired_by: date | None = None) -> None:
+    """Remove the entry; with ``expired_by`` (the periodic task, no acting user) only if its expiry
+    date is still on or before that day, so an expiry moved later a moment ago is respected."""
     org = lock_organisation(entry.organisation_id)
     _check_may_change(acting_user, org)
-    deleted, _ = WhitelistEntry.objects.filter(pk=entry.pk, organisation=org).delete()
-    if not deleted:  # removed by someone else a moment ago
+    rows = WhitelistEntry.objects.filter(pk=entry.pk, organisation=org)
+    if expired_by is not None:
+        rows = rows.filter(expires_on__lte=expired_by)
+    deleted, _ = rows.delete()
+    if not deleted:  # removed by someone else a moment ago (or no longer expired)
         raise ValidationError(f"{entry.network} is no longer on the whitelist.", code="gone")
-    record(
-        action="whitelist.removed",
-        actor=acting_user,
-        organisation=org,
-        target=entry.network,
-        description=entry.description,
+    details: dict[str, Any] = {"description": entry.description}
+    if expired_by is not None:
+        details["expired_on"] = entry.expires_on.isoformat() if entry.expires_on else None
+    record(action="whitelist.removed", actor=acting_user, organisation=org, target=entry.network, **details)
+    _notify_admins(
+        org, entry, change="removed", acting_user=acting_user, at=timezone.now(), expired=expired_by is not None
     )
-    _notify_admins(org, entry, change="removed", acting_user=acting_user, at=timezone.now())
+
+
+@transaction.atomic
+def change_entry(
+    *,
+    entry: WhitelistEntry,
+    description: str,
+    owner: User | None,
+    expires_on: date | None,
+    acting_user: User | None,
+) -> WhitelistEntry:
+    """Change an entry's description (its reason), owner or expiry date; the network stays.
+
+    The same checks as adding, except that an expiry date left as it was is not checked again.
+    Nothing changed: nothing audited, nobody emailed.
+    """
+    org = lock_organisation(entry.organisation_id)
+    _check_may_change(acting_user, org)
+    current = WhitelistEntry.objects.filter(pk=entry.pk, organisation=org).select_related("owner").first()
+    if current is None:
+        raise ValidationError(f"{entry.network} is no longer on the whitelist.", code="gone")
+    text, errors = _clean_details(description, org, owner, expires_on if expires_on != current.expires_on else None)
+    if errors:
+        raise ValidationError(errors)
+    before = {"description": current.description, **_owner_and_expiry(current)}
+    current.description, current.owner, current.expires_on = text, owner, expires_on
+    after = {"description": current.description, **_owner_and_expiry(current)}
+    changes = {field: [before[field], after[field]] for field in before if before[field] != after[field]}
+    if not changes:
+        return current
+    current.save(update_fields=["description", "owner", "expires_on"])
+    record(action="whitelist.changed", actor=acting_user, organisation=org, target=current.network, changes=changes)
+    _notify_admins(org, current, change="changed", acting_user=acting_user, at=timezone.now(), changes=changes)
+    return current
+
+
+def remove_expired_entries(*, today: date) -> int:
+    """Remove every entry whose expiry date has come, as a manual removal does (audited with the
+    system as actor, every admin emailed, the platform's read changes); returns how many.
+
+    Two runs at once remove each entry once: the second waits for the organisation's lock, then
+    finds the row gone and moves on.
+    """
+    due = list(
+        WhitelistEntry.objects.filter(expires_on__lte=today).select_related("owner").order_by("expires_on", "pk")
+    )
+    removed = 0
+    for entry in due:
+        try:
+            remove_entry(entry=entry, acting_user=None, expired_by=today)
+        except ValidationError:
+            continue
+        removed += 1
+    return removed
+
+
+def send_expiry_notices(*, today: date) -> int:
+    """Email each organisation's active admins about its entries expiring within 7 days, once per
+    entry and expiry date; returns how many notices were sent.
+
+    The notice row is inserted first: the unique constraint lets only one of two runs at the same
+    moment insert it (the other waits on the row, then gets an IntegrityError and sends nothing).
+    The email goes after that commit.
+    """
+    due = (
+        WhitelistEntry.objects.filter(expires_on__gt=today, expires_on__lte=today + timedelta(days=EXPIRY_NOTICE_DAYS))
+        .select_related("organisation", "owner")
+        .order_by("expires_on", "pk")
+    )
+    sent = 0
+    for entry in due:
+        assert entry.expires_on is not None
+        try:
+            with transaction.atomic():
+                ExpiryNotice.objects.create(entry=entry, expires_on=entry.expires_on)
+                _email_expiring(entry, today=today)
+        except IntegrityError:
+            continue  # sent already, by an earlier run or one running now
+        sent += 1
+    return sent
+
+
+def _email_expiring(entry: WhitelistEntry, *, today: date) -> None:
+    assert entry.expires_on is not None
+    organisation = entry.organisation
+    for admin in selectors.active_admins(organisation_id=organisation.pk):
+        queue_templated_email(
+            template="whitelist/email/expiring",
+            subject=f"API whitelist of {organisation.name}: {entry.network} expires on {date_format(entry.expires_on)}",
+            context={
+                "admin": admin,
+                "organisation": organisation,
+                "entry": entry,
+                "days_left": (entry.expires_on - today).days,
+                "edit_url": portal_url(reverse("whitelist-edit", args=[entry.pk])),
+            },
+            to=[admin.email],
+        )
 
 
 def _notify_admins(
@@ -312,11 +475,13 @@ def _notify_admins(
     acting_user: User | None,
     at: datetime,
     replaced: Sequence[WhitelistEntry] = (),
+    expired: bool = False,
+    changes: Mapping[str, list[Any]] | None = None,
 ) -> None:
     """Every active admin hears about every change: a whitelist entry opens the API to a network."""
     admins = selectors.active_admins(organisation_id=organisation.pk)
     count = WhitelistEntry.objects.filter(organisation=organisation).count()
-    subject = f"API whitelist of {organisation.name}: {entry.network} {change}"
+    subject = f"API whitelist of {organisation.name}: {entry.network} {'expired and removed' if expired else change}"
     if replaced:
         subject += ", replacing the entry it covers" if len(replaced) == 1 else f", replacing {len(replaced)} entries"
     for admin in admins:
@@ -330,6 +495,8 @@ def _notify_admins(
                 "entry": entry,
                 "change": change,
                 "by": f"{acting_user.full_name} ({acting_user.email})" if acting_user else "Support",
+                "expired": expired,
+                "changes": _worded_changes(changes or {}),
                 "at": timezone.localtime(at),
                 "count": count,
                 "limit": settings.WHITELIST_MAX_ENTRIES,
@@ -337,6 +504,14 @@ def _notify_admins(
             },
             to=[admin.email],
         )
+
+
+CHANGE_LABELS = {"description": "Description", "owner": "Owner", "expires_on": "Expiry date"}
+
+
+def _worded_changes(changes: Mapping[str, list[Any]]) -> list[tuple[str, str, str]]:
+    """(label, before, after) for the email, with "none" where a value was empty."""
+    return [(CHANGE_LABELS[field], before or "none", after or "none") for field, (before, after) in changes.items()]
 
 
 def record_source_calls(*, calls: Mapping[tuple[int, date, str], int]) -> None:

@@ -9,7 +9,9 @@ from django.shortcuts import redirect, render
 from accounts.permissions import MANAGE_WHITELIST, require, requires
 from accounts.types import AuthenticatedRequest
 from whitelist import selectors, services
-from whitelist.forms import AddEntryForm
+from whitelist.forms import AddEntryForm, EditEntryForm
+from whitelist.models import DESCRIPTION_MAX_LENGTH
+from whitelist.services import RAW_MAX_LENGTH
 
 
 def _entries(count: int) -> str:
@@ -23,16 +25,35 @@ def whitelist_list(request: AuthenticatedRequest) -> HttpResponse:
         "entries": entries,
         "limit": limit,
         "at_limit": len(entries) >= limit,
-        "form": AddEntryForm(),
+        "refused": selectors.refused_sources(user=request.user, entries=entries),
+        "refused_days": selectors.REFUSED_DAYS,
+        "form": AddEntryForm(owners=selectors.owner_choices(user=request.user), initial={"owner": request.user}),
     }
     return render(request, "whitelist/list.html", context)
+
+
+def _prefill(request: AuthenticatedRequest) -> dict[str, object]:
+    """What "Allow" on a refused address puts in the form (?network=…&description=…); only shown,
+    never trusted: adding checks it like anything typed."""
+    initial: dict[str, object] = {"owner": request.user}
+    network = request.GET.get("network", "")
+    description = request.GET.get("description", "")
+    if network and len(network) <= RAW_MAX_LENGTH:
+        initial["network"] = network
+    if description:
+        initial["description"] = description[:DESCRIPTION_MAX_LENGTH]
+    return initial
 
 
 @requires(MANAGE_WHITELIST)
 def whitelist_add(request: AuthenticatedRequest) -> HttpResponse:
     organisation = request.user.organisation
     assert organisation is not None
-    form = AddEntryForm(request.POST if request.method == "POST" else None)
+    owners = selectors.owner_choices(user=request.user)
+    if request.method == "POST":
+        form = AddEntryForm(request.POST, owners=owners)
+    else:
+        form = AddEntryForm(owners=owners, initial=_prefill(request))
     if form.is_bound and form.is_valid():
         try:
             entry = services.add_entry(
@@ -41,6 +62,8 @@ def whitelist_add(request: AuthenticatedRequest) -> HttpResponse:
                 description=form.cleaned_data["description"],
                 confirm_broad=form.cleaned_data.get("confirm_broad", False),
                 replace=form.replace,
+                owner=form.cleaned_data.get("owner"),
+                expires_on=form.cleaned_data.get("expires_on"),
                 acting_user=request.user,
             )
         except ValidationError as exc:
@@ -56,6 +79,38 @@ def whitelist_add(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "whitelist/add.html", {"form": form}, status=400 if form.is_bound else 200)
 
 
+def whitelist_edit(request: AuthenticatedRequest, entry_id: int) -> HttpResponse:
+    # Scope first: another organisation's id is a 404 whatever the user's permissions.
+    entry = selectors.access_entry(user=request.user, entry_id=entry_id)
+    require(request.user, MANAGE_WHITELIST)
+    owners = selectors.owner_choices(user=request.user)
+    if request.method == "POST":
+        form = EditEntryForm(request.POST, owners=owners)
+        if form.is_valid():
+            try:
+                services.change_entry(
+                    entry=entry,
+                    description=form.cleaned_data["description"],
+                    owner=form.cleaned_data.get("owner") or entry.owner,
+                    expires_on=form.cleaned_data.get("expires_on"),
+                    acting_user=request.user,
+                )
+            except ValidationError as exc:
+                if not hasattr(exc, "error_dict"):  # removed by someone else a moment ago
+                    messages.error(request, " ".join(exc.messages))
+                    return redirect("whitelist")
+                form.add_error(None, exc)
+            else:
+                messages.success(request, f"{entry.network} is saved. Every admin gets an email about the change.")
+                return redirect("whitelist")
+    else:
+        form = EditEntryForm(
+            owners=owners,
+            initial={"description": entry.description, "owner": entry.owner, "expires_on": entry.expires_on},
+        )
+    return render(request, "whitelist/edit.html", {"entry": entry, "form": form}, status=400 if form.is_bound else 200)
+
+
 def whitelist_remove(request: AuthenticatedRequest, entry_id: int) -> HttpResponse:
     # Scope first: another organisation's id is a 404 whatever the user's permissions.
     entry = selectors.access_entry(user=request.user, entry_id=entry_id)
@@ -68,4 +123,5 @@ def whitelist_remove(request: AuthenticatedRequest, entry_id: int) -> HttpRespon
         else:
             messages.success(request, f"{entry.network} is no longer on the whitelist.")
         return redirect("whitelist")
-    return render(request, "whitelist/remove.html", {"entry": entry})
+    context = {"entry": entry, "calls": selectors.calls_from(entry=entry), "usage_days": selectors.USAGE_DAYS}
+    return render(request, "whitelist/remove.html", context)

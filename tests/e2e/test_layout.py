@@ -193,6 +193,7 @@ PAGES: dict[str, PageSpec] = {
     "audit-trail": owner("audit-trail"),
     "whitelist": owner("whitelist"),
     "whitelist-add": owner("whitelist-add"),
+    "whitelist-edit": owner("whitelist-edit", entry_id=lambda o: o.entry_id),
     "whitelist-remove": owner("whitelist-remove", entry_id=lambda o: o.entry_id),
     "billing": owner("billing"),
     "billing-detail": owner("billing-detail", invoice_id=lambda o: o.invoice_id),

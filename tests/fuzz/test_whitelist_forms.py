@@ -172,3 +172,52 @@ def test_a_replacement_is_stored_whole_or_not_at_all(organisation, owner, owner_
         assert_refused(response)
         assert after == before
         assert counts(AuditEvent) == audit_before
+
+
+# --- Editing an entry's description, owner and expiry date (issue 16) ---------------------------
+
+DATE_LIKE = st.sampled_from(
+    ["2026-02-30", "1900-01-01", "0001-01-01", "9999-12-31", "2026-12-3", "03/12/2026", "today", "-1", "2026-13-01"]
+)
+
+
+@FUZZ
+@given(data=st.data())
+def test_an_edit_is_stored_whole_or_refused_with_a_reason(organisation, owner, member, outsider, owner_client, data):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    WhitelistEntry.objects.filter(organisation=organisation).delete()
+    entry = WhitelistEntry.objects.create(
+        organisation=organisation, network="203.0.113.0/24", description="Office", owner=owner, added_by=owner
+    )
+    days = data.draw(st.integers(min_value=1, max_value=3650) | st.just(0))
+    valid = {
+        "description": data.draw(printable_text),
+        "owner": str(data.draw(st.sampled_from([owner.pk, member.pk]))),
+        "expires_on": "" if days == 0 else (timezone.localdate() + dt.timedelta(days=days)).isoformat(),
+    }
+    tricky = DATE_LIKE | st.sampled_from([str(outsider.pk), "0", "-1", "99999999999999999999", "1e3"])
+    submission = data.draw(submissions(valid, tricky=tricky))
+    before = (entry.description, entry.owner_id, entry.expires_on, entry.network)
+    audit_before = counts(AuditEvent)
+
+    response = submission.post(owner_client, f"/whitelist/{entry.pk}/edit/")
+
+    entry.refresh_from_db()
+    after = (entry.description, entry.owner_id, entry.expires_on, entry.network)
+    stored = response.status_code == 302 and response.url == "/whitelist/"
+    event("stored" if stored else "refused")
+    if stored:
+        assert entry.network == "203.0.113.0/24"
+        assert entry.description == sent(response, "description").strip()
+        assert entry.owner is not None and entry.owner.organisation_id == organisation.pk and entry.owner.is_active
+        assert entry.expires_on is None or entry.expires_on > timezone.localdate()
+        changed = after != before
+        assert counts(AuditEvent)["audit.AuditEvent"] == audit_before["audit.AuditEvent"] + int(changed)
+    else:
+        assert not submission.pristine, "a valid edit was refused"
+        assert_refused(response)
+        assert after == before
+        assert counts(AuditEvent) == audit_before

@@ -7,6 +7,7 @@ templates rendered are collected, and an email template that no case below sends
 """
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,17 @@ def send_every_email(client, owner, member, settings) -> None:
     whitelist_services.add_entry(
         organisation=owner.organisation, raw="203.0.113.7", description="Office", acting_user=owner
     )
+    # A whitelist entry expiring: the admins are warned 7 days ahead, then told it was removed.
+    today = timezone.localdate()
+    whitelist_services.add_entry(
+        organisation=owner.organisation,
+        raw="198.51.100.9",
+        description="Pen test",
+        expires_on=today + timedelta(days=3),
+        acting_user=owner,
+    )
+    whitelist_services.send_expiry_notices(today=today)
+    whitelist_services.remove_expired_entries(today=today + timedelta(days=3))
     billing_services.publish(
         invoice=make_invoice(owner.organisation, number="INV-7", status=InvoiceStatus.DRAFT), acting_user=None
     )

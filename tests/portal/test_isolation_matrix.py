@@ -120,6 +120,7 @@ class Case:
 
 GRANT_BILLING = {"role": "user", "permissions": ["view_billing"]}
 ALARM_CHANGE = {"name": "Renamed alarm", "metric": "error_count", "window_minutes": "60", "threshold": "50"}
+WHITELIST_CHANGE = {"description": "Renamed entry"}  # no owner sent: the entry keeps its owner
 ERROR_TICKET = {"subject": "Why did this fail?", "category": "problem", "body": "It worked yesterday."}
 NEW_PASSWORD = {"new_password1": "Isolation-matrix-1", "new_password2": "Isolation-matrix-1"}
 PLATFORM_READ = everyone(401, platform=200)
@@ -240,6 +241,9 @@ EXPECTATIONS: dict[str, tuple[Case, ...]] = {
         Case("under the outsider's ticket", attachment_on_the_outsiders_ticket, expect(404, 404), expect(404, 404)),
     ),
     # Whitelist (plain users read it; changing it takes the permission).
+    "whitelist-edit": (
+        Case("an entry", whitelist_entry, expect(200, 403), expect(302, 403), WHITELIST_CHANGE, post_changes=True),
+    ),
     "whitelist-remove": (Case("an entry", whitelist_entry, expect(200, 403), expect(302, 403), post_changes=True),),
     # "Ask support" on an error-log row: everyone in the organisation reads the log and opens tickets.
     "ticket-new-for-error": (

@@ -48,6 +48,7 @@ THROUGH_A_PARENT = {
     "support.Attachment": "ticket__organisation",
     "billing.InvoiceLine": "invoice__organisation",
     "files.ExpiryNotice": "stored_file__organisation",
+    "whitelist.ExpiryNotice": "entry__organisation",
     "apikeys.ApiKeySecret": "key__organisation",
     "apikeys.ApiKeyDailyUse": "key__organisation",
     "tokens.Token": "user__organisation",

@@ -68,6 +68,8 @@ def test_range_replaces_the_entries_it_covers_in_one_audited_change(
     assert (event.action, event.target_label, event.actor) == ("whitelist.replaced", "203.0.113.0/24", owner)
     assert event.details == {
         "description": "Office range",
+        "owner": owner.email,
+        "expires_on": None,
         "replaced": [
             {"network": "203.0.113.7/32", "description": "Server A"},
             {"network": "203.0.113.9/32", "description": "Server B"},

@@ -349,7 +349,8 @@ def test_addition_is_audited_and_emailed_to_every_active_admin(
     assert event.target_label == "203.0.113.0/24"
     assert event.actor == owner
     assert event.organisation == organisation
-    assert event.details == {"description": "Office, London"}
+    # The owner (the adder, unless another was chosen) and the expiry date are recorded with it.
+    assert event.details == {"description": "Office, London", "owner": "owner@acme.example", "expires_on": None}
 
     assert sorted(m.to[0] for m in mail.outbox) == ["ada@acme.example", "owner@acme.example"]
     assert all(len(m.to) == 1 for m in mail.outbox)
