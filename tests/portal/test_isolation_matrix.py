@@ -254,6 +254,16 @@ EXPECTATIONS: dict[str, tuple[Case, ...]] = {
     "alarm-delete": (Case("an alarm", alarm, expect(200, 403), expect(302, 403), post_changes=True),),
     # API keys (plain users read the list; rolling and revoking take the permission, and each POST
     # needs a recent password, which a fresh login gives).
+    "api-key-edit": (
+        Case(
+            "a key",
+            api_key,
+            expect(200, 403),
+            expect(302, 403),
+            {"name": "Renamed", "methods": ["Detokenize"], "addresses": "", "expires_on": ""},
+            post_changes=True,
+        ),
+    ),
     "api-key-roll": (Case("a key", api_key, expect(200, 403), expect(302, 403), {"overlap": "1h"}, post_changes=True),),
     "api-key-revoke": (Case("a key", api_key, expect(200, 403), expect(302, 403), post_changes=True),),
     # Invoices (a plain user without "view billing" is refused before any lookup).
