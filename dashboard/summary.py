@@ -1,8 +1,9 @@
 """The home page's cached parts (SPEC §9): the organisation's usage and the user's account.
 
-Every user of an organisation sees the same usage section: the totals, the SVG chart, the
-30-day by method table, the vault figures and the latest failures. Drawing it is most of the
-page's cost (~800 template nodes), so its HTML is cached per organisation under the version
+Every user of an organisation sees the same usage section for a range (7, 30 or 90 days): the
+totals, the SVG chart, the by-method tables, the vault figures with their history and forecast,
+and the latest failures. Drawing it is most of the page's cost (~800 template nodes at 30 days),
+so its HTML is cached per organisation and range under the version
 ``usage:<organisation>``, which the dashboard's services bump after each stored batch or vault
 count: new numbers show on the next request. The user's own part (the fallback-phone reminder,
 account facts, second factors, requests with support) is cached per user under the versions
@@ -11,7 +12,7 @@ gives the kinds of token), which dashboard/signals.py bumps on every save or del
 it shows; it is never kept past a token's expiry.
 
 Both are read with their versions in one cache round trip (portal/fragments.py). The UTC day
-is in the usage key, so the 30-day window rolls over at midnight, and the language, for the
+is in the usage key, so the range rolls over at midnight, and the language, for the
 month names and number formats. The short timeouts bound how long writes that go around the
 ORM (bulk SQL, a manual fix in the database) can go unseen.
 """
@@ -32,7 +33,7 @@ from accounts.models import User
 from accounts.permissions import Abilities
 from common import fragments
 from common.replica import REPLICA, lag_tolerant
-from dashboard import charts, selectors
+from dashboard import charts, forecast, selectors
 from tokens import selectors as token_selectors
 
 USAGE_SECONDS = 60
@@ -72,13 +73,25 @@ class HomeSections:
     account: SafeString
 
 
-def _render_usage(user: User, today: date) -> str:
-    usage = selectors.usage(user=user, today=today)
+def _render_usage(user: User, today: date, days: int) -> str:
+    usage = selectors.usage(user=user, days=days, today=today)
+    readings = selectors.vault_daily(user=user, first_day=usage.first_day, last_day=usage.last_day)
+    outlook = forecast.forecast(readings, today=today)
+    range_ = {"first_day": usage.first_day, "last_day": usage.last_day}
     context = {
+        "days": days,
+        "ranges": selectors.USAGE_RANGES,
         "usage": usage,
+        "no_calls_title": f"No API calls in the last {days} days",
         "chart": charts.line_chart(usage) if usage.total_calls else None,
         "compact_chart": charts.line_chart(usage, charts.COMPACT) if usage.total_calls else None,
         "vault": selectors.vault_summary(user=user, since=usage.first_day),
+        "readings": readings[::-1],  # the table: newest first
+        "outlook": outlook,
+        "vault_chart": charts.vault_chart(readings, outlook.forecast, **range_) if readings else None,
+        "vault_compact_chart": (
+            charts.vault_chart(readings, outlook.forecast, **range_, layout=charts.VAULT_COMPACT) if readings else None
+        ),
         "recent_errors": selectors.recent_errors(user=user),
     }
     return render_to_string(USAGE_TEMPLATE, context)
@@ -103,17 +116,20 @@ def _render_account(user: User) -> tuple[tuple[str, str], int]:
     return (reminder, render_to_string(ACCOUNT_TEMPLATE, context)), timeout
 
 
-def home_sections(*, user: User) -> HomeSections:
-    """The home page's reminder, usage section and account cards, from the cache when current."""
+def home_sections(*, user: User, days: int = selectors.USAGE_DAYS) -> HomeSections:
+    """The home page's reminder, usage section (over ``days`` days) and account cards, from the
+    cache when current."""
+    if days not in selectors.USAGE_RANGES:  # the cache key holds it: only the ranges offered
+        raise ValueError(f"not a dashboard range: {days}")
     today = selectors.utc_today()
     if user.organisation_id is None:
         (reminder, account), _ = _render_account(user)
-        return HomeSections(SafeString(reminder), SafeString(_render_usage(user, today)), SafeString(account))
+        return HomeSections(SafeString(reminder), SafeString(_render_usage(user, today, days)), SafeString(account))
     organisation_id = user.organisation_id
     language = translation.get_language()
     parts = {
         "usage": fragments.Fragment(
-            key=f"dashboard:usage:{organisation_id}:{today.isoformat()}:{language}",
+            key=f"dashboard:usage:{organisation_id}:{today.isoformat()}:{days}:{language}",
             depends_on=(usage_version(organisation_id),),
         ),
         "account": fragments.Fragment(
@@ -125,7 +141,7 @@ def home_sections(*, user: User) -> HomeSections:
     def render(name: str) -> tuple[Any, int]:
         if name == "usage":
             from_replica = lag_tolerant() == REPLICA
-            return _render_usage(user, today), USAGE_SECONDS_FROM_REPLICA if from_replica else USAGE_SECONDS
+            return _render_usage(user, today, days), USAGE_SECONDS_FROM_REPLICA if from_replica else USAGE_SECONDS
         return _render_account(user)
 
     drawn = fragments.cached_many(parts, render)
