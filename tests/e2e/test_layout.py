@@ -247,7 +247,7 @@ def build_objects() -> Objects:
         organisation=organisation, owner=boss, member=member, newcomer=member, outsider=outsider, platform_key=""
     )
 
-    # What the demo organisation holds: 35 days of usage and ~200 failed calls, a whitelist, invoices.
+    # What the demo organisation holds: 95 days of usage and vault counts and ~200 failed calls, a whitelist, invoices.
     seed_demo_usage(organisation=organisation)
     seed_demo_whitelist(organisation)
     seed_demo_invoices(organisation)
