@@ -59,7 +59,7 @@ COMPACT = Layout(
 
 
 # The vault's history and forecast: the same two drawings, a little lower, with ids of their own.
-VAULT_WIDE = replace(WIDE, element_id="vault-chart", height=240)
+VAULT_WIDE = replace(WIDE, element_id="vault-chart", height=240, left=88)  # room for "1,450,000"
 VAULT_COMPACT = replace(COMPACT, element_id="vault-chart-compact", height=220)
 
 

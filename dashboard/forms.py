@@ -13,7 +13,7 @@ class UsageRangeForm(forms.Form):
         choices=[(str(days), f"{days} days") for days in USAGE_RANGES],
         coerce=int,
         required=False,
-        empty_value=USAGE_DAYS,
+        empty_value=str(USAGE_DAYS),
         error_messages={"invalid_choice": "The dashboard shows 7, 30 or 90 days"},
     )
 

@@ -110,7 +110,9 @@ def usage(*, user: User, days: int = USAGE_DAYS, today: date | None = None) -> U
     return result
 
 
-def daily_counters(*, user: User, first_day: date, last_day: date) -> QuerySet[DailyMethodCount, tuple[date, str, int, int]]:
+def daily_counters(
+    *, user: User, first_day: date, last_day: date
+) -> QuerySet[DailyMethodCount, tuple[date, str, int, int]]:
     """(day, method, calls, failed) of each stored counter from first_day to last_day, by day then method."""
     if user.organisation_id is None:
         return DailyMethodCount.objects.none().values_list("day", "method", "calls", "errors")

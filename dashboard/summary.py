@@ -73,11 +73,20 @@ class HomeSections:
     account: SafeString
 
 
+def _vault_chart(
+    readings: list[selectors.VaultReading], outlook: forecast.Outlook, usage: selectors.Usage, layout: charts.Layout
+) -> charts.LineChart | None:
+    if not readings:
+        return None
+    return charts.vault_chart(
+        readings, outlook.forecast, first_day=usage.first_day, last_day=usage.last_day, layout=layout
+    )
+
+
 def _render_usage(user: User, today: date, days: int) -> str:
     usage = selectors.usage(user=user, days=days, today=today)
     readings = selectors.vault_daily(user=user, first_day=usage.first_day, last_day=usage.last_day)
     outlook = forecast.forecast(readings, today=today)
-    range_ = {"first_day": usage.first_day, "last_day": usage.last_day}
     context = {
         "days": days,
         "ranges": selectors.USAGE_RANGES,
@@ -88,10 +97,8 @@ def _render_usage(user: User, today: date, days: int) -> str:
         "vault": selectors.vault_summary(user=user, since=usage.first_day),
         "readings": readings[::-1],  # the table: newest first
         "outlook": outlook,
-        "vault_chart": charts.vault_chart(readings, outlook.forecast, **range_) if readings else None,
-        "vault_compact_chart": (
-            charts.vault_chart(readings, outlook.forecast, **range_, layout=charts.VAULT_COMPACT) if readings else None
-        ),
+        "vault_chart": _vault_chart(readings, outlook, usage, charts.VAULT_WIDE),
+        "vault_compact_chart": _vault_chart(readings, outlook, usage, charts.VAULT_COMPACT),
         "recent_errors": selectors.recent_errors(user=user),
     }
     return render_to_string(USAGE_TEMPLATE, context)

@@ -78,12 +78,12 @@ def test_another_organisations_counters_are_never_in_the_download(member_client,
 
 
 def test_a_method_named_like_a_formula_is_not_run_by_a_spreadsheet(member_client, organisation):
-    counter(organisation, 1, "=HYPERLINK(\"http://evil.example\",\"x\")", 1)
+    counter(organisation, 1, '=HYPERLINK("http://evil.example","x")', 1)
     counter(organisation, 1, "+SUM(A1)", 2)
 
     rows = csv_rows(member_client.get("/usage/export.csv"))
 
-    assert [row[1] for row in rows[1:]] == ["'+SUM(A1)", "'=HYPERLINK(\"http://evil.example\",\"x\")"]
+    assert [row[1] for row in rows[1:]] == ["'+SUM(A1)", '\'=HYPERLINK("http://evil.example","x")']
 
 
 @pytest.mark.parametrize("value", ["14", "x", "0"])

@@ -50,7 +50,10 @@ def test_each_day_shows_its_last_reading_only(member, organisation, other_organi
         points = vault_daily(user=member, first_day=today - timedelta(days=6), last_day=today)
 
     assert len(queries) == 1
-    assert [(p.day, p.token_count) for p in points] == [(today - timedelta(days=2), 130), (today - timedelta(days=1), 140)]
+    assert [(p.day, p.token_count) for p in points] == [
+        (today - timedelta(days=2), 130),
+        (today - timedelta(days=1), 140),
+    ]
     assert points[0].at == days_ago(2, hour=23, minute=59)
 
 
@@ -155,7 +158,8 @@ def test_the_dashboard_tables_the_days_last_counts_and_forecasts_with_its_basis(
         f"A straight line (least squares) fitted to 10 daily readings between {first.day} {first:%b %Y} "
         f"and {last.day} {last:%b %Y}; ± is one standard error of the prediction"
     )
-    assert f"Forecast for {target.day} {target:%b %Y}: about <strong>140,000</strong> tokens, ± 0 (+1,000 a day)." in page
+    about = "about <strong>140,000</strong> tokens, ± 0 (+1,000 a day)."
+    assert f"Forecast for {target.day} {target:%b %Y}: {about}" in page
     assert "777,777" not in page
 
 
