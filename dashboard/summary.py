@@ -25,6 +25,7 @@ from typing import Any
 
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.safestring import SafeString
 
 from accounts import selectors as account_selectors
@@ -73,6 +74,23 @@ class HomeSections:
     account: SafeString
 
 
+@dataclass(frozen=True)
+class DayRow:
+    """A row of a day-by-day table, written out before the template: at 90 days the tables hold
+    ~1,300 numbers, and the template's date and number filters cost more than the rest of the
+    section together (measured: docs/performance.md)."""
+
+    label: str  # "Thu 3 Dec 2026": the weekday, then the portal's date format
+    cells: list[str]  # grouped by thousands, as floatformat:"g" writes them on the other figures
+
+
+def _day_rows(rows: list[tuple[date, list[int]]]) -> list[DayRow]:
+    return [
+        DayRow(label=f"{date_format(day, 'D')} {date_format(day)}", cells=[f"{n:,}" for n in numbers])
+        for day, numbers in rows
+    ]
+
+
 def _vault_chart(
     readings: list[selectors.VaultReading], outlook: forecast.Outlook, usage: selectors.Usage, layout: charts.Layout
 ) -> charts.LineChart | None:
@@ -95,7 +113,8 @@ def _render_usage(user: User, today: date, days: int) -> str:
         "chart": charts.line_chart(usage) if usage.total_calls else None,
         "compact_chart": charts.line_chart(usage, charts.COMPACT) if usage.total_calls else None,
         "vault": selectors.vault_summary(user=user, since=usage.first_day),
-        "readings": readings[::-1],  # the table: newest first
+        "daily_rows": _day_rows([(day.day, [*day.calls, day.total]) for day in usage.newest_first]),
+        "vault_rows": _day_rows([(reading.day, [reading.token_count]) for reading in readings[::-1]]),
         "outlook": outlook,
         "vault_chart": _vault_chart(readings, outlook, usage, charts.VAULT_WIDE),
         "vault_compact_chart": _vault_chart(readings, outlook, usage, charts.VAULT_COMPACT),
