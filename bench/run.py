@@ -836,7 +836,11 @@ def main(argv: list[str] | None = None) -> int:
     log(f"latency through the test client, {args.samples} samples per page")
     client_latency = [(name, measure(functools.partial(client_get, large, path), args.samples)) for name, path in pages]
     # The usage section is cached until the next stored batch: what the first request after one costs.
-    redrawn = measure(functools.partial(redrawn_get, large, "/?days=90", people.large_org.pk), args.samples)
+    redrawn = [
+        (name, measure(functools.partial(redrawn_get, large, path, people.large_org.pk), args.samples))
+        for name, path in pages
+        if path.startswith("/?") or path == "/"
+    ]
     cookie = f"{settings.SESSION_COOKIE_NAME}={large.cookies[settings.SESSION_COOKIE_NAME].value}"
     port = free_port()
     with gunicorn(port):
@@ -855,7 +859,18 @@ def main(argv: list[str] | None = None) -> int:
     for (name, latency), (_, over_http) in zip(client_latency, http_latency, strict=True):
         latency_row(report, f"{name}, test client", latency)
         latency_row(report, f"{name}, HTTP (gunicorn)", over_http)
-    latency_row(report, "dashboard, 90 days, usage redrawn (as after a batch), test client", redrawn)
+    cached = dict(client_latency)
+    for name, latency in redrawn:
+        # For information: §9's figure is the page as served (from the cache between batches); this
+        # is the first request after a batch, which draws the organisation's usage section anew.
+        report.add(
+            f"{name}, usage redrawn (as after a batch), test client",
+            f"{latency.median_ms:.1f} ms (p95 {latency.p95_ms:.1f})",
+            f"from the cache {cached[name].median_ms:.1f} ms",
+            f"{latency.median_ms / cached[name].median_ms:.2f}",
+            "(for information)",
+            None,
+        )
     load_ratio = dashboard.requests_per_second / signed_in_trivial.requests_per_second
     report.add(
         f"dashboard under load ({args.connections} conn., {args.duration} s)",
