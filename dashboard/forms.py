@@ -14,7 +14,6 @@ class UsageRangeForm(forms.Form):
         coerce=int,
         required=False,
         empty_value=str(USAGE_DAYS),
-        error_messages={"invalid_choice": "The dashboard shows 7, 30 or 90 days"},
     )
 
     def chosen_days(self) -> int:

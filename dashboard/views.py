@@ -14,8 +14,6 @@ from dashboard.forms import ErrorFilterForm, UsageRangeForm
 EXPORT_CHUNK_ROWS = 2000
 # Django refuses to redirect to an address over 16,384 characters; no real filter comes close.
 MAX_QUERY_CARRIED = 4096
-
-
 RANGE_REFUSED = "The dashboard shows 7, 30 or 90 days: here are the last 30."
 
 
