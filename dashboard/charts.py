@@ -60,7 +60,7 @@ COMPACT = Layout(
 
 # The vault's history and forecast: the same two drawings, a little lower, with ids of their own.
 VAULT_WIDE = replace(WIDE, element_id="vault-chart", height=240, left=88)  # room for "1,450,000"
-VAULT_COMPACT = replace(COMPACT, element_id="vault-chart-compact", height=220)
+VAULT_COMPACT = replace(COMPACT, element_id="vault-chart-compact", height=220, left=72)  # room for "1.35M"
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,7 @@ class LineChart:
     title: str = "API calls per day, by method"
     value_title: str = "Calls per day"
     marker: Marker | None = None
+    today: Tick | None = None  # where the history ends and the forecast begins
 
 
 def nice_ceiling(value: int) -> int:
@@ -127,11 +128,16 @@ def series_class(index: int) -> str:
 
 
 def short_number(value: int) -> str:
-    """80000 as "80k", 1500000 as "1.5M": axis labels that fit a phone."""
+    """80000 as "80k", 1500000 as "1.5M", 1350000 as "1.35M": axis labels that fit a phone, with the
+    decimals a round tick needs (up to three), so two ticks never read the same."""
     for size, suffix in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")):
-        if value >= size:
-            return f"{value / size:.1f}".removesuffix(".0") + suffix
-    return str(value)
+        if value >= max(size, 10_000):  # "9,500" fits as well as "9.5k" and reads better
+            for decimals in range(4):
+                text = f"{value / size:.{decimals}f}"
+                if round(float(text) * size) == value:
+                    break
+            return text + suffix
+    return f"{value:,}"
 
 
 def _long(day: date) -> str:
@@ -197,9 +203,12 @@ def line_chart(usage: Usage, layout: Layout = WIDE) -> LineChart:
 
 def nice_range(low: float, high: float) -> tuple[int, int]:
     """Four equal steps of 1, 2 or 5 times a power of ten from a round bottom past high: a level's
-    axis (the vault's count), which need not start at zero to show how it moves."""
+    axis (the vault's count), which need not start at zero to show how it moves.
+
+    A step is at least 1/400 of high: a change of a few tokens in a million is drawn flat rather
+    than filling the chart, and the phone's short labels ("1.005M") stay exact and apart."""
     low, high = max(0, math.floor(low)), math.ceil(high)
-    raw_step = max(1.0, (high - low) / 4)
+    raw_step = max(1.0, (high - low) / 4, high / 400)
     while True:
         magnitude = 10 ** math.floor(math.log10(raw_step))
         step = next(f * magnitude for f in (1, 2, 5, 10) if f * magnitude >= raw_step)
@@ -220,6 +229,7 @@ def vault_chart(
     """The last count of each day of the range, and the forecast's line, point and margin after it."""
     plot_width = layout.width - layout.left - layout.right
     plot_height = layout.height - layout.top - layout.bottom
+    range_end = last_day
     if forecast is not None:
         last_day = forecast.day
     span = max(1, (last_day - first_day).days)
@@ -253,7 +263,7 @@ def vault_chart(
             tooltip=f"Tokens in the vault: {latest.token_count:,} on {_long(latest.day)}",
         )
     ]
-    marker = None
+    marker = today = None
     description = (
         f"Tokens in the vault at the end of each day from {_long(readings[0].day)} to {_long(latest.day)}, "
         f"{len(readings)} daily readings; the latest is {latest.token_count:,}."
@@ -275,6 +285,7 @@ def vault_chart(
             y_high=f"{y(forecast.token_count + forecast.margin):.1f}",
             tooltip=series[-1].tooltip,
         )
+        today = Tick(position=f"{x(range_end):.1f}", label="Today")
         description += (
             f" A straight line fitted to them forecasts {forecast.token_count:,} ± {forecast.margin:,} "
             f"on {_long(forecast.day)}."
@@ -305,4 +316,5 @@ def vault_chart(
         title="Tokens in the vault, day by day, with a forecast",
         value_title="Tokens",
         marker=marker,
+        today=today,
     )

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from dashboard import charts
 from dashboard import forecast as forecasting
 from dashboard.forecast import forecast
 from dashboard.models import VaultStat
@@ -227,3 +228,34 @@ def test_a_shrinking_vault_shows_a_forecast_of_zero_and_says_so(member_client, o
     assert "about <strong>0</strong> tokens" in page
     assert "The line falls below zero before then: shown as 0." in page
     assert "(-10,000 a day)" in page
+
+
+def test_the_phone_drawing_names_each_value_tick_apart(member_client, organisation):
+    for back, count in ((3, 1_310_000), (2, 1_330_000), (1, 1_345_000)):
+        stat(organisation, days_ago(back), count)
+
+    page = member_client.get("/").content.decode()
+
+    start = page.index('<svg class="chart chart--compact"', page.index('id="vault-growth"'))
+    compact = page[start : page.index("</svg>", start)]
+    labels = re.findall(r'<text class="chart-label chart-label--y" [^>]*>([^<]+)</text>', compact)
+    assert len(set(labels)) == len(labels) == 5, labels
+    assert all(label.endswith("M") for label in labels)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "ticks"),
+    [
+        (1_310_000, 1_390_000, ["1.3M", "1.35M", "1.4M", "1.45M", "1.5M"]),
+        (100_000, 140_000, ["100k", "110k", "120k", "130k", "140k"]),
+        # A flat vault: a band of a few tenths of a percent, not a few tokens magnified.
+        (1_000_000, 1_000_000, ["1M", "1.005M", "1.01M", "1.015M", "1.02M"]),
+        (0, 3, ["0", "1", "2", "3", "4"]),
+        (500, 1_500, ["500", "1,000", "1,500", "2,000", "2,500"]),
+    ],
+)
+def test_the_value_axis_is_round_exact_and_never_names_two_ticks_alike(low, high, ticks):
+    bottom, top = charts.nice_range(low, high)
+
+    assert bottom <= low and top >= high
+    assert [charts.short_number(bottom + (top - bottom) * n // 4) for n in range(5)] == ticks
