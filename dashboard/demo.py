@@ -11,7 +11,8 @@ from dashboard import summary
 from dashboard.models import DailyMethodCount, ErrorLog, VaultStat
 from dashboard.selectors import utc_today
 
-DAYS = 35
+DAYS = 95  # the longest dashboard range (90 days) and a few days before it
+VAULT_READINGS_A_DAY = 4  # the platform reports the vault's size several times a day
 # Method: typical calls on a weekday.
 METHODS = {
     "Tokenize": 42_000,
@@ -38,7 +39,8 @@ REFUSED_RECENT_DAYS = 7
 
 
 def seed_demo_usage(*, organisation: Organisation, today: date | None = None) -> bool:
-    """Fill 35 days of counters, ~200 failed calls and daily vault counts; False if already there."""
+    """Fill 95 days of counters, ~200 failed calls in the last 30 and vault counts four times a day
+    (a growing vault, for the history chart and its forecast); False if already there."""
     if DailyMethodCount.objects.filter(organisation=organisation).exists():
         return False
     today = today or utc_today()
@@ -112,11 +114,21 @@ def _vault_counts(
 ) -> list[VaultStat]:
     count = 1_250_000
     stats = []
+    now = datetime.now(UTC)
+    hours = 24 // VAULT_READINGS_A_DAY
     for day in days:
-        # Roughly: a share of tokenize calls create new tokens, deletes remove some.
-        count += int(calls["Tokenize", day] * rng.uniform(0.05, 0.08)) - calls["Delete", day]
-        stats.append(
-            VaultStat(organisation=organisation, at=datetime.combine(day, time(23, 55), tzinfo=UTC), token_count=count)
-        )
-    stats[-1].at = min(stats[-1].at, datetime.now(UTC))
+        # Roughly: a share of tokenize calls create new tokens, deletes remove some; spread over the day.
+        change = int(calls["Tokenize", day] * rng.uniform(0.05, 0.08)) - calls["Delete", day]
+        for reading in range(1, VAULT_READINGS_A_DAY + 1):
+            at = datetime.combine(day, time(reading * hours - 1, 55), tzinfo=UTC)
+            if at > now:  # today's readings so far only
+                break
+            stats.append(
+                VaultStat(
+                    organisation=organisation,
+                    at=at,
+                    token_count=count + change * reading // VAULT_READINGS_A_DAY,
+                )
+            )
+        count += change
     return stats

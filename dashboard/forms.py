@@ -3,7 +3,22 @@ from typing import Any
 
 from django import forms
 
-from dashboard.selectors import ErrorFilters
+from dashboard.selectors import USAGE_DAYS, USAGE_RANGES, ErrorFilters
+
+
+class UsageRangeForm(forms.Form):
+    """The dashboard's range, read from the query string (?days=7, 30 or 90; 30 when absent)."""
+
+    days = forms.TypedChoiceField(
+        choices=[(str(days), f"{days} days") for days in USAGE_RANGES],
+        coerce=int,
+        required=False,
+        empty_value=str(USAGE_DAYS),
+    )
+
+    def chosen_days(self) -> int:
+        """The range asked for, or the default when the value is not one of the ranges."""
+        return int(self.cleaned_data["days"]) if self.is_valid() else USAGE_DAYS
 
 
 class ErrorFilterForm(forms.Form):

@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Upper
+from django.db.models import Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value, Window
+from django.db.models.functions import RowNumber, TruncDate, Upper
 from django.http import Http404
 from django.utils import timezone
 
@@ -22,6 +22,7 @@ from common.replica import lag_tolerant
 from dashboard.models import BUCKET, DailyMethodCount, ErrorLog, FiveMinuteMethodCount, VaultStat, bucket_start
 
 USAGE_DAYS = 30
+USAGE_RANGES = (7, 30, 90)  # the dashboard's range selector, in days (30 is the default)
 RECENT_ERRORS = 10
 ERRORS_PER_PAGE = 50
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -77,10 +78,15 @@ class Usage:
         return self.days[::-1]
 
 
+def usage_range(*, days: int, today: date | None = None) -> tuple[date, date]:
+    """The first and last UTC day of the ``days`` days ending today (today so far included)."""
+    last_day = today or utc_today()
+    return last_day - timedelta(days=days - 1), last_day
+
+
 def usage(*, user: User, days: int = USAGE_DAYS, today: date | None = None) -> Usage:
     """Calls per method and UTC day for the ``days`` days ending today (today so far included)."""
-    last_day = today or utc_today()
-    first_day = last_day - timedelta(days=days - 1)
+    first_day, last_day = usage_range(days=days, today=today)
     result = Usage(first_day=first_day, last_day=last_day)
     if user.organisation_id is None:
         return result
@@ -103,6 +109,20 @@ def usage(*, user: User, days: int = USAGE_DAYS, today: date | None = None) -> U
         per_method = [calls[m].get(day, 0) for m in result.methods]
         result.days.append(UsageDay(day=day, calls=per_method, total=sum(per_method)))
     return result
+
+
+def daily_counters(
+    *, user: User, first_day: date, last_day: date
+) -> QuerySet[DailyMethodCount, tuple[date, str, int, int]]:
+    """(day, method, calls, failed) of each stored counter from first_day to last_day, by day then method."""
+    if user.organisation_id is None:
+        return DailyMethodCount.objects.none().values_list("day", "method", "calls", "errors")
+    return (
+        DailyMethodCount.objects.using(lag_tolerant())
+        .filter(organisation_id=user.organisation_id, day__gte=first_day, day__lte=last_day)
+        .order_by("day", "method")
+        .values_list("day", "method", "calls", "errors")
+    )
 
 
 # --- Recent counts in 5-minute slots (what error alarms read) -----------------------------------
@@ -168,6 +188,41 @@ def vault_summary(*, user: User, since: date) -> VaultSummary:
         as_of=row["current_at"],
         change=None if baseline is None else row["current"] - baseline,
     )
+
+
+@dataclass(frozen=True)
+class VaultReading:
+    day: date  # UTC
+    token_count: int
+    at: datetime  # when the day's last reading was taken
+
+
+def vault_daily(*, user: User, first_day: date, last_day: date) -> list[VaultReading]:
+    """The last vault count reported on each UTC day from first_day to last_day, oldest first.
+
+    The platform may report many counts a day (one per report); the chart and the forecast take
+    one point a day, the day's last. One query, ranking each day's readings with a window function
+    (PostgreSQL and SQLite alike), read along the (organisation, -at) index for the range only.
+    """
+    if user.organisation_id is None:
+        return []
+    day = TruncDate("at", tzinfo=UTC)
+    rows = (
+        VaultStat.objects.using(lag_tolerant())
+        .filter(
+            organisation_id=user.organisation_id,
+            at__gte=start_of(first_day),
+            at__lt=start_of(last_day + timedelta(days=1)),
+        )
+        .annotate(
+            day=day,
+            rank=Window(RowNumber(), partition_by=[day], order_by=[F("at").desc(), F("id").desc()]),
+        )
+        .filter(rank=1)
+        .order_by("day")
+        .values_list("day", "token_count", "at")
+    )
+    return [VaultReading(day=d, token_count=count, at=at) for d, count, at in rows]
 
 
 # --- Error log ---------------------------------------------------------------------------------

@@ -8,17 +8,21 @@ from django.urls import reverse
 
 from accounts.types import AuthenticatedRequest
 from dashboard import error_tickets, selectors, summary
-from dashboard.export import error_log_response
-from dashboard.forms import ErrorFilterForm
+from dashboard.export import error_log_response, usage_counters_response
+from dashboard.forms import ErrorFilterForm, UsageRangeForm
 
 EXPORT_CHUNK_ROWS = 2000
 # Django refuses to redirect to an address over 16,384 characters; no real filter comes close.
 MAX_QUERY_CARRIED = 4096
+RANGE_REFUSED = "The dashboard shows 7, 30 or 90 days: here are the last 30."
 
 
 def home(request: AuthenticatedRequest) -> HttpResponse:
+    form = UsageRangeForm(request.GET)
+    if not form.is_valid():
+        messages.warning(request, RANGE_REFUSED)
     # The organisation's usage and the user's own cards, each cached until what it shows changes.
-    sections = summary.home_sections(user=request.user)
+    sections = summary.home_sections(user=request.user, days=form.chosen_days())
     context = {
         "reminder_section": sections.reminder,
         "usage_section": sections.usage,
@@ -65,3 +69,14 @@ def error_log_export(request: AuthenticatedRequest) -> HttpResponse | StreamingH
         .iterator(chunk_size=EXPORT_CHUNK_ROWS)
     )
     return error_log_response(rows, today=selectors.utc_today())
+
+
+def usage_export(request: AuthenticatedRequest) -> HttpResponse | StreamingHttpResponse:
+    """The daily counters per method of the dashboard's range, as CSV."""
+    form = UsageRangeForm(request.GET)
+    if not form.is_valid():
+        messages.error(request, "The usage download covers 7, 30 or 90 days: choose one of them.")
+        return redirect("home")
+    first_day, last_day = selectors.usage_range(days=form.chosen_days())
+    rows = selectors.daily_counters(user=request.user, first_day=first_day, last_day=last_day)
+    return usage_counters_response(rows.iterator(chunk_size=EXPORT_CHUNK_ROWS), first_day=first_day, last_day=last_day)

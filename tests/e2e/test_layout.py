@@ -70,6 +70,7 @@ DOWNLOAD, POST_ONLY = "a download, not a page", "an action: POST only"
 NOT_PAGES = {
     "health": "the containers' healthcheck (JSON)",
     "error-log-export": DOWNLOAD,
+    "usage-export": DOWNLOAD,
     "audit-export": DOWNLOAD,
     "billing-pdf": DOWNLOAD,
     "file-download": DOWNLOAD,
@@ -163,7 +164,7 @@ PAGES: dict[str, PageSpec] = {
     "onboarding-phone": PageSpec("at-phone", at("onboarding-phone")),
     # Everything else, as the organisation's admin (who sees the most).
     "reauthenticate": owner("reauthenticate"),
-    "home": owner("home"),
+    "home": PageSpec("owner", lambda o: [reverse("home"), reverse("home") + "?days=90"]),  # the longest range
     "error-log": owner("error-log"),
     "profile": owner("profile"),
     "user-list": owner("user-list"),
@@ -256,7 +257,7 @@ def build_objects() -> Objects:
         organisation=organisation, owner=boss, member=member, newcomer=member, outsider=outsider, platform_key=""
     )
 
-    # What the demo organisation holds: 35 days of usage and ~200 failed calls, a whitelist, invoices.
+    # What the demo organisation holds: 95 days of usage and vault counts and ~200 failed calls, a whitelist, invoices.
     seed_demo_usage(organisation=organisation)
     seed_demo_whitelist(organisation)
     seed_demo_invoices(organisation)
@@ -467,7 +468,11 @@ def test_a_phone_gets_a_menu_button_a_readable_chart_and_row_menus(live_server, 
     expect(billing).to_be_hidden()
 
     # The usage chart is the compact drawing, its labels at least 11 px high on the screen.
-    expect(page.locator("svg.chart--wide")).to_be_hidden()
+    wide, narrow = page.locator("svg.chart--wide"), page.locator("svg.chart--compact")
+    assert wide.count() == narrow.count() == 2  # the usage chart and the vault's history
+    for drawing in wide.all():
+        expect(drawing).to_be_hidden()
+    expect(page.get_by_role("img", name="Tokens in the vault, day by day, with a forecast")).to_be_visible()
     compact = page.get_by_role("img", name="API calls per day, by method")
     expect(compact).to_be_visible()
     heights = compact.locator("text.chart-label").evaluate_all("all => all.map(t => t.getBoundingClientRect().height)")
@@ -484,8 +489,10 @@ def test_a_phone_gets_a_menu_button_a_readable_chart_and_row_menus(live_server, 
     assert links.evaluate("row => row.scrollWidth <= row.clientWidth"), links.evaluate("row => row.scrollWidth")
     tops = links.locator("a").evaluate_all("all => new Set(all.map(a => a.getBoundingClientRect().top)).size")
     assert tops == 1, "the sections take more than one row at 1280 px"
-    expect(page.locator("svg.chart--compact")).to_be_hidden()
-    expect(page.locator("svg.chart--wide")).to_be_visible()
+    for drawing in narrow.all():
+        expect(drawing).to_be_hidden()
+    for drawing in wide.all():
+        expect(drawing).to_be_visible()
 
     # A file's two actions are in its row's menu: it opens from the keyboard and closes on Escape.
     page.goto(live_server.url + "/files/?section=compliance")

@@ -121,6 +121,19 @@ def test_platform_reports_usage_and_admin_reads_it_filters_errors_and_edits_the_
     assert cells(page, "Totals per method", "All methods") == ["9", "3", ""]
     expect(page.get_by_role("img", name=re.compile("API calls per day, by method"))).to_be_visible()
 
+    # The range: 90 days instead of 30, the same calls; the vault's two counts are one day's, so no forecast.
+    range_links = page.get_by_role("navigation", name="Days shown")
+    expect(range_links.get_by_role("link", name="30 days")).to_have_attribute("aria-current", "page")
+    range_links.get_by_role("link", name="90 days").click()
+    expect(page).to_have_url(re.compile(r"/\?days=90$"))
+    expect(page.get_by_role("heading", name="API usage, last 90 days")).to_be_visible()
+    expect(page.locator("#total-calls")).to_have_text("9")
+    expect(page.get_by_role("link", name=re.compile("Download the daily counters"))).to_have_attribute(
+        "href", "/usage/export.csv?days=90"
+    )
+    expect(page.get_by_role("img", name="Tokens in the vault, day by day, with a forecast")).to_be_visible()
+    expect(page.locator("#vault-forecast")).to_contain_text("No forecast: A forecast needs the vault")
+
     # The error log: Acme's three failures; filtered by method and code, only the matching one.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Error logs").click()
     expect(page.get_by_role("heading", name="Error logs")).to_be_visible()

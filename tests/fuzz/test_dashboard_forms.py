@@ -1,4 +1,5 @@
-"""ErrorFilterForm at /errors/ and /errors/export.csv (any user), from the query string."""
+"""ErrorFilterForm at /errors/ and /errors/export.csv, and UsageRangeForm (?days=) at / and
+/usage/export.csv (any user), from the query string."""
 
 import csv
 import io
@@ -115,3 +116,40 @@ def test_error_log_answers_any_query_string(member_client, errors, url, query):
             b"".join(response.streaming_content)
     else:
         assert_filter_page(response, bad_filter_status=400)
+
+
+ranges = st.fixed_dictionaries(
+    {}, optional={"days": st.sampled_from(["7", "30", "90"]) | st.text(max_size=12) | st.integers().map(str)}
+)
+
+
+@FUZZ
+@given(submission=submissions(ranges, files=False))
+def test_dashboard_shows_the_chosen_range_or_the_default_with_a_message(member_client, errors, submission):
+    response = submission.get(member_client, "/")
+
+    assert response.status_code == 200
+    asked = response.wsgi_request.GET.get("days", "")
+    shown = asked if asked in ("7", "30", "90") else "30"
+    text = response.content.decode()
+    assert f"API usage, last {shown} days" in text
+    # Said as a warning (the home page may carry other notices, such as the fallback-phone reminder).
+    assert (asked not in ("", "7", "30", "90")) == ("The dashboard shows 7, 30 or 90 days" in text)
+
+    export = submission.get(member_client, "/usage/export.csv")
+    if asked in ("", "7", "30", "90"):
+        assert export.status_code == 200
+        b"".join(export.streaming_content)
+    else:
+        assert (export.status_code, export.url) == (302, "/")
+
+
+@FUZZ
+@given(query=raw_query_strings())
+@pytest.mark.parametrize("url", ["/", "/usage/export.csv"])
+def test_dashboard_and_usage_download_answer_any_query_string(member_client, errors, url, query):
+    response = member_client.get(f"{url}?{query}")
+
+    assert response.status_code in ((200, 302) if url.endswith(".csv") else (200,))
+    if response.streaming:
+        b"".join(response.streaming_content)

@@ -95,7 +95,12 @@ PAGES: dict[str, Page] = {
     "platform-usage": Page(status=(401, 401)),
     "platform-vault-stats": Page(status=(401, 401)),
     # The dashboard: usage, vault count, recent errors, account and organisation details.
-    "home": Page(status=(200, 200), shows=("usage", "error", "vault", "organisation")),
+    "home": Page(
+        status=(200, 200),
+        shows=("usage", "error", "vault", "organisation"),
+        queries=("?days=7", "?days=90", "?days=bad"),
+    ),
+    "usage-export": Page(status=(200, 200), shows=("usage",), queries=("?days=7", "?days=90")),
     "error-log": Page(
         status=(200, 200),
         shows=("error",),

@@ -14,17 +14,20 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.utils import load_backend
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django_otp.oath import TOTP
 
 from common import fragments
 from common.replica import REPLICA, lag_tolerant
 from dashboard.models import ErrorLog
+from dashboard.selectors import daily_counters, utc_today, vault_daily
 from platform_api import services as key_services
 from tests import streaming_replica
 from tests.conftest import log_in, page_text
@@ -116,6 +119,16 @@ def test_lag_tolerant_reads_go_to_the_replica_but_not_inside_a_transaction(repli
         # What this transaction wrote is not on the replica yet: read it back from the primary.
         assert lag_tolerant() == DEFAULT_DB_ALIAS
     assert lag_tolerant() == REPLICA
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_vault_history_and_the_usage_download_read_the_replica(replica_configured, member):
+    today = utc_today()
+
+    assert daily_counters(user=member, first_day=today - timedelta(days=6), last_day=today).db == REPLICA
+    with CaptureQueriesContext(connections[REPLICA]) as on_replica:
+        vault_daily(user=member, first_day=today - timedelta(days=6), last_day=today)
+    assert len(on_replica) == 1
 
 
 @pytest.mark.django_db(transaction=True)
