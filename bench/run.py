@@ -89,6 +89,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=env_int("BENCH_SAMPLES", 40), help="requests per latency")
     parser.add_argument("--duration", type=int, default=env_int("BENCH_DURATION", 10), help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=env_int("BENCH_CONNECTIONS", 50))
+    parser.add_argument(
+        "--only",
+        choices=["ingest"],
+        default=os.environ.get("BENCH_ONLY") or None,
+        help="measure only this figure (ingest: the ingestion row; no page data set, wrk or extract)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here as JSON")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any figure misses its target")
     parser.add_argument(
@@ -590,15 +596,16 @@ class IngestResult:
         return self.events / self.copy_seconds
 
 
-def measure_ingestion(port: int, people: People, *, events: int, clients: int) -> IngestResult:
-    from dashboard.models import DailyMethodCount, ErrorLog, IngestedBatch
+def measure_ingestion(port: int, org: "Organisation", *, events: int, clients: int) -> IngestResult:
+    from dashboard.models import DailyMethodCount, ErrorLog, FiveMinuteMethodCount, IngestedBatch
     from platform_api.models import PlatformKey
     from platform_api.services import issue_key
+    from whitelist.models import DailySourceCount
 
     key_row, key = issue_key(name="bench", acting_user=None)
     batches = max(1, events // BATCH_EVENTS)
     run = uuid.uuid4().hex[:12]
-    rows = make_events(people.ingest_org.public_id, BATCH_EVENTS)
+    rows = make_events(org.public_id, BATCH_EVENTS)
     bodies = [json.dumps({"batch_id": f"bench-{run}-{n}", "events": rows}).encode() for n in range(batches)]
     total = batches * BATCH_EVENTS
     log(f"ingesting {total:,} events in {batches} batches of {BATCH_EVENTS:,} with {clients} client(s)")
@@ -624,8 +631,8 @@ def measure_ingestion(port: int, people: People, *, events: int, clients: int) -
         copy_seconds = time.perf_counter() - started
         conn.execute("DROP TABLE bench_ingest_copy")
     # Leave the ingestion organisation empty for the next run.
-    ErrorLog.objects.filter(organisation=people.ingest_org).delete()
-    DailyMethodCount.objects.filter(organisation=people.ingest_org).delete()
+    for model in (ErrorLog, DailyMethodCount, FiveMinuteMethodCount, DailySourceCount):
+        model.objects.filter(organisation=org).delete()
     IngestedBatch.objects.filter(batch_id__startswith=f"bench-{run}-").delete()
     return IngestResult(events=total, http_seconds=http_seconds, copy_seconds=copy_seconds)
 
@@ -788,6 +795,8 @@ def main(argv: list[str] | None = None) -> int:
     log("migrate and collectstatic")
     call_command("migrate", interactive=False, verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
+    if args.only == "ingest":
+        return finish(args, ingest_only(args), started)
     people = prepare_data(args)
     report = Report()
 
@@ -823,7 +832,7 @@ def main(argv: list[str] | None = None) -> int:
         signed_in_trivial = load(SIGNED_IN_TRIVIAL_PATH, cookie=cookie)
         dashboard = load("/", cookie=cookie)
         check_status(http_get(port, "/", cookie))  # the session was still valid after the load
-        ingest = measure_ingestion(port, people, events=args.events, clients=args.ingest_clients)
+        ingest = measure_ingestion(port, people.ingest_org, events=args.events, clients=args.ingest_clients)
     extract = measure_extract(people)
 
     for (name, latency), (_, over_http) in zip(client_latency, http_latency, strict=True):
@@ -846,14 +855,7 @@ def main(argv: list[str] | None = None) -> int:
         "(for information)",
         None,
     )
-    report.add(
-        f"ingestion over HTTP ({ingest.events:,} events, batches of {BATCH_EVENTS:,})",
-        f"{ingest.http_rate:,.0f} events/s",
-        f"COPY {ingest.copy_rate:,.0f} events/s",
-        f"{ingest.http_rate / ingest.copy_rate:.3f}",
-        ">= 50,000 events/s",
-        ingest.http_rate >= 50_000,
-    )
+    ingest_row(report, ingest)
     extract_ratio = extract.seconds / extract.copy_seconds
     report.add(
         f"extract time ({extract.rows:,} tokens)",
@@ -882,8 +884,37 @@ def main(argv: list[str] | None = None) -> int:
         f"OpenAPI: {trivial.detail}).",
         f"Extract: {extract.extract_bytes:,} bytes gzip vs {extract.copy_bytes:,} bytes from COPY+gzip; "
         f"{extract.copy_rows:,} rows copied.",
-        f"{os.cpu_count()} CPUs; ran {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {time.perf_counter() - started:.0f} s.",
     ]
+    return finish(args, report, started)
+
+
+def ingest_row(report: Report, ingest: IngestResult) -> None:
+    report.add(
+        f"ingestion over HTTP ({ingest.events:,} events, batches of {BATCH_EVENTS:,})",
+        f"{ingest.http_rate:,.0f} events/s",
+        f"COPY {ingest.copy_rate:,.0f} events/s",
+        f"{ingest.http_rate / ingest.copy_rate:.3f}",
+        ">= 50,000 events/s",
+        ingest.http_rate >= 50_000,
+    )
+
+
+def ingest_only(args: argparse.Namespace) -> Report:
+    """`--only ingest`: the ingestion figure alone, on the ingestion organisation (no page data set)."""
+    org = ensure_organisation(INGEST_ORG, "Benchmark Ingest Ltd")
+    report = Report()
+    port = free_port()
+    with gunicorn(port):
+        ingest = measure_ingestion(port, org, events=args.events, clients=args.ingest_clients)
+    ingest_row(report, ingest)
+    report.notes = [f"Ingestion only (--only ingest): {args.ingest_clients} client thread(s), gunicorn with 2 workers."]
+    return report
+
+
+def finish(args: argparse.Namespace, report: Report, started: float) -> int:
+    report.notes.append(
+        f"{os.cpu_count()} CPUs; ran {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {time.perf_counter() - started:.0f} s."
+    )
     if "BENCH_TEMPORARY_FILES" in os.environ:
         shutil.rmtree(os.environ["BENCH_TEMPORARY_FILES"], ignore_errors=True)
     text = report.render()
