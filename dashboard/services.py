@@ -4,14 +4,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Organisation
 from apikeys.services import record_key_use
 from common.upsert import add_counts
 from dashboard import summary
-from dashboard.ingest import UsageBatch, VaultReading
+from dashboard.ingest import FailedCall, UsageBatch, VaultReading
 from dashboard.models import DailyMethodCount, ErrorLog, FiveMinuteMethodCount, IngestedBatch, VaultStat
 from platform_api.models import PlatformKey
 from whitelist.services import record_source_calls
@@ -46,23 +46,28 @@ def ingest_usage(*, batch: UsageBatch, key: PlatformKey | None) -> IngestResult:
         _add_to_buckets(batch.buckets)
         record_key_use(uses=batch.key_uses)
         record_source_calls(calls=batch.source_calls)
-        ErrorLog.objects.bulk_create(
-            (
-                ErrorLog(
-                    organisation_id=call.organisation_id,
-                    at=call.at,
-                    method=call.method,
-                    code=call.code,
-                    message=call.message,
-                    request_id=call.request_id,
-                    source_ip=call.source_ip,
-                )
-                for call in batch.failed_calls
-            ),
-            batch_size=1000,
-        )
+        _log_failed_calls(batch.failed_calls)
         summary.bump(organisation_id for organisation_id, _, _ in batch.counters)
     return IngestResult(batch_id=batch.batch_id, duplicate=False, events=batch.events, errors=len(batch.failed_calls))
+
+
+def _log_failed_calls(calls: list[FailedCall]) -> None:
+    """Add the failed calls to the error log: one COPY on PostgreSQL, bulk inserts elsewhere.
+
+    COPY takes the rows as they are, several times faster than INSERT for a batch's hundreds of
+    rows; psycopg escapes each value (tabs, newlines, backslashes), so what is stored is what the
+    platform sent, as with the INSERTs. It runs in the batch's transaction like every other write.
+    """
+    if not calls:
+        return
+    if connection.vendor != "postgresql":
+        ErrorLog.objects.bulk_create((ErrorLog(**call._asdict()) for call in calls), batch_size=1000)
+        return
+    columns = ", ".join(connection.ops.quote_name(ErrorLog._meta.get_field(name).column) for name in FailedCall._fields)
+    statement = f"COPY {connection.ops.quote_name(ErrorLog._meta.db_table)} ({columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for call in calls:
+            copy.write_row(call)
 
 
 def _add_to_counters(counters: dict[tuple[int, str, date], list[int]]) -> None:
