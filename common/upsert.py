@@ -47,7 +47,7 @@ def add_counts(
     ]
     insert = f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) "
     upsert = f"ON CONFLICT ({conflict}) DO UPDATE SET {', '.join(updates)}"
-    if connection.vendor == "postgresql":
+    if in_one_statement(connection):
         columns_of_rows = zip(*((*key_values, *values) for key_values, values in rows), strict=True)
         arrays = [_prepared(field, column, connection) for field, column in zip(fields, columns_of_rows, strict=True)]
         types = [f"%s::{field.db_type(connection)}[]" for field in fields]  # type: ignore[union-attr]
@@ -72,6 +72,11 @@ def add_counts(
                 f"{insert}VALUES {', '.join([row_placeholder] * len(chunk))} {upsert}",
                 params,
             )
+
+
+def in_one_statement(connection: BaseDatabaseWrapper) -> bool:
+    """Whether the rows go in one statement of arrays (PostgreSQL) or in chunks of VALUES."""
+    return connection.vendor == "postgresql"
 
 
 def _prepared(field: Any, column: Sequence[Any], connection: BaseDatabaseWrapper) -> list[Any]:

@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from accounts.models import Organisation
@@ -60,7 +61,7 @@ def _log_failed_calls(calls: list[FailedCall]) -> None:
     """
     if not calls:
         return
-    if connection.vendor != "postgresql":
+    if not can_copy(connection):
         ErrorLog.objects.bulk_create((ErrorLog(**call._asdict()) for call in calls), batch_size=1000)
         return
     columns = ", ".join(connection.ops.quote_name(ErrorLog._meta.get_field(name).column) for name in FailedCall._fields)
@@ -68,6 +69,11 @@ def _log_failed_calls(calls: list[FailedCall]) -> None:
     with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
         for call in calls:
             copy.write_row(call)
+
+
+def can_copy(connection: BaseDatabaseWrapper) -> bool:
+    """Whether the error log takes the failed calls by COPY (PostgreSQL, through psycopg)."""
+    return connection.vendor == "postgresql"
 
 
 def _add_to_counters(counters: dict[tuple[int, str, date], list[int]]) -> None:
