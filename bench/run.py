@@ -86,6 +86,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--events", type=int, default=env_int("BENCH_EVENTS", 200_000), help="events to ingest over HTTP"
     )
     parser.add_argument("--ingest-clients", type=int, default=env_int("BENCH_INGEST_CLIENTS", 2))
+    parser.add_argument(
+        "--workers", type=int, default=env_int("BENCH_WORKERS", 2), help="gunicorn workers (--only ingest)"
+    )
     parser.add_argument("--samples", type=int, default=env_int("BENCH_SAMPLES", 40), help="requests per latency")
     parser.add_argument("--duration", type=int, default=env_int("BENCH_DURATION", 10), help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=env_int("BENCH_CONNECTIONS", 50))
@@ -450,7 +453,7 @@ def http_get(port: int, path: str, cookie: str | None = None) -> int:
 
 
 @contextmanager
-def gunicorn(port: int) -> Iterator[subprocess.Popen[bytes]]:
+def gunicorn(port: int, workers: int = 2) -> Iterator[subprocess.Popen[bytes]]:
     command = [
         sys.executable,
         "-m",
@@ -459,11 +462,11 @@ def gunicorn(port: int) -> Iterator[subprocess.Popen[bytes]]:
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
-        "2",
+        str(workers),
         "--log-level",
         "warning",
     ]
-    log(f"starting gunicorn on 127.0.0.1:{port} with 2 workers")
+    log(f"starting gunicorn on 127.0.0.1:{port} with {workers} workers")
     process = subprocess.Popen(command, cwd=BASE_DIR, env=os.environ.copy())  # noqa: S603
     try:
         deadline = time.monotonic() + 60
@@ -904,10 +907,12 @@ def ingest_only(args: argparse.Namespace) -> Report:
     org = ensure_organisation(INGEST_ORG, "Benchmark Ingest Ltd")
     report = Report()
     port = free_port()
-    with gunicorn(port):
+    with gunicorn(port, workers=args.workers):
         ingest = measure_ingestion(port, org, events=args.events, clients=args.ingest_clients)
     ingest_row(report, ingest)
-    report.notes = [f"Ingestion only (--only ingest): {args.ingest_clients} client thread(s), gunicorn with 2 workers."]
+    report.notes = [
+        f"Ingestion only (--only ingest): {args.ingest_clients} client thread(s), gunicorn with {args.workers} workers."
+    ]
     return report
 
 

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import Organisation
-from dashboard.models import BUCKET, ERROR_MESSAGE_MAX_LENGTH, bucket_start
+from dashboard.models import ERROR_MESSAGE_MAX_LENGTH, bucket_start
 
 MAX_REPORTED_PROBLEMS = 100
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -196,7 +196,6 @@ _BATCH_ID_OK = re.compile(r"[^\x00-\x1f\x7f\ud800-\udfff]{1,128}")
 _CODE_OK = re.compile(r"[^\x00-\x1f\x7f\ud800-\udfff]{1,64}")
 _REQUEST_ID_OK = re.compile(r"[^\x00-\x1f\x7f\ud800-\udfff]{1,128}")
 _MESSAGE_OK = re.compile(rf"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]{{0,{ERROR_MESSAGE_MAX_LENGTH}}}")
-_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # 5-minute slots are aligned on it, as on every hour
 _EVENT_KEYS = frozenset(EVENT_FIELDS)
 _ERROR_KEYS = frozenset(ERROR_FIELDS)
 _STATUSES = frozenset(("ok", "error"))
@@ -230,8 +229,9 @@ def _valid_usage_batch(data: dict[str, Any], *, now: datetime) -> UsageBatch | N
 
 
 def _valid_events(batch_id: str, events: list[Any], *, now: datetime) -> UsageBatch | None:
-    if set(map(type, events)) != {dict} or not all(map(_EVENT_KEYS.issuperset, events)):
+    if set(map(type, events)) != {dict}:
         return None
+    # KeyError when an event lacks one of these.
     orgs, methods, ats = list(map(_ORG, events)), list(map(_METHOD, events)), list(map(_AT, events))
     statuses = list(map(_STATUS, events))
     distinct_orgs = set(orgs)
@@ -241,13 +241,18 @@ def _valid_events(batch_id: str, events: list[Any], *, now: datetime) -> UsageBa
         return None
     if not _STATUSES.issuperset(statuses):
         return None
-    times = _valid_times(set(ats), now=now)
-    if times is None:
+    read = _valid_times(set(ats), now=now)
+    if read is None:
         return None
-    # Every event of a 5-minute slot shares its bucket (and its day): the counters start from those.
-    slots = {value: at - (at - _EPOCH) % BUCKET for value, at in times.items()}  # = bucket_start(at), faster
+    times, slots = read
     failed = list(compress(events, map(_IS_ERROR, statuses)))
-    if sum(map(_HAS_ERROR, events)) != len(failed):  # an "ok" event with error details
+    # Every event has the four fields above, and each failed one its "error" (``_valid_failures``
+    # reads it): when the events hold no other field, none is unknown, no "ok" event has error
+    # details, and none names a key or a source address (the usual batch: two passes saved).
+    optional_fields = sum(map(len, events)) - 4 * len(events) - len(failed)
+    if optional_fields and (
+        not all(map(_EVENT_KEYS.issuperset, events)) or sum(map(_HAS_ERROR, events)) != len(failed)
+    ):
         return None
     organisation_ids = _known_organisations(distinct_orgs)
     if organisation_ids is None:
@@ -276,16 +281,23 @@ def _valid_events(batch_id: str, events: list[Any], *, now: datetime) -> UsageBa
         counter = batch.counters.setdefault((organisation_id, method, start.date()), [0, 0])
         counter[0] += calls
         counter[1] += failures_in_slot
-    if any(map(_HAS_KEY, events)) and not _add_key_uses(batch, events, organisation_ids, times):
-        return None
-    if not _add_source_calls(batch, events, sources, organisation_ids, times, addresses):
-        return None
+    if optional_fields:
+        if any(map(_HAS_KEY, events)) and not _add_key_uses(batch, events, organisation_ids, times):
+            return None
+        if not _add_own_sources(events, sources, addresses):
+            return None
+    for (org, at, address), calls in sources.items():
+        source = (organisation_ids[org], times[at].date(), address)
+        batch.source_calls[source] = batch.source_calls.get(source, 0) + calls
     return batch
 
 
-def _valid_times(values: set[Any], *, now: datetime) -> dict[str, datetime] | None:
-    """Each distinct time in UTC, or None when one is not valid (as ``_parse_time`` reads it)."""
+def _valid_times(values: set[Any], *, now: datetime) -> tuple[dict[str, datetime], dict[str, datetime]] | None:
+    """Each distinct time in UTC and the start of its 5-minute slot, or None when one is not valid
+    (as ``_parse_time`` reads it). The slot is worked out once per minute of the batch."""
     times: dict[str, datetime] = {}
+    slots: dict[str, datetime] = {}
+    slot_of_minute: dict[tuple[int, int, int], datetime] = {}
     for value in values:
         at = datetime.fromisoformat(value)  # TypeError for what is no string, ValueError for what is no time
         if at.tzinfo is not UTC or len(value) > 64:
@@ -294,9 +306,14 @@ def _valid_times(values: set[Any], *, now: datetime) -> dict[str, datetime] | No
                 return None
             at = checked
         times[value] = at
+        minute = (at.toordinal(), at.hour, at.minute)
+        slot = slot_of_minute.get(minute)
+        if slot is None:
+            slot = slot_of_minute[minute] = bucket_start(at)
+        slots[value] = slot
     if max(times.values()) > now + FUTURE_TOLERANCE:
         return None
-    return times
+    return times, slots
 
 
 def _valid_failures(
@@ -358,16 +375,10 @@ def _add_key_uses(
     return True
 
 
-def _add_source_calls(
-    batch: UsageBatch,
-    events: list[dict[str, Any]],
-    sources: Counter[tuple[str, str, str]],
-    organisation_ids: dict[str, int],
-    times: dict[str, datetime],
-    addresses: dict[Any, str | None],
+def _add_own_sources(
+    events: list[dict[str, Any]], sources: Counter[tuple[str, str, str]], addresses: dict[str, str | None]
 ) -> bool:
-    """Add the events' own ``source_ip`` to ``sources`` (failed calls without one, counted
-    already), then count them per organisation, UTC day and address."""
+    """Count the events that name their ``source_ip`` in ``sources``; False when one is no address."""
     for event in compress(events, map(_HAS_SOURCE_IP, events)):
         value = event["source_ip"]
         address = addresses.get(value, _MISSING) if type(value) is str else None
@@ -376,9 +387,6 @@ def _add_source_calls(
         if address is None:
             return False
         sources[event["org"], event["at"], address] += 1
-    for (org, at, address), calls in sources.items():
-        source = (organisation_ids[org], times[at].date(), address)
-        batch.source_calls[source] = batch.source_calls.get(source, 0) + calls
     return True
 
 
