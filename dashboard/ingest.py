@@ -298,8 +298,9 @@ def _valid_times(values: set[Any], *, now: datetime) -> tuple[dict[str, datetime
     times: dict[str, datetime] = {}
     slots: dict[str, datetime] = {}
     slot_of_minute: dict[tuple[int, int, int], datetime] = {}
+    read, slot_of = datetime.fromisoformat, slot_of_minute.get  # looked up once, not per time
     for value in values:
-        at = datetime.fromisoformat(value)  # TypeError for what is no string, ValueError for what is no time
+        at = read(value)  # TypeError for what is no string, ValueError for what is no time
         if at.tzinfo is not UTC or len(value) > 64:
             checked = _parse_time(value, now=now)
             if isinstance(checked, str):
@@ -307,7 +308,7 @@ def _valid_times(values: set[Any], *, now: datetime) -> tuple[dict[str, datetime
             at = checked
         times[value] = at
         minute = (at.toordinal(), at.hour, at.minute)
-        slot = slot_of_minute.get(minute)
+        slot = slot_of(minute)
         if slot is None:
             slot = slot_of_minute[minute] = bucket_start(at)
         slots[value] = slot
