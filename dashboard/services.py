@@ -64,8 +64,10 @@ def _log_failed_calls(calls: list[FailedCall]) -> None:
     if not can_copy(connection):
         ErrorLog.objects.bulk_create((ErrorLog(**call._asdict()) for call in calls), batch_size=1000)
         return
-    columns = ", ".join(connection.ops.quote_name(ErrorLog._meta.get_field(name).column) for name in FailedCall._fields)
-    statement = f"COPY {connection.ops.quote_name(ErrorLog._meta.db_table)} ({columns}) FROM STDIN"
+    qn = connection.ops.quote_name
+    column_of = {field.attname: field.column for field in ErrorLog._meta.concrete_fields}
+    columns = ", ".join(qn(column_of[name]) for name in FailedCall._fields)  # in the order of the rows
+    statement = f"COPY {qn(ErrorLog._meta.db_table)} ({columns}) FROM STDIN"
     with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
         for call in calls:
             copy.write_row(call)
