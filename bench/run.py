@@ -86,9 +86,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--events", type=int, default=env_int("BENCH_EVENTS", 200_000), help="events to ingest over HTTP"
     )
     parser.add_argument("--ingest-clients", type=int, default=env_int("BENCH_INGEST_CLIENTS", 2))
-    parser.add_argument(
-        "--workers", type=int, default=env_int("BENCH_WORKERS", 2), help="gunicorn workers (--only ingest)"
-    )
+    parser.add_argument("--workers", type=int, default=env_int("BENCH_WORKERS", 2), help="gunicorn workers")
     parser.add_argument("--samples", type=int, default=env_int("BENCH_SAMPLES", 40), help="requests per latency")
     parser.add_argument("--duration", type=int, default=env_int("BENCH_DURATION", 10), help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=env_int("BENCH_CONNECTIONS", 50))
@@ -829,7 +827,7 @@ def main(argv: list[str] | None = None) -> int:
     client_latency = [(name, measure(functools.partial(client_get, large, path), args.samples)) for name, path in pages]
     cookie = f"{settings.SESSION_COOKIE_NAME}={large.cookies[settings.SESSION_COOKIE_NAME].value}"
     port = free_port()
-    with gunicorn(port):
+    with gunicorn(port, workers=args.workers):
         log(f"latency over HTTP, {args.samples} samples per page")
         http_latency = [
             (name, measure(functools.partial(http_get, port, path, cookie), args.samples)) for name, path in pages
