@@ -75,13 +75,15 @@ clean:
 
 # `make bench`: the SPEC §9 benchmark, not part of `make test` (docs/performance.md). Uses the
 # machine's PostgreSQL and Redis on 127.0.0.1 with its own databases, generates the data set once,
-# and runs Debian's wrk (installed here when root) against a local gunicorn. Flags: BENCH_ARGS.
+# and runs Debian's wrk (installed here when root) against a local gunicorn. Flags: BENCH_ARGS
+# (BENCH_ARGS="--only ingest": the ingestion figure alone, without wrk).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal_bench
 BENCH_VAULT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/vault_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/1
 .PHONY: bench
 bench: $(STAMP)
-	@command -v wrk >/dev/null 2>&1 || { \
+	@case "$(BENCH_ARGS)" in *"--only"*) exit 0;; esac; \
+	command -v wrk >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
 	  else echo "wrk is not installed: apt-get install wrk"; exit 1; fi; }

@@ -4,14 +4,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from accounts.models import Organisation
 from apikeys.services import record_key_use
 from common.upsert import add_counts
 from dashboard import summary
-from dashboard.ingest import UsageBatch, VaultReading
+from dashboard.ingest import FailedCall, UsageBatch, VaultReading
 from dashboard.models import DailyMethodCount, ErrorLog, FiveMinuteMethodCount, IngestedBatch, VaultStat
 from platform_api.models import PlatformKey
 from whitelist.services import record_source_calls
@@ -46,23 +47,35 @@ def ingest_usage(*, batch: UsageBatch, key: PlatformKey | None) -> IngestResult:
         _add_to_buckets(batch.buckets)
         record_key_use(uses=batch.key_uses)
         record_source_calls(calls=batch.source_calls)
-        ErrorLog.objects.bulk_create(
-            (
-                ErrorLog(
-                    organisation_id=call.organisation_id,
-                    at=call.at,
-                    method=call.method,
-                    code=call.code,
-                    message=call.message,
-                    request_id=call.request_id,
-                    source_ip=call.source_ip,
-                )
-                for call in batch.failed_calls
-            ),
-            batch_size=1000,
-        )
+        _log_failed_calls(batch.failed_calls)
         summary.bump(organisation_id for organisation_id, _, _ in batch.counters)
     return IngestResult(batch_id=batch.batch_id, duplicate=False, events=batch.events, errors=len(batch.failed_calls))
+
+
+def _log_failed_calls(calls: list[FailedCall]) -> None:
+    """Add the failed calls to the error log: one COPY on PostgreSQL, bulk inserts elsewhere.
+
+    COPY takes the rows as they are, several times faster than INSERT for a batch's hundreds of
+    rows; psycopg escapes each value (tabs, newlines, backslashes), so what is stored is what the
+    platform sent, as with the INSERTs. It runs in the batch's transaction like every other write.
+    """
+    if not calls:
+        return
+    if not can_copy(connection):
+        ErrorLog.objects.bulk_create((ErrorLog(**call._asdict()) for call in calls), batch_size=1000)
+        return
+    qn = connection.ops.quote_name
+    column_of = {field.attname: field.column for field in ErrorLog._meta.concrete_fields}
+    columns = ", ".join(qn(column_of[name]) for name in FailedCall._fields)  # in the order of the rows
+    statement = f"COPY {qn(ErrorLog._meta.db_table)} ({columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for call in calls:
+            copy.write_row(call)
+
+
+def can_copy(connection: BaseDatabaseWrapper) -> bool:
+    """Whether the error log takes the failed calls by COPY (PostgreSQL, through psycopg)."""
+    return connection.vendor == "postgresql"
 
 
 def _add_to_counters(counters: dict[tuple[int, str, date], list[int]]) -> None:
