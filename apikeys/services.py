@@ -234,6 +234,17 @@ def _check_room(organisation: Organisation, environment: str, now: datetime) -> 
         )
 
 
+def _check_name_free(organisation: Organisation, environment: str, name: str, other_than: ApiKey | None = None) -> None:
+    """Names tell a key from the others in use: a revoked key's name may be taken again."""
+    in_use = ApiKey.objects.filter(
+        organisation=organisation, environment=environment, name=name, revoked_at__isnull=True
+    )
+    if other_than is not None:
+        in_use = in_use.exclude(pk=other_than.pk)
+    if in_use.exists():
+        raise _field_error("name", f"Another key is already called “{name}”: choose another name.", "duplicate")
+
+
 @transaction.atomic
 def create_key(
     *,
@@ -260,12 +271,7 @@ def create_key(
         organisation=org, name=name, methods=methods, addresses=addresses, expires_on=expires_on, now=now
     )
     _check_room(org, environment, now)
-    if ApiKey.objects.filter(
-        organisation=org, environment=environment, name=cleaned["name"], revoked_at__isnull=True
-    ).exists():
-        raise _field_error(
-            "name", f"Another key is already called “{cleaned['name']}”: choose another name.", "duplicate"
-        )
+    _check_name_free(org, environment, cleaned["name"])
     key = ApiKey.objects.create(
         organisation=org, environment=environment, created_by=acting_user, created_at=now, **cleaned
     )
@@ -315,17 +321,7 @@ def update_key(
     cleaned = _clean_input(
         organisation=org, name=name, methods=methods, addresses=addresses, expires_on=expires_on, now=now
     )
-    if (
-        cleaned["name"] != key.name
-        and ApiKey.objects.filter(
-            organisation=org, environment=key.environment, name=cleaned["name"], revoked_at__isnull=True
-        )
-        .exclude(pk=key.pk)
-        .exists()
-    ):
-        raise _field_error(
-            "name", f"Another key is already called “{cleaned['name']}”: choose another name.", "duplicate"
-        )
+    _check_name_free(org, key.environment, cleaned["name"], other_than=key)
     changed = [field for field in EDITABLE if getattr(key, field) != cleaned[field]]
     if not changed:
         return key, []

@@ -59,16 +59,8 @@ def _add(request: AuthenticatedRequest) -> HttpResponse:
     assert organisation is not None
     form = CreateKeyForm(request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():
-        data = form.cleaned_data
-        try:
-            key, plain = services.create_key(
-                organisation=organisation,
-                name=data["name"],
-                methods=data["methods"],
-                addresses=data["addresses"],
-                expires_on=data["expires_on"],
-                acting_user=request.user,
-            )
+        try:  # the form's fields are the service's: name, methods, addresses, expires_on
+            key, plain = services.create_key(organisation=organisation, acting_user=request.user, **form.cleaned_data)
         except ValidationError as exc:
             show_service_error(form, exc)
         else:
@@ -109,16 +101,8 @@ def _edit(request: AuthenticatedRequest, key: ApiKey) -> HttpResponse:
     form = EditKeyForm(request.POST if request.method == "POST" else None, key=key)
     usable = key.is_active(timezone.now())
     if form.is_bound and form.is_valid():
-        data = form.cleaned_data
         try:
-            key, changed = services.update_key(
-                key=key,
-                name=data["name"],
-                methods=data["methods"],
-                addresses=data["addresses"],
-                expires_on=data["expires_on"],
-                acting_user=request.user,
-            )
+            key, changed = services.update_key(key=key, acting_user=request.user, **form.cleaned_data)
         except ValidationError as exc:
             show_service_error(form, exc)
         else:
