@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 from dashboard.forecast import Forecast
 from dashboard.selectors import Usage, VaultReading
@@ -109,6 +110,21 @@ class LineChart:
     today: Tick | None = None  # where the history ends and the forecast begins
 
 
+def _framed(layout: Layout, plot_height: int, **drawing: Any) -> LineChart:
+    """A chart in ``layout``'s frame: its size, and the plot area inside the margins."""
+    return LineChart(
+        name=layout.name,
+        element_id=layout.element_id,
+        width=layout.width,
+        height=layout.height,
+        plot_left=layout.left,
+        plot_right=layout.width - layout.right,
+        plot_top=layout.top,
+        plot_bottom=layout.top + plot_height,
+        **drawing,
+    )
+
+
 def nice_ceiling(value: int) -> int:
     """Four equal steps of 1, 2 or 5 times a power of ten that reach value: round axis labels."""
     if value <= 0:
@@ -185,15 +201,9 @@ def line_chart(usage: Usage, layout: Layout = WIDE) -> LineChart:
         f"Calls per day from {_long(usage.first_day)} to {_long(usage.last_day)}, one line per API method. "
         f"Totals: {described}. The table below lists every day."
     )
-    return LineChart(
-        name=layout.name,
-        element_id=layout.element_id,
-        width=layout.width,
-        height=layout.height,
-        plot_left=layout.left,
-        plot_right=layout.width - layout.right,
-        plot_top=layout.top,
-        plot_bottom=layout.top + plot_height,
+    return _framed(
+        layout,
+        plot_height,
         x_ticks=x_ticks,
         y_ticks=y_ticks,
         series=series,
@@ -300,15 +310,9 @@ def vault_chart(
     for offset in range(span, -1, -every):
         day = date.fromordinal(first_day.toordinal() + offset)
         x_ticks.append(Tick(position=f"{x(day):.1f}", label=f"{day.day} {day:%b}"))
-    return LineChart(
-        name=layout.name,
-        element_id=layout.element_id,
-        width=layout.width,
-        height=layout.height,
-        plot_left=layout.left,
-        plot_right=layout.width - layout.right,
-        plot_top=layout.top,
-        plot_bottom=layout.top + plot_height,
+    return _framed(
+        layout,
+        plot_height,
         x_ticks=x_ticks[::-1],
         y_ticks=y_ticks,
         series=series,
