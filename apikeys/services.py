@@ -312,10 +312,11 @@ def update_key(
     gateways apply the change at their next read of the keys.
     """
     _check_may_change(acting_user, key.organisation)
-    # The organisation's lock first, as create_key takes it: a key created at the same moment
-    # cannot take the new name.
-    org = Organisation.objects.select_for_update().get(pk=key.organisation_id)
+    # The key's lock first, as a roll or a revoke takes it (their audit rows then wait for the
+    # organisation's lock, so the other order deadlocks); then the organisation's, as create_key
+    # takes it, so a key created or renamed at the same moment cannot take the new name.
     key = _locked(key)
+    org = Organisation.objects.select_for_update().get(pk=key.organisation_id)
     now = now or timezone.now()
     _check_usable(key, now, "changed")
     cleaned = _clean_input(
