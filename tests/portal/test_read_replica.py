@@ -160,9 +160,10 @@ def test_usage_from_the_replica_is_cached_seconds_not_a_minute(request, monkeypa
     stored: dict[str, int] = {}
     real_set = fragments.cache.set
 
-    def recording_set(key: str, value: Any, timeout: int) -> None:
+    def recording_set(key: str, value: Any, timeout: Any = None, **options: Any) -> None:
+        # Also what an in-process cache's set_many calls, one key at a time, with a version.
         stored[key] = timeout
-        real_set(key, value, timeout)
+        real_set(key, value, timeout, **options)
 
     monkeypatch.setattr(fragments.cache, "set", recording_set)
 
