@@ -40,6 +40,9 @@ from tests.extracts.conftest import give_tokens
 from tests.tokens.helpers import enrol_rfc_token
 from tokens import kinds
 from tokens import services as token_services
+from tokens.models import PasskeyDevice
+from tokens.services import enrolment
+from tokens.services import passkeys as passkey_services
 from whitelist import services as whitelist_services
 
 BASE_URL = "https://portal.example.net:8443"
@@ -162,6 +165,13 @@ def send_every_email(client, owner, member, settings) -> None:
         secret_created_at=now,
     )
     webhooks.rotate_secret(endpoint=endpoint, acting_user=owner)
+    # A passkey refused as a possible copy: its owner and the admins hear of it.
+    passkey_services.notify_possible_clone(
+        enrolment.create_token(
+            user=member,
+            device=PasskeyDevice.objects.create(user=member, name="Passkey", credential_id="x", public_key=b"k"),
+        )
+    )
     # The key token extracts are encrypted to was set: every admin hears of it.
     extract_services.set_extract_key(acting_user=owner, recipient=str(x25519.Identity.generate().to_public()))
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.core import mail
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -224,6 +225,39 @@ def test_a_signature_counter_that_goes_back_is_refused_as_a_possible_clone(membe
     assert event.subject_user == member and event.target_label == f"Passkey #{token.pk}"
     assert event.details["reason"] == "signature counter 42, last seen 42"
     assert PasskeyDevice.objects.get().sign_count == 42
+
+
+def test_a_possible_clone_is_emailed_to_the_passkeys_owner_and_the_admins(
+    member, owner, django_capture_on_commit_callbacks
+):
+    _, key = enrolled_passkey(member)
+    client, options = at_code_step(member)
+    key.sign_count = 41
+    client.post("/login/code/", {"passkey": key.get(options)})
+    mail.outbox.clear()
+
+    clone, options = at_code_step(member)
+    with django_capture_on_commit_callbacks(execute=True):
+        clone.post("/login/code/", {"passkey": key.get(options, sign_count=42)})
+
+    by_address = {message.to[0]: message for message in mail.outbox}
+    assert sorted(by_address) == sorted([member.email, owner.email])
+    assert all(m.subject == "A passkey was refused as a possible copy" for m in mail.outbox)
+    assert "Your passkey" in by_address[member.email].body
+    assert "/tokens/" in by_address[member.email].body
+    assert f"of {member.full_name} ({member.email})" in by_address[owner.email].body
+    assert f"/users/{member.pk}/" in by_address[owner.email].body
+
+
+def test_a_wrong_passkey_answer_is_no_clone_and_emails_nobody(member, owner, django_capture_on_commit_callbacks):
+    enrolled_passkey(member)
+    client, options = at_code_step(member)
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/login/code/", {"passkey": SoftwareAuthenticator().get(options)})
+
+    assert mail.outbox == []
 
 
 def test_passkeys_that_never_count_stay_usable(member):

@@ -15,12 +15,16 @@ exist; the login is refused, counted as a failure and audited as a possible clon
 import json
 
 from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
 from webauthn import verify_authentication_response, verify_registration_response
 from webauthn.helpers import bytes_to_base64url
 from webauthn.helpers.exceptions import WebAuthnException
 
+from accounts import selectors as account_selectors
 from accounts.models import User
 from audit.services import record
+from common.mail import portal_url, queue_templated_email
 from tokens import kinds, passkeys
 from tokens.models import PasskeyDevice, Token
 from tokens.services.base import TokenError, audit_label
@@ -105,6 +109,29 @@ def login_passkeys(user: User) -> tuple[list[PasskeyDevice], list[str]]:
     return usable, refusals
 
 
+def notify_possible_clone(token: Token) -> None:
+    """The passkey's owner and the organisation's admins hear of a possible copy at once: someone
+    holds a working copy of the key and knows the password (the login reached its second step)."""
+    user = token.user
+    admins = account_selectors.active_admins(organisation_id=user.organisation_id) if user.organisation_id else []
+    recipients = sorted({user.email, *(admin.email for admin in admins)})
+    name = f"“{token.description}”" if token.description else f"#{token.pk}"
+    own_page, user_page = portal_url(reverse("tokens")), portal_url(reverse("user-detail", args=[user.pk]))
+    for address in recipients:
+        queue_templated_email(
+            template="tokens/email/passkey_clone",
+            subject="A passkey was refused as a possible copy",
+            context={
+                "user": user,
+                "passkey": name,
+                "yours": address == user.email,
+                "at": timezone.localtime(),
+                "manage_url": own_page if address == user.email else user_page,
+            },
+            to=[address],
+        )
+
+
 def _failed(user: User, token: Token, *, action: str = "login.second_factor_failed", reason: str = "") -> None:
     token.device.throttle_increment(commit=True)
     if action != "login.second_factor_failed":
@@ -163,6 +190,7 @@ def verify_login_passkey(*, user: User, credential: str, challenge: bytes | None
     if (verified.new_sign_count or device.sign_count) and verified.new_sign_count <= device.sign_count:
         reason = f"signature counter {verified.new_sign_count}, last seen {device.sign_count}"
         _failed(user, token, action="token.clone_suspected", reason=reason)
+        notify_possible_clone(token)
         return Verification(None, POSSIBLE_CLONE)
     device.sign_count = verified.new_sign_count
     device.throttle_reset(commit=False)
