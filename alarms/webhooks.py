@@ -30,8 +30,9 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Organisation, Role, User
+from accounts.models import Organisation, User
 from accounts.permissions import MANAGE_ALARMS, require
+from accounts.selectors import active_admins
 from alarms import addresses, transport
 from alarms.models import AlarmEvent, DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from audit.services import record
@@ -93,7 +94,7 @@ def _by(acting_user: User | None) -> str:
 
 def _notify_admins(organisation: Organisation, *, change: str, url: str, acting_user: User | None) -> None:
     """Every admin hears of every change: events carry error details, and a new address receives them."""
-    admins = User.objects.filter(organisation=organisation, role=Role.ADMIN, is_active=True).order_by("email")
+    admins = active_admins(organisation_id=organisation.pk)
     for admin in admins:
         queue_templated_email(
             template="alarms/email/webhook_changed",

@@ -18,8 +18,9 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Organisation, Role, User
+from accounts.models import Organisation, User
 from accounts.permissions import MANAGE_API_KEYS, require
+from accounts.selectors import active_admins
 from apikeys.check import SECRET_SCHEME, hash_secret
 from apikeys.models import (
     ALL_METHODS,
@@ -437,7 +438,7 @@ def _notify_admins(
 ) -> None:
     """Every active admin hears about every change: a key opens the organisation's data to a server."""
     organisation = key.organisation
-    admins = User.objects.filter(organisation=organisation, role=Role.ADMIN, is_active=True).order_by("email")
+    admins = active_admins(organisation_id=organisation.pk)
     for admin in admins:
         queue_templated_email(
             template="apikeys/email/changed",
