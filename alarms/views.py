@@ -1,6 +1,7 @@
 """The alarm pages: every user of the organisation reads the alarms and their history; admins
 define alarms, set the webhook and read its delivery log."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -50,7 +51,24 @@ def _input(form: AlarmForm) -> services.AlarmInput:
     )
 
 
-def _form_page(request: AuthenticatedRequest, form: AlarmForm, alarm: Alarm | None) -> HttpResponse:
+def _form_page(
+    request: AuthenticatedRequest,
+    alarm: Alarm | None,
+    initial: dict[str, Any],
+    save: Callable[[services.AlarmInput], Alarm],
+    saved_message: Callable[[Alarm], str],
+) -> HttpResponse:
+    """The alarm form, new or filled: saved through ``save``, or shown again with what is wrong."""
+    colleagues = selectors.colleagues(user=request.user)
+    form = AlarmForm(request.POST if request.method == "POST" else None, colleagues=colleagues, initial=initial)
+    if form.is_bound and form.is_valid():
+        try:
+            alarm = save(_input(form))
+        except ValidationError as exc:
+            form.show_service_error(exc)
+        else:
+            messages.success(request, saved_message(alarm))
+            return redirect("alarms")
     context = {"form": form, "alarm": alarm, "methods": usage.known_methods(user=request.user)}
     return render(request, "alarms/form.html", context, status=400 if form.is_bound else 200)
 
@@ -59,24 +77,18 @@ def _form_page(request: AuthenticatedRequest, form: AlarmForm, alarm: Alarm | No
 def alarm_add(request: AuthenticatedRequest) -> HttpResponse:
     organisation = request.user.organisation
     assert organisation is not None
-    colleagues = selectors.colleagues(user=request.user)
-    initial = {"recipients": [request.user.pk]}
-    form = AlarmForm(request.POST if request.method == "POST" else None, colleagues=colleagues, initial=initial)
-    if form.is_bound and form.is_valid():
-        try:
-            alarm = services.create_alarm(organisation=organisation, data=_input(form), acting_user=request.user)
-        except ValidationError as exc:
-            form.show_service_error(exc)
-        else:
-            messages.success(request, f"The alarm “{alarm.name}” is set: it fires when the {alarm.condition}.")
-            return redirect("alarms")
-    return _form_page(request, form, None)
+    return _form_page(
+        request,
+        None,
+        {"recipients": [request.user.pk]},
+        lambda data: services.create_alarm(organisation=organisation, data=data, acting_user=request.user),
+        lambda alarm: f"The alarm “{alarm.name}” is set: it fires when the {alarm.condition}.",
+    )
 
 
 @requires(MANAGE_ALARMS)
 def alarm_edit(request: AuthenticatedRequest, alarm_id: int) -> HttpResponse:
     alarm = selectors.access_alarm(user=request.user, alarm_id=alarm_id)
-    colleagues = selectors.colleagues(user=request.user)
     initial: dict[str, Any] = {
         "name": alarm.name,
         "method": alarm.method,
@@ -86,16 +98,13 @@ def alarm_edit(request: AuthenticatedRequest, alarm_id: int) -> HttpResponse:
         "recipients": [person.pk for person in alarm.recipients.all()],
         "enabled": alarm.enabled,
     }
-    form = AlarmForm(request.POST if request.method == "POST" else None, colleagues=colleagues, initial=initial)
-    if form.is_bound and form.is_valid():
-        try:
-            alarm = services.update_alarm(alarm=alarm, data=_input(form), acting_user=request.user)
-        except ValidationError as exc:
-            form.show_service_error(exc)
-        else:
-            messages.success(request, f"The alarm “{alarm.name}” is saved.")
-            return redirect("alarms")
-    return _form_page(request, form, alarm)
+    return _form_page(
+        request,
+        alarm,
+        initial,
+        lambda data: services.update_alarm(alarm=alarm, data=data, acting_user=request.user),
+        lambda saved: f"The alarm “{saved.name}” is saved.",
+    )
 
 
 @requires(MANAGE_ALARMS)
