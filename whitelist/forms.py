@@ -20,6 +20,7 @@ ID_MAX_DIGITS = 19
 
 
 OWNER_INVALID = "Choose the owner among the active users of your organisation."
+OWNER_LEFT = "This entry's owner has left: choose who answers for it now."
 EXPIRY_HELP = (
     "On this date the entry is removed; every admin is emailed 7 days before and when it is. "
     "Empty: until someone removes it."
@@ -33,8 +34,12 @@ class OwnerChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: User) -> str:
         return f"{obj.full_name} ({obj.email})" if obj.full_name else obj.email
 
+    must_choose = False  # set when the entry's owner has left: nothing to keep, someone must take it over
+
     def clean(self, value: Any) -> User | None:
         if value in self.empty_values:
+            if self.must_choose:
+                raise ValidationError(OWNER_LEFT, code="required")
             return None
         return super().clean(value)
 
@@ -69,7 +74,22 @@ class EntryDetailsFields(forms.Form):
 
 
 class EditEntryForm(EntryDetailsFields):
-    """The list offers the organisation's active users; no owner sent keeps the entry's owner."""
+    """The list offers the organisation's active users; no owner sent keeps the entry's owner.
+
+    When that owner has left (deactivated or deleted), the list starts on an empty choice that must
+    be changed: preselecting whoever sorts first would hand the entry to them on any save.
+    """
+
+    def __init__(self, *args: Any, current_owner: User | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.owner_left = current_owner is None or not current_owner.is_active
+        if self.owner_left:
+            owner = self.fields["owner"]
+            assert isinstance(owner, OwnerChoiceField)
+            owner.must_choose = True
+            owner.empty_label = "Choose the new owner"
+            owner.help_text = OWNER_LEFT
+            self.initial["owner"] = None
 
 
 class AddEntryForm(EntryDetailsFields):

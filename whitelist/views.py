@@ -85,7 +85,7 @@ def whitelist_edit(request: AuthenticatedRequest, entry_id: int) -> HttpResponse
     require(request.user, MANAGE_WHITELIST)
     owners = selectors.owner_choices(user=request.user)
     if request.method == "POST":
-        form = EditEntryForm(request.POST, owners=owners)
+        form = EditEntryForm(request.POST, owners=owners, current_owner=entry.owner)
         if form.is_valid():
             try:
                 services.change_entry(
@@ -106,6 +106,7 @@ def whitelist_edit(request: AuthenticatedRequest, entry_id: int) -> HttpResponse
     else:
         form = EditEntryForm(
             owners=owners,
+            current_owner=entry.owner,
             initial={"description": entry.description, "owner": entry.owner, "expires_on": entry.expires_on},
         )
     return render(request, "whitelist/edit.html", {"entry": entry, "form": form}, status=400 if form.is_bound else 200)

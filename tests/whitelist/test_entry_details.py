@@ -383,4 +383,45 @@ def test_an_owner_who_left_is_marked_so_someone_takes_the_entry_over(owner_clien
     row = page[page.index("<code>203.0.113.0/24</code>") :]
     assert 'Max Member <span class="badge badge--warning">left</span>' in row[: row.index("</tr>")]
     edit = _page(owner_client.get(f"/whitelist/{entry.pk}/edit/"))
-    assert "Max Member" not in edit  # not offered as an owner any more
+    assert f'<option value="{member.pk}"' not in edit  # not offered as an owner any more
+    assert "Max Member, who answered for this entry, has left" in edit
+
+
+@pytest.mark.parametrize("how", ["deactivated", "deleted"])
+def test_editing_an_entry_whose_owner_left_asks_for_a_new_owner_instead_of_picking_one(
+    owner_client, organisation, owner, member, how
+):
+    entry = add_with(organisation, owner, owner=member)
+    if how == "deactivated":
+        member.is_active = False
+        member.save(update_fields=["is_active"])
+    else:
+        member.delete()
+
+    page = _page(owner_client.get(f"/whitelist/{entry.pk}/edit/"))
+    assert "choose its new owner before saving" in page
+    assert '<option value="" selected>Choose the new owner</option>' in page  # nobody preselected
+
+    # Saving only the reason, as a browser sends the untouched empty choice, changes nothing.
+    response = owner_client.post(f"/whitelist/{entry.pk}/edit/", {"description": "Office, 2nd floor", "owner": ""})
+    assert response.status_code == 400
+    assert "This entry&#x27;s owner has left: choose who answers for it now." in _page(response)
+    entry.refresh_from_db()
+    assert entry.description == "Office" and entry.owner_id == (member.pk if how == "deactivated" else None)
+    assert not AuditEvent.objects.filter(action="whitelist.changed").exists()
+
+    response = owner_client.post(
+        f"/whitelist/{entry.pk}/edit/", {"description": "Office, 2nd floor", "owner": str(owner.pk)}
+    )
+    assert response.status_code == 302
+    entry.refresh_from_db()
+    assert entry.description == "Office, 2nd floor" and entry.owner == owner
+
+
+def test_editing_an_entry_whose_owner_is_active_keeps_them_preselected(owner_client, organisation, owner, member):
+    entry = add_with(organisation, owner, owner=member)
+
+    page = _page(owner_client.get(f"/whitelist/{entry.pk}/edit/"))
+    assert "choose its new owner" not in page
+    assert "Choose the new owner" not in page
+    assert f'<option value="{member.pk}" selected>' in page
