@@ -133,13 +133,20 @@ def _sort_key(network: str) -> tuple[int, int, int]:
 
 
 def networks_for_platform(organisation: Organisation) -> dict[str, Any]:
-    """The document the platform's gateways poll: networks in address order, and when it last changed."""
+    """The document the platform's gateways poll: networks in address order, and when it last changed.
+
+    An entry whose expiry date has come is left out from the first moment of that day, although
+    the hourly task (tasks.expire_whitelist_entries) removes its row up to an hour later: access
+    ends when the admins were told it would, and the document (so its ETag) changes at midnight.
+    """
+    today = timezone.localdate()
     entries = list(
         WhitelistEntry.objects.filter(organisation=organisation)
         .order_by()
-        .values_list("network", "description", "added_at")
+        .values_list("network", "description", "added_at", "expires_on")
     )
-    entries.sort(key=lambda row: _sort_key(row[0]))
+    current = [entry for entry in entries if entry[3] is None or entry[3] > today]
+    current.sort(key=lambda row: _sort_key(row[0]))
     # A removal leaves no row behind; the audit trail remembers when it happened.
     last_removal = (
         AuditEvent.objects.filter(organisation=organisation, action="whitelist.removed")
@@ -147,14 +154,19 @@ def networks_for_platform(organisation: Organisation) -> dict[str, Any]:
         .values_list("at", flat=True)
         .first()
     )
-    changes: list[datetime] = [added_at for _, _, added_at in entries]
+    changes: list[datetime] = [added_at for _, _, added_at, _ in entries]
+    changes += [_start_of(expires_on) for _, _, _, expires_on in entries if expires_on and expires_on <= today]
     if last_removal is not None:
         changes.append(last_removal)
     return {
         "organisation": organisation.public_id,
-        "networks": [{"network": network, "description": description} for network, description, _ in entries],
+        "networks": [{"network": network, "description": description} for network, description, _, _ in current],
         "updated_at": _utc_iso(max(changes)) if changes else None,
     }
+
+
+def _start_of(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()))
 
 
 def _utc_iso(moment: datetime) -> str:

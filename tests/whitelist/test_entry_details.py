@@ -425,3 +425,21 @@ def test_editing_an_entry_whose_owner_is_active_keeps_them_preselected(owner_cli
     assert "choose its new owner" not in page
     assert "Choose the new owner" not in page
     assert f'<option value="{member.pk}" selected>' in page
+
+
+def test_the_platforms_read_drops_an_entry_at_the_start_of_its_expiry_day_before_the_task_runs(
+    clock, organisation, owner
+):
+    add_with(organisation, owner, raw="198.51.100.7", expires_on=TODAY + dt.timedelta(days=1))
+    add_with(organisation, owner)
+    before = selectors.platform_body(selectors.networks_for_platform(organisation))
+
+    clock.move_to(dt.datetime(2026, 12, 3, 23, 59, 59, tzinfo=dt.UTC))
+    assert selectors.platform_body(selectors.networks_for_platform(organisation)) == before  # still the day before
+
+    clock.move_to(dt.datetime(2026, 12, 4, 0, 0, 1, tzinfo=dt.UTC))  # the hourly task has not run yet
+    after = selectors.networks_for_platform(organisation)
+    assert [n["network"] for n in after["networks"]] == ["203.0.113.0/24"]
+    assert after["updated_at"] == "2026-12-04T00:00:00Z"
+    assert selectors.etag_for(selectors.platform_body(after)) != selectors.etag_for(before)
+    assert WhitelistEntry.objects.filter(network="198.51.100.7/32").exists()  # the row goes with the task
