@@ -10,11 +10,15 @@ from accounts.types import AuthenticatedRequest
 from dashboard import error_tickets, selectors, summary
 from dashboard.export import error_log_response, usage_counters_response
 from dashboard.forms import ErrorFilterForm, UsageRangeForm
+from dashboard.selectors import USAGE_RANGES
 
 EXPORT_CHUNK_ROWS = 2000
 # Django refuses to redirect to an address over 16,384 characters; no real filter comes close.
 MAX_QUERY_CARRIED = 4096
 RANGE_REFUSED = "The dashboard shows 7, 30 or 90 days: here are the last 30."
+# The range last chosen, kept in the session so that the home page (the link in the header, the
+# page after login within the same session) shows it again until another is chosen.
+CHOSEN_RANGE_KEY = "dashboard_days"
 
 
 def home(request: AuthenticatedRequest) -> HttpResponse:
@@ -22,13 +26,26 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
     if not form.is_valid():
         messages.warning(request, RANGE_REFUSED)
     # The organisation's usage and the user's own cards, each cached until what it shows changes.
-    sections = summary.home_sections(user=request.user, days=form.chosen_days())
+    sections = summary.home_sections(user=request.user, days=_chosen_range(request, form))
     context = {
         "reminder_section": sections.reminder,
         "usage_section": sections.usage,
         "account_section": sections.account,
     }
     return render(request, "dashboard/home.html", context)
+
+
+def _chosen_range(request: AuthenticatedRequest, form: UsageRangeForm) -> int:
+    """The range in the address, remembered; without one, the range chosen last (30 days at first)."""
+    if not form.is_valid():
+        return form.chosen_days()
+    if request.GET.get("days"):
+        days = form.chosen_days()
+        if request.session.get(CHOSEN_RANGE_KEY) != days:  # the session is written only on a change
+            request.session[CHOSEN_RANGE_KEY] = days
+        return days
+    remembered = request.session.get(CHOSEN_RANGE_KEY)
+    return remembered if remembered in USAGE_RANGES else form.chosen_days()
 
 
 def error_log(request: AuthenticatedRequest) -> HttpResponse:

@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from dashboard import summary
 from dashboard.models import DailyMethodCount, ErrorLog, VaultStat
+from tests.conftest import log_in
 from tests.dashboard.helpers import table_rows, text_of, utc_today
 
 
@@ -161,3 +163,43 @@ def test_query_count_is_the_same_for_every_range_and_does_not_grow_with_the_data
     assert many == few
     assert len(table_rows(page, "vault-daily")) == 1 + 90 + 1  # a reading each day, and the forecast
     assert 'id="vault-forecast-basis"' in page
+
+
+def test_the_chosen_range_is_kept_when_the_user_comes_back_without_one(member_client, spread_usage):
+    member_client.get("/?days=90")
+    member_client.get("/errors/")
+
+    page = member_client.get("/").content.decode()  # the header's link, or the page after an action
+
+    assert "API usage, last 90 days" in page
+    assert text_of(page, "total-calls") == "111,111"
+    assert range_links(page) == [("/?days=7", False), ("/?days=30", False), ("/?days=90", True)]
+
+    assert "API usage, last 30 days" in member_client.get("/?days=30").content.decode()
+    assert "API usage, last 30 days" in member_client.get("/").content.decode()
+
+
+def test_a_refused_range_is_not_remembered(member_client, spread_usage):
+    member_client.get("/?days=7")
+
+    assert "API usage, last 30 days" in member_client.get("/?days=14").content.decode()
+    assert "API usage, last 7 days" in member_client.get("/").content.decode()  # the last good choice
+
+
+def test_the_range_is_remembered_per_session_not_for_the_organisation(client, member, owner, spread_usage):
+    log_in(client, member)
+    client.get("/?days=7")
+    other = Client()
+    log_in(other, owner)
+
+    assert "API usage, last 30 days" in other.get("/").content.decode()
+    assert "API usage, last 7 days" in client.get("/").content.decode()
+
+
+def test_choosing_the_same_range_again_writes_no_session(member_client, spread_usage):
+    member_client.get("/?days=7")
+
+    with CaptureQueriesContext(connection) as queries:
+        member_client.get("/?days=7")
+
+    assert not [q for q in queries.captured_queries if "django_session" in q["sql"] and "UPDATE" in q["sql"]]
