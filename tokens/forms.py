@@ -2,6 +2,7 @@ from datetime import datetime, time
 from typing import Any
 
 from django import forms
+from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -9,6 +10,7 @@ from accounts.forms import PhoneNumberWithCountryField
 from accounts.models import User
 from accounts.phones import validate_factor_phone_number
 from common.forms import OneTimeCodeField, digits_only
+from tokens import passkeys
 from tokens.models import Token
 
 
@@ -145,3 +147,22 @@ class PasskeyForm(forms.Form):
                 "The browser did not create a passkey (the prompt was cancelled, or scripts are off). Try again."
             )
         return data
+
+    def enrol(self, session: SessionBase, *, owner: User, acting_user: User) -> Token | None:
+        """Add the passkey the browser made for ``owner``, against the challenge this session was
+        given (taken once); None, with the service's refusal on the form, when it is refused.
+        Account set-up (the owner acts) and the Tokens page (the owner or an admin) both use it."""
+        # Here, not at the top: tokens.services imports tokens.kinds, which imports these forms.
+        from tokens.services import enrol_passkey
+
+        try:
+            return enrol_passkey(
+                user=owner,
+                credential=self.cleaned_data["credential"],
+                challenge=passkeys.take_challenge(session, passkeys.ENROL, user=owner),
+                description=self.cleaned_data["description"],
+                acting_user=acting_user,
+            )
+        except ValidationError as exc:
+            self.add_error(None, " ".join(exc.messages))
+            return None

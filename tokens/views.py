@@ -372,17 +372,8 @@ def enrol_passkey(request: AuthenticatedRequest, owner: User, spec: KindSpec) ->
     form then posts both. Each page view gives a fresh challenge, taken once by the POST."""
     form = PasskeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            token = services.enrol_passkey(
-                user=owner,
-                credential=form.cleaned_data["credential"],
-                challenge=passkeys.take_challenge(request.session, passkeys.ENROL, user=owner),
-                description=form.cleaned_data["description"],
-                acting_user=request.user,
-            )
-        except ValidationError as exc:
-            form.add_error(None, refusal_text(exc))
-        else:
+        token = form.enrol(request.session, owner=owner, acting_user=request.user)
+        if token is not None:
             return _enrolled(request, token)
     context = {
         "owner": owner,

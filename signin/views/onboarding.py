@@ -119,21 +119,11 @@ def _authenticator_page(request: AuthenticatedRequest, *, form: TokenForm, passk
 def _setup_passkey(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
     passkey_form = PasskeyForm(request.POST)
-    if passkey_form.is_valid():
-        try:
-            token = tokens.enrol_passkey(
-                user=user,
-                credential=passkey_form.cleaned_data["credential"],
-                challenge=passkeys.take_challenge(request.session, passkeys.ENROL, user=user),
-                description=passkey_form.cleaned_data["description"],
-                acting_user=user,
-            )
-        except ValidationError as exc:
-            passkey_form.add_error(None, " ".join(exc.messages))
-        else:
-            otp_login(request, token.device)
-            messages.success(request, "Your passkey is set up.")
-            return redirect(services.next_onboarding_step(user) or "home")
+    token = passkey_form.enrol(request.session, owner=user, acting_user=user) if passkey_form.is_valid() else None
+    if token is not None:
+        otp_login(request, token.device)
+        messages.success(request, "Your passkey is set up.")
+        return redirect(services.next_onboarding_step(user) or "home")
     response = _authenticator_page(request, form=TokenForm(), passkey_form=passkey_form)
     response.status_code = 400
     return response
