@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts import permissions, selectors
 from accounts.models import Organisation, User
@@ -66,7 +67,8 @@ def _already_active(extract: ExtractRequest) -> ValidationError:
     when = timezone.localtime(extract.requested_at)
     return ValidationError(
         f"A token extract for {extract.organisation.name} is already {extract.get_status_display().lower()} "
-        f"(requested {when:%d %b %Y, %H:%M} by {who}). Wait until it has finished before requesting another.",
+        f"(requested {date_format(when, 'DATETIME_FORMAT')} by {who}). "
+        "Wait until it has finished before requesting another.",
         code="already_active",
     )
 

@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
-from django.utils.formats import number_format
+from django.utils.formats import date_format, number_format
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -113,7 +113,7 @@ def schedule_set(request: AuthenticatedRequest) -> HttpResponse:
             messages.success(
                 request,
                 f"{schedule.get_frequency_display()} token extracts are scheduled; "
-                f"the next one starts {timezone.localtime(schedule.next_run_at):%d %b %Y, %H:%M}.",
+                f"the next one starts {date_format(timezone.localtime(schedule.next_run_at), 'DATETIME_FORMAT')}.",
             )
             return redirect("extract-list")
     return _page(request, form=form, status=400)

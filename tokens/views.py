@@ -11,6 +11,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -423,7 +424,8 @@ def backup_codes(request: AuthenticatedRequest) -> HttpResponse:
 def backup_codes_text(owner: User, codes: list[str]) -> str:
     lines = [
         f"API Platform Portal: backup codes for {owner.email}",
-        f"Generated {timezone.localtime():%d %b %Y %H:%M}. Each code works once; generating new codes ends these.",
+        f"Generated {date_format(timezone.localtime(), 'DATETIME_FORMAT')}. "
+        "Each code works once; generating new codes ends these.",
         "",
         *(f"{n:2}. {code}" for n, code in enumerate(codes, start=1)),
     ]

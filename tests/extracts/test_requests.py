@@ -1,6 +1,9 @@
 """Requesting an extract: admins only, and never two at once for the same organisation."""
 
+import datetime as dt
+
 import pytest
+import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connections, transaction
 
@@ -29,7 +32,10 @@ def test_admin_request_is_queued_audited_and_sent_to_a_worker_after_commit(owner
 
 def test_second_request_while_the_first_is_queued_is_refused(owner, django_capture_on_commit_callbacks):
     colleague = AdminFactory(organisation=owner.organisation, full_name="Ada Admin")
-    with django_capture_on_commit_callbacks():
+    with (
+        time_machine.travel(dt.datetime(2026, 12, 3, 9, 5, tzinfo=dt.UTC), tick=False),
+        django_capture_on_commit_callbacks(),
+    ):
         services.request_extract(acting_user=owner)
 
     with pytest.raises(ValidationError) as refused:
@@ -37,8 +43,10 @@ def test_second_request_while_the_first_is_queued_is_refused(owner, django_captu
 
     assert refused.value.code == "already_active"
     message = refused.value.messages[0]
-    assert message.startswith("A token extract for Acme Payments Ltd is already queued (requested ")
-    assert message.endswith("by Olivia Owner). Wait until it has finished before requesting another.")
+    assert message == (
+        "A token extract for Acme Payments Ltd is already queued (requested 3 Dec 2026, 09:05 by Olivia Owner). "
+        "Wait until it has finished before requesting another."
+    )
     assert ExtractRequest.objects.count() == 1
     assert AuditEvent.objects.filter(action="extract.requested").count() == 1
 
