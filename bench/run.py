@@ -64,6 +64,7 @@ BATCH_EVENTS = 5_000
 LARGE_ORG = "BENCH-LARGE"
 SMALL_ORG = "BENCH-SMALL"
 INGEST_ORG = "BENCH-INGEST"
+INGEST_COPY_SHARE = 0.3  # issue 18: ingestion over HTTP at least this share of a raw COPY's rate
 TRIVIAL_PATH = "/api/platform/v1/openapi.json"
 SIGNED_IN_TRIVIAL_PATH = "/bench/signed-in-trivial/"  # bench/urls.py
 USAGE_PATH = "/api/platform/v1/usage"
@@ -1001,13 +1002,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def ingest_row(report: Report, ingest: IngestResult) -> None:
+    """§9's 50,000 events/s, and issue 18's 0.3x a raw COPY of the same rows on the same machine."""
+    ratio = ingest.http_rate / ingest.copy_rate
     report.add(
         f"ingestion over HTTP ({ingest.events:,} events, batches of {BATCH_EVENTS:,})",
         f"{ingest.http_rate:,.0f} events/s",
         f"COPY {ingest.copy_rate:,.0f} events/s",
-        f"{ingest.http_rate / ingest.copy_rate:.3f}",
-        ">= 50,000 events/s",
-        ingest.http_rate >= 50_000,
+        f"{ratio:.3f}",
+        f">= 50,000 events/s, >= {INGEST_COPY_SHARE}x COPY",
+        ingest.http_rate >= 50_000 and ratio >= INGEST_COPY_SHARE,
     )
 
 

@@ -6,7 +6,6 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from audit.services import record
 from platform_api import services
 
 
@@ -23,7 +22,7 @@ def platform_key_required(view: Callable[..., HttpResponse]) -> Callable[..., Ht
             response["WWW-Authenticate"] = 'Bearer realm="platform"'
             return response
         request.platform_key = key  # type: ignore[attr-defined]
-        record(action="platform_key.used", actor=None, target=f"{key} {request.method} {request.path}")
+        services.record_use(key=key, request=request)
         return view(request, *args, **kwargs)
 
     return wrapper
