@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
@@ -33,15 +33,12 @@ class IngestResult:
 def ingest_usage(*, batch: UsageBatch, key: PlatformKey | None) -> IngestResult:
     """Store a validated batch exactly once: all of it or, if its batch_id was seen, nothing.
 
-    The batch row goes in first. Its unique batch_id makes a second copy fail there, also when
+    The batch row goes in first. Its unique batch_id makes a second copy stop there, also when
     two copies arrive at once: PostgreSQL holds the second insert until the first transaction
     ends, then reports the duplicate.
     """
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                IngestedBatch.objects.create(batch_id=batch.batch_id, key=key, events=batch.events)
-        except IntegrityError:
+        if not _claim_batch(batch, key):
             return IngestResult(batch_id=batch.batch_id, duplicate=True)
         _add_to_counters(batch.counters)
         _add_to_buckets(batch.buckets)
@@ -50,6 +47,27 @@ def ingest_usage(*, batch: UsageBatch, key: PlatformKey | None) -> IngestResult:
         _log_failed_calls(batch.failed_calls)
         summary.bump(organisation_id for organisation_id, _, _ in batch.counters)
     return IngestResult(batch_id=batch.batch_id, duplicate=False, events=batch.events, errors=len(batch.failed_calls))
+
+
+def _claim_batch(batch: UsageBatch, key: PlatformKey | None) -> bool:
+    """Write the batch's row; False when its batch_id is there already (a resent batch).
+
+    One ``INSERT ... ON CONFLICT (batch_id) DO NOTHING`` instead of an insert in a savepoint that
+    a duplicate rolls back (three statements): the unique index is the arbiter either way, so a
+    copy arriving while the first is being stored waits for it, then inserts nothing.
+    """
+    values = {"batch_id": batch.batch_id, "received_at": timezone.now(), "key": key.pk if key else None}
+    values["events"] = batch.events
+    fields = {field.name: field for field in IngestedBatch._meta.concrete_fields if field.name in values}
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(fields[name].column) for name in values)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {qn(IngestedBatch._meta.db_table)} ({columns}) "  # noqa: S608
+            f"VALUES ({', '.join(['%s'] * len(values))}) ON CONFLICT ({qn(fields['batch_id'].column)}) DO NOTHING",
+            [fields[name].get_db_prep_value(value, connection) for name, value in values.items()],
+        )
+        return cursor.rowcount == 1
 
 
 def _log_failed_calls(calls: list[FailedCall]) -> None:
