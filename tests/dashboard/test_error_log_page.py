@@ -328,7 +328,7 @@ def test_what_the_platform_sent_is_shown_escaped_with_the_time_in_utc(member_cli
         at=datetime(2026, 12, 3, 9, 5, 7, tzinfo=UTC),
         method="Tokenize",
         code="<b>BAD</b>",
-        message='<script>alert("x")</script> & \'quoted\'',
+        message="<script>alert(\"x\")</script> & 'quoted'",
         request_id='req"><img src=x onerror=alert(1)>',
         source_ip="192.0.2.9",
     )
@@ -339,4 +339,5 @@ def test_what_the_platform_sent_is_shown_escaped_with_the_time_in_utc(member_cli
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#x27;quoted&#x27;" in page
     assert "<code>&lt;b&gt;BAD&lt;/b&gt;</code>" in page
     assert 'aria-label="Ask support about request req&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"' in page
-    assert '<time datetime="2026-12-03T09:05:07+00:00" title="2026-12-03T09:05:07+00:00">3 Dec 2026, 09:05</time>' in page
+    iso = "2026-12-03T09:05:07+00:00"
+    assert f'<time datetime="{iso}" title="{iso}">3 Dec 2026, 09:05</time>' in page
