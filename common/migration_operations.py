@@ -44,6 +44,8 @@ class SetFillfactor(migrations.operations.base.Operation):
         if schema_editor.connection.vendor != "postgresql":
             return
         model = state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return  # a database the routers keep the table out of (the vault)
         schema_editor.execute(f"ALTER TABLE {schema_editor.quote_name(model._meta.db_table)} {change}")
 
     def describe(self) -> str:

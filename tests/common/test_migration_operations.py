@@ -2,7 +2,7 @@
 
 import pytest
 from django.apps import apps
-from django.db import connection
+from django.db import connection, connections
 from django.db.migrations.state import ProjectState
 
 from common.migration_operations import SetFillfactor
@@ -57,3 +57,15 @@ def test_on_sqlite_the_operation_changes_nothing():
 def test_a_fillfactor_outside_10_to_100_is_refused(percent):
     with pytest.raises(ValueError, match="from 10 to 100"):
         SetFillfactor("dailymethodcount", percent)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "vault"], transaction=True)
+def test_a_database_the_routers_keep_the_table_out_of_is_left_alone():
+    vault = connections["vault"]
+    if vault.vendor != "postgresql":
+        pytest.skip("the vault is not PostgreSQL here")
+    state = ProjectState.from_apps(apps)
+    with vault.schema_editor(collect_sql=True) as editor:
+        SetFillfactor("dailymethodcount", 70).database_forwards("dashboard", editor, state, state)
+    assert editor.collected_sql == []
