@@ -11,6 +11,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from dashboard.models import DailyMethodCount, ErrorLog
+from dashboard.views import CHOSEN_RANGE_KEY
 from tests.fuzz.checks import assert_filter_page, counts
 from tests.fuzz.strategies import DATE_LIKE, FUZZ, iso_dates, raw_query_strings, submissions
 
@@ -126,11 +127,13 @@ ranges = st.fixed_dictionaries(
 @FUZZ
 @given(submission=submissions(ranges, files=False))
 def test_dashboard_shows_the_chosen_range_or_the_default_with_a_message(member_client, errors, submission):
+    # Without a range the page shows the one chosen last in this session (30 days at first).
+    remembered = str(member_client.session.get(CHOSEN_RANGE_KEY, 30))
     response = submission.get(member_client, "/")
 
     assert response.status_code == 200
     asked = response.wsgi_request.GET.get("days", "")
-    shown = asked if asked in ("7", "30", "90") else "30"
+    shown = asked if asked in ("7", "30", "90") else remembered if asked == "" else "30"
     text = response.content.decode()
     assert f"API usage, last {shown} days" in text
     # Said as a warning (the home page may carry other notices, such as the fallback-phone reminder).
