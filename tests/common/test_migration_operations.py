@@ -17,6 +17,14 @@ def fillfactor(model) -> str | None:
     return next((option.split("=")[1] for option in options if option.startswith("fillfactor=")), None)
 
 
+def sql_of_setting_70(database) -> list[str]:
+    """What SetFillfactor would run on ``database`` (collected, not run)."""
+    state = ProjectState.from_apps(apps)
+    with database.schema_editor(collect_sql=True) as editor:
+        SetFillfactor("dailymethodcount", 70).database_forwards("dashboard", editor, state, state)
+    return editor.collected_sql
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db
 def test_the_counter_tables_leave_room_for_updates_on_their_pages():
@@ -47,10 +55,7 @@ def test_the_operation_is_reversed_and_applied_again():
 def test_on_sqlite_the_operation_changes_nothing():
     if connection.vendor != "sqlite":
         pytest.skip("the SQLite case")
-    state = ProjectState.from_apps(apps)
-    with connection.schema_editor(collect_sql=True) as editor:
-        SetFillfactor("dailymethodcount", 70).database_forwards("dashboard", editor, state, state)
-    assert editor.collected_sql == []
+    assert sql_of_setting_70(connection) == []
 
 
 @pytest.mark.parametrize("percent", [0, 9, 101])
@@ -65,7 +70,4 @@ def test_a_database_the_routers_keep_the_table_out_of_is_left_alone():
     vault = connections["vault"]
     if vault.vendor != "postgresql":
         pytest.skip("the vault is not PostgreSQL here")
-    state = ProjectState.from_apps(apps)
-    with vault.schema_editor(collect_sql=True) as editor:
-        SetFillfactor("dailymethodcount", 70).database_forwards("dashboard", editor, state, state)
-    assert editor.collected_sql == []
+    assert sql_of_setting_70(vault) == []
