@@ -56,8 +56,12 @@ def _claim_batch(batch: UsageBatch, key: PlatformKey | None) -> bool:
     a duplicate rolls back (three statements): the unique index is the arbiter either way, so a
     copy arriving while the first is being stored waits for it, then inserts nothing.
     """
-    values = {"batch_id": batch.batch_id, "received_at": timezone.now(), "key": key.pk if key else None}
-    values["events"] = batch.events
+    values = {
+        "batch_id": batch.batch_id,
+        "received_at": timezone.now(),
+        "key": key.pk if key else None,
+        "events": batch.events,
+    }
     fields = {field.name: field for field in IngestedBatch._meta.concrete_fields if field.name in values}
     qn = connection.ops.quote_name
     columns = ", ".join(qn(fields[name].column) for name in values)

@@ -61,9 +61,10 @@ def record_use(*, key: PlatformKey, request: HttpRequest) -> None:
     calls at once (on any instance) audit the minute once.
     """
     now = timezone.now()
-    if key.last_used_at is not None and key.last_used_at > now - LAST_USED_PRECISION:
+    cutoff = now - LAST_USED_PRECISION
+    if key.last_used_at is not None and key.last_used_at > cutoff:
         return  # as read with the key a moment ago: used within the minute, nothing to write
-    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_PRECISION)
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lte=cutoff)
     if PlatformKey.objects.filter(stale, pk=key.pk).update(last_used_at=now):
         key.last_used_at = now
         record(action="platform_key.used", actor=None, target=f"{key} {request.method} {request.path}")

@@ -31,10 +31,10 @@ class OwnerChoiceField(forms.ModelChoiceField):
     """Always shows a choice (the adder, or the entry's owner, preselected), so it is not marked
     optional; a request that sends none keeps that default (None here, filled in by the view)."""
 
+    must_choose = False  # set when the entry's owner has left: nothing to keep, someone must take it over
+
     def label_from_instance(self, obj: User) -> str:
         return f"{obj.full_name} ({obj.email})" if obj.full_name else obj.email
-
-    must_choose = False  # set when the entry's owner has left: nothing to keep, someone must take it over
 
     def clean(self, value: Any) -> User | None:
         if value in self.empty_values:
