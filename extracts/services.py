@@ -16,12 +16,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 
 from accounts import permissions, selectors
 from accounts.models import Organisation, User
 from accounts.services import lock_organisation
 from audit.services import record
+from common.dates import shown
 from common.mail import portal_url, queue_templated_email
 from extracts import encryption, locks
 from extracts.models import (
@@ -64,10 +64,9 @@ def _already_active(extract: ExtractRequest) -> ValidationError:
         who = "the schedule" if extract.kind == Kind.SCHEDULED else "a former user"
     else:
         who = person.full_name or person.email
-    when = timezone.localtime(extract.requested_at)
     return ValidationError(
         f"A token extract for {extract.organisation.name} is already {extract.get_status_display().lower()} "
-        f"(requested {date_format(when, 'DATETIME_FORMAT')} by {who}). "
+        f"(requested {shown(extract.requested_at)} by {who}). "
         "Wait until it has finished before requesting another.",
         code="already_active",
     )

@@ -7,14 +7,14 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
-from django.utils import timezone
-from django.utils.formats import date_format, number_format
+from django.utils.formats import number_format
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import EXTRACT_KEY, TOKEN_EXTRACTS, requires
 from accounts.reauth import recent_password_required
 from accounts.types import AuthenticatedRequest
+from common.dates import shown
 from extracts import encryption, selectors, services
 from extracts.forms import ExtractKeyForm, ScheduleForm
 from extracts.models import ExtractRequest, Kind, Status
@@ -113,7 +113,7 @@ def schedule_set(request: AuthenticatedRequest) -> HttpResponse:
             messages.success(
                 request,
                 f"{schedule.get_frequency_display()} token extracts are scheduled; "
-                f"the next one starts {date_format(timezone.localtime(schedule.next_run_at), 'DATETIME_FORMAT')}.",
+                f"the next one starts {shown(schedule.next_run_at)}.",
             )
             return redirect("extract-list")
     return _page(request, form=form, status=400)

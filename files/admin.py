@@ -18,11 +18,11 @@ from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from accounts.types import acting_user
 from common.admin import ReadOnlyModelAdmin
+from common.dates import shown
 from files import downloads, services
 from files.models import EXPIRY_WARNING_DAYS, Section, StoredFile
 
@@ -138,7 +138,7 @@ class StoredFileAdmin(ReadOnlyModelAdmin):
         if obj.reviewed_at is None:
             return "Pending"
         who = obj.reviewed_by.full_name or obj.reviewed_by.email if obj.reviewed_by else "support"
-        return f"Reviewed by {who}, {date_format(timezone.localtime(obj.reviewed_at), 'DATETIME_FORMAT')}"
+        return f"Reviewed by {who}, {shown(obj.reviewed_at)}"
 
     @admin.display(description="Expiry")
     def expiry(self, obj: StoredFile) -> str:

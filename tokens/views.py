@@ -11,7 +11,6 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -24,6 +23,7 @@ from accounts.permissions import MANAGE_OTHERS_TOKENS, UNLOCK_TOKENS, require
 from accounts.qr import authenticator_setup
 from accounts.reauth import recent_password_required
 from accounts.types import AuthenticatedRequest
+from common.dates import shown
 from common.ratelimit import RateLimited
 from tokens import kinds, passkeys, selectors, services
 from tokens.destination_flow import DestinationFlow, refusal_text
@@ -424,8 +424,7 @@ def backup_codes(request: AuthenticatedRequest) -> HttpResponse:
 def backup_codes_text(owner: User, codes: list[str]) -> str:
     lines = [
         f"API Platform Portal: backup codes for {owner.email}",
-        f"Generated {date_format(timezone.localtime(), 'DATETIME_FORMAT')}. "
-        "Each code works once; generating new codes ends these.",
+        f"Generated {shown(timezone.now())}. Each code works once; generating new codes ends these.",
         "",
         *(f"{n:2}. {code}" for n, code in enumerate(codes, start=1)),
     ]
